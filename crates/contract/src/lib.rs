@@ -1,0 +1,202 @@
+//! Contract suites: one per port, written once, run by every adapter.
+//!
+//! An adapter crate proves itself by invoking the suite macros from one of its test
+//! files, each with an expression that builds a fresh, isolated fixture:
+//!
+//! ```ignore
+//! mod grant_store {
+//!     support_access_contract::grant_store_suite!(crate::fixtures::grant_store());
+//! }
+//! mod audit_log {
+//!     support_access_contract::audit_log_suite!(crate::fixtures::audit_log());
+//! }
+//! ```
+//!
+//! Each case becomes its own `#[tokio::test]` named after the behaviour it checks, so a
+//! failure names the broken promise. The crate using the macros needs `tokio` (with the
+//! `macros` and `rt-multi-thread` features) as a dev-dependency. A fixture's teardown
+//! runs after its case, also when the case fails.
+//!
+//! Suites never skip: a fixture that cannot reach its backend must panic saying how to
+//! start it.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, resume_unwind};
+use std::sync::Arc;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use support_access_core::ids::OrgId;
+use support_access_core::{AuditLog, GrantStore};
+
+pub mod audit_log;
+pub mod grant_store;
+mod support;
+
+/// Cleans up after a case (drops a schema, removes a file).
+pub type Teardown = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// A teardown for adapters that leave nothing behind.
+pub fn nothing_to_tear_down() -> Teardown {
+    Arc::new(|| Box::pin(async {}))
+}
+
+/// Changes one stored audit event of an org in place without re-hashing it (its `path`
+/// is set to the given text), as someone with write access to the store could.
+pub type Tamper = Arc<dyn Fn(OrgId, u64, String) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// What the grant-store suite needs from an adapter.
+#[derive(Clone)]
+pub struct GrantStoreFixture {
+    /// A fresh, empty store.
+    pub store: Arc<dyn GrantStore>,
+    /// A second handle on the same data (another connection pool, another instance).
+    pub second: Arc<dyn GrantStore>,
+    /// Runs after the case.
+    pub teardown: Teardown,
+}
+
+/// What the audit-log suite needs from an adapter.
+#[derive(Clone)]
+pub struct AuditLogFixture {
+    /// A fresh, empty log.
+    pub log: Arc<dyn AuditLog>,
+    /// A second handle on the same data.
+    pub second: Arc<dyn AuditLog>,
+    /// Alters a stored event behind the log's back.
+    pub tamper: Tamper,
+    /// Runs after the case.
+    pub teardown: Teardown,
+}
+
+impl std::fmt::Debug for GrantStoreFixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrantStoreFixture")
+            .field("store", &self.store)
+            .field("second", &self.second)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for AuditLogFixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLogFixture")
+            .field("log", &self.log)
+            .field("second", &self.second)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A fixture's cleanup.
+pub trait Fixture {
+    /// The teardown to run after the case.
+    fn teardown(&self) -> BoxFuture<'static, ()>;
+}
+
+impl Fixture for GrantStoreFixture {
+    fn teardown(&self) -> BoxFuture<'static, ()> {
+        (self.teardown)()
+    }
+}
+
+impl Fixture for AuditLogFixture {
+    fn teardown(&self) -> BoxFuture<'static, ()> {
+        (self.teardown)()
+    }
+}
+
+/// Runs one case on a fixture, then its teardown, then re-raises the case's panic.
+pub async fn run<F, C, Fut>(fixture: F, case: C)
+where
+    F: Fixture + Clone,
+    C: FnOnce(F) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let outcome = AssertUnwindSafe(case(fixture.clone())).catch_unwind().await;
+    fixture.teardown().await;
+    if let Err(panic) = outcome {
+        resume_unwind(panic);
+    }
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cases {
+    ($module:ident, $fixture:expr, [$($case:ident),* $(,)?]) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                $crate::run($fixture.await, $crate::$module::$case).await;
+            }
+        )*
+    };
+}
+
+/// One test per [`GrantStore`] promise. Takes an expression (a future) that yields a
+/// fresh [`GrantStoreFixture`].
+#[macro_export]
+macro_rules! grant_store_suite {
+    ($fixture:expr) => {
+        $crate::__cases!(
+            grant_store,
+            $fixture,
+            [
+                inserted_grant_reads_back_exactly,
+                times_are_kept_to_the_microsecond,
+                unknown_grant_is_not_found,
+                second_open_grant_for_an_org_conflicts,
+                concurrent_grants_for_one_org_let_exactly_one_win,
+                grants_of_different_orgs_do_not_conflict,
+                open_grant_is_found_even_past_its_end,
+                latest_prefers_the_open_grant_then_the_newest_closed,
+                closing_a_grant_frees_the_org_for_a_new_one,
+                set_expiry_changes_only_the_end_date,
+                set_expiry_refuses_closed_and_unknown_grants,
+                close_happens_exactly_once_under_concurrency,
+                claim_takes_a_free_seat_and_keeps_the_holders_claim,
+                claim_by_another_staff_member_conflicts,
+                concurrent_claims_by_different_staff_let_exactly_one_win,
+                claim_on_a_closed_grant_conflicts,
+                release_frees_the_seat_only_for_its_holder,
+                due_for_expiry_lists_open_grants_past_their_end_oldest_first,
+                second_handle_sees_the_first_handles_writes,
+            ]
+        );
+    };
+}
+
+/// One test per [`AuditLog`] promise. Takes an expression (a future) that yields a
+/// fresh [`AuditLogFixture`].
+#[macro_export]
+macro_rules! audit_log_suite {
+    ($fixture:expr) => {
+        $crate::__cases!(
+            audit_log,
+            $fixture,
+            [
+                first_event_starts_the_chain_at_seq_1,
+                appends_chain_seq_and_hashes_without_gaps,
+                every_field_round_trips,
+                orgs_have_independent_streams,
+                query_lists_newest_first,
+                query_filters_by_actor,
+                query_filters_by_support_user,
+                query_filters_by_grant,
+                query_filters_by_kind,
+                query_filters_by_decision,
+                query_filters_by_time_range_from_inclusive_to_exclusive,
+                query_combines_filters,
+                query_never_returns_another_orgs_events,
+                cursor_paging_lists_every_event_once,
+                cursor_paging_is_stable_under_concurrent_appends,
+                page_size_is_bounded,
+                scan_returns_events_after_a_seq_in_ascending_order,
+                untouched_chain_verifies,
+                tampered_event_is_detected,
+                parallel_appends_from_many_tasks_stay_gap_free,
+                second_handle_sees_the_first_handles_appends,
+                orgs_lists_every_org_with_events,
+            ]
+        );
+    };
+}

@@ -1,0 +1,29 @@
+//! The Support Access domain, free of I/O.
+//!
+//! A customer's admin grants the CRM vendor's support a temporary, restricted, audited
+//! access to the account. This crate holds the rules of that feature and the ports
+//! through which it reaches storage, the clock and the audit log:
+//!
+//! - [`grant`]: grants, their lifecycle and the single support seat;
+//! - [`audit`]: audit events, their canonical encoding and SHA-256 chain, queries and cursors;
+//! - [`restriction`]: the catalogue of the 32 things the support user may not do;
+//! - [`ports`]: [`ports::GrantStore`], [`ports::AuditLog`], [`ports::Clock`] and the
+//!   backend-neutral [`ports::StoreError`];
+//! - [`service`]: [`service::SupportAccess`], the one service that uses the ports.
+//!
+//! Time comes only from the [`ports::Clock`] port; pure functions take `now` as an argument.
+
+pub mod audit;
+pub mod grant;
+pub mod ids;
+pub mod ports;
+pub mod restriction;
+pub mod service;
+pub mod time;
+
+pub use audit::{AuditEvent, AuditKind, AuditPage, AuditQuery, Decision, NewAuditEvent};
+pub use grant::{ClosedAs, Closure, EndDateError, Grant, GrantBounds, GrantStatus, Seat};
+pub use ids::{GrantId, OrgId, StaffId, SupportUserId};
+pub use ports::{AuditLog, Clock, GrantStore, StoreError};
+pub use restriction::{CATALOGUE, Restriction};
+pub use service::SupportAccess;

@@ -1,0 +1,133 @@
+//! The ports: what the domain needs from the outside world. Adapters implement them;
+//! `support-access-contract` holds one suite per port that proves each promise below.
+//!
+//! Every promise is a MUST sentence; each has a contract case of the same name.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+
+use crate::audit::{AuditEvent, AuditPage, AuditQuery, NewAuditEvent};
+use crate::grant::{Closure, Grant};
+use crate::ids::{GrantId, OrgId, StaffId};
+
+/// The one backend-neutral error of every port. Adapters translate their driver's
+/// errors at the boundary and never leak driver codes.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum StoreError {
+    /// The thing asked for does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The change contradicts the stored state (an open grant exists, the seat is held,
+    /// the grant is closed). The text says what.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The store cannot be reached or did not answer in time. The gateway fails closed
+    /// for support traffic on this.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The store answered with an error that is none of the above.
+    #[error("store error: {0}")]
+    Backend(String),
+}
+
+/// The current time. The only source of time in the domain.
+///
+/// - It MUST be monotonic enough for expiry: a clock that jumps back may extend access.
+pub trait Clock: Send + Sync + Debug {
+    /// Now, in UTC.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// Grants and their support seat.
+///
+/// Promises:
+/// - `insert` MUST return `Conflict` when the org already has an open grant, also when
+///   two inserts for one org race: exactly one wins.
+/// - `get` MUST return `NotFound` for an unknown id, and otherwise the grant exactly as
+///   written, times at microsecond precision.
+/// - `open_for_org` MUST return the org's open grant (not closed), whatever its end date.
+/// - `latest_for_org` MUST return the open grant if there is one, else the most recently
+///   created closed grant, else `None`.
+/// - `set_expiry` MUST change only the end date of an open grant; it MUST return
+///   `Conflict` for a closed grant and `NotFound` for an unknown one.
+/// - `close` MUST close an open grant exactly once: of several concurrent closes, one
+///   returns the closed grant and the others `Conflict`.
+/// - `claim_seat` MUST give the seat to `staff` when it is free, MUST keep the existing
+///   claim unchanged when `staff` already holds it, and MUST return `Conflict` when
+///   another staff member holds it or the grant is closed; of several concurrent claims
+///   by different staff, exactly one wins.
+/// - `release_seat` MUST free the seat held by `staff` and MUST return `Conflict` when
+///   `staff` does not hold it.
+/// - `due_for_expiry` MUST return open grants whose end date is at or before `now`,
+///   oldest end first, at most `limit`.
+/// - A second handle on the same data MUST see every write of the first.
+#[async_trait]
+pub trait GrantStore: Send + Sync + Debug {
+    /// Stores a new open grant.
+    async fn insert(&self, grant: &Grant) -> Result<(), StoreError>;
+    /// One grant by id.
+    async fn get(&self, id: GrantId) -> Result<Grant, StoreError>;
+    /// The org's open grant, if any.
+    async fn open_for_org(&self, org: &OrgId) -> Result<Option<Grant>, StoreError>;
+    /// The org's open grant, or its latest closed one.
+    async fn latest_for_org(&self, org: &OrgId) -> Result<Option<Grant>, StoreError>;
+    /// Moves an open grant's end date; returns the changed grant.
+    async fn set_expiry(&self, id: GrantId, expires_at: DateTime<Utc>)
+    -> Result<Grant, StoreError>;
+    /// Closes an open grant (revoke or expiry); returns the closed grant.
+    async fn close(&self, id: GrantId, closure: Closure) -> Result<Grant, StoreError>;
+    /// Claims the support seat for `staff` at `at`; returns the grant with its seat.
+    async fn claim_seat(
+        &self,
+        id: GrantId,
+        staff: &StaffId,
+        at: DateTime<Utc>,
+    ) -> Result<Grant, StoreError>;
+    /// Frees the support seat held by `staff`; returns the grant without a seat.
+    async fn release_seat(&self, id: GrantId, staff: &StaffId) -> Result<Grant, StoreError>;
+    /// Open grants whose end date has come.
+    async fn due_for_expiry(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Grant>, StoreError>;
+}
+
+/// The durable, chained, per-org audit log.
+///
+/// Promises:
+/// - `append` MUST assign the org's next `seq` (1 for the first event, then +1 with no
+///   gap and no repeat, also under concurrent appends from many tasks and from several
+///   handles on the same data), MUST set `prev_hash` to the previous event's `hash`
+///   ([`crate::audit::GENESIS`] for the first) and `hash` by
+///   [`crate::audit::NewAuditEvent::seal`], and MUST return only once the event is
+///   durable.
+/// - `append` MUST return `Unavailable` when the event could not be made durable; the
+///   event MUST then not appear later.
+/// - `query` MUST return the org's events that pass every filter of the query, newest
+///   (highest `seq`) first, at most `page_size()` of them, with a `next_cursor` exactly
+///   when more match; following cursors MUST list every matching event once, with no
+///   duplicate and no gap, even while new events are appended.
+/// - `query` MUST never return another org's events.
+/// - `scan` MUST return the org's events with `seq > after_seq` in ascending order, at
+///   most `limit`, exactly as stored (so that tampering is visible to verification).
+/// - `orgs` MUST list every org that has at least one event.
+#[async_trait]
+pub trait AuditLog: Send + Sync + Debug {
+    /// Appends an event to its org's chain; returns it as stored.
+    async fn append(&self, event: NewAuditEvent) -> Result<AuditEvent, StoreError>;
+    /// A filtered page, newest first.
+    async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError>;
+    /// Events after `after_seq`, oldest first.
+    async fn scan(
+        &self,
+        org: &OrgId,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Every org with events.
+    async fn orgs(&self) -> Result<Vec<OrgId>, StoreError>;
+}

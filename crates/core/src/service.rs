@@ -1,0 +1,577 @@
+//! [`SupportAccess`]: the grant lifecycle, the support seat, request authorisation and
+//! audit verification, written once against the ports.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use thiserror::Error;
+
+use crate::audit::{AuditKind, ChainBreak, ChainHash, ChainVerifier, NewAuditEvent};
+use crate::grant::{ClosedAs, Closure, EndDateError, Grant, GrantBounds, GrantStatus};
+use crate::ids::{GrantId, OrgId, StaffId, SupportUserId};
+use crate::ports::{AuditLog, Clock, GrantStore, StoreError};
+
+impl StoreError {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::Unavailable(_) => "store_unavailable",
+            Self::Backend(_) => "store_error",
+        }
+    }
+}
+
+/// How the admin chose the end of a grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantEnd {
+    /// Until this instant.
+    At(DateTime<Utc>),
+    /// For this many days from now.
+    Days(u32),
+}
+
+/// An admin's grant request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRequest {
+    /// When access ends.
+    pub end: GrantEnd,
+    /// Why access is granted.
+    pub reason: Option<String>,
+    /// The support ticket.
+    pub ticket: Option<String>,
+}
+
+/// A grant together with its status now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantView {
+    /// The grant as stored.
+    pub grant: Grant,
+    /// Its status at the time of the call.
+    pub status: GrantStatus,
+}
+
+/// Why a grant was not created.
+#[derive(Debug, Error)]
+pub enum GrantError {
+    /// The end date is out of bounds.
+    #[error(transparent)]
+    EndDate(#[from] EndDateError),
+    /// The org already has an active grant.
+    #[error("support access is already granted for this org")]
+    AlreadyActive,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl GrantError {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::EndDate(e) => e.code(),
+            Self::AlreadyActive => "grant_already_active",
+            Self::Store(e) => e.code(),
+        }
+    }
+}
+
+/// Why an end date was not changed.
+#[derive(Debug, Error)]
+pub enum ChangeError {
+    /// The new end date is out of bounds.
+    #[error(transparent)]
+    EndDate(#[from] EndDateError),
+    /// There is no active grant to change.
+    #[error("there is no active grant")]
+    NoActiveGrant,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ChangeError {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::EndDate(e) => e.code(),
+            Self::NoActiveGrant => "no_active_grant",
+            Self::Store(e) => e.code(),
+        }
+    }
+}
+
+/// Why a revoke did nothing.
+#[derive(Debug, Error)]
+pub enum RevokeError {
+    /// There is no active grant to revoke.
+    #[error("there is no active grant")]
+    NoActiveGrant,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl RevokeError {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoActiveGrant => "no_active_grant",
+            Self::Store(e) => e.code(),
+        }
+    }
+}
+
+/// Why a staff member did not get the support seat.
+#[derive(Debug, Error)]
+pub enum ClaimError {
+    /// The org has no active grant.
+    #[error("there is no active grant")]
+    NoActiveGrant,
+    /// Another staff member holds the seat.
+    #[error("another support engineer holds the support seat")]
+    SeatTaken,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ClaimError {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoActiveGrant => "no_active_grant",
+            Self::SeatTaken => "support_seat_taken",
+            Self::Store(e) => e.code(),
+        }
+    }
+}
+
+/// Why a seat was not released.
+#[derive(Debug, Error)]
+pub enum ReleaseError {
+    /// The org has no open grant.
+    #[error("there is no active grant")]
+    NoActiveGrant,
+    /// The caller does not hold the seat.
+    #[error("the caller does not hold the support seat")]
+    NotSeatHolder,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ReleaseError {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoActiveGrant => "no_active_grant",
+            Self::NotSeatHolder => "not_seat_holder",
+            Self::Store(e) => e.code(),
+        }
+    }
+}
+
+/// What a verified support token says. The gateway fills it after checking the
+/// signature; `authorise` checks it against the grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupportTokenFacts {
+    /// `org`.
+    pub org: OrgId,
+    /// `grant`.
+    pub grant: GrantId,
+    /// `sub`: the hidden support user.
+    pub support_user: SupportUserId,
+    /// `act.sub`: the staff member.
+    pub actor: StaffId,
+    /// `iat`.
+    pub issued_at: DateTime<Utc>,
+}
+
+/// Why a support request is refused before the policy looks at it. Each maps to `401`.
+#[derive(Debug, Error)]
+pub enum Refusal {
+    /// The token names a grant that does not exist or is not this org's.
+    #[error("the support token names no grant of this org")]
+    UnknownGrant,
+    /// The admin revoked access.
+    #[error("support access was revoked")]
+    Revoked,
+    /// The grant's end date passed.
+    #[error("support access has expired")]
+    Expired,
+    /// Another staff member holds the seat.
+    #[error("another support engineer holds the support seat")]
+    SeatTaken,
+    /// The token's holder released the seat since the token was issued.
+    #[error("the support seat this token was issued for was released")]
+    SeatReleased,
+    /// The store could not say; the gateway fails closed (`503`).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Refusal {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownGrant => "support_access_unknown_grant",
+            Self::Revoked => "support_access_revoked",
+            Self::Expired => "support_access_expired",
+            Self::SeatTaken => "support_seat_taken",
+            Self::SeatReleased => "support_seat_released",
+            Self::Store(e) => e.code(),
+        }
+    }
+}
+
+/// An org's chain checked from its first event to its head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    /// The org.
+    pub org: OrgId,
+    /// How many events verified.
+    pub events: u64,
+    /// The hash of the last event.
+    pub head: ChainHash,
+}
+
+/// Why verification did not pass.
+#[derive(Debug, Error)]
+pub enum VerifyError {
+    /// The chain is broken; the break names the first bad event.
+    #[error(transparent)]
+    Broken(#[from] ChainBreak),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The Support Access service. It holds the ports and nothing else.
+#[derive(Debug, Clone)]
+pub struct SupportAccess {
+    grants: Arc<dyn GrantStore>,
+    audit: Arc<dyn AuditLog>,
+    clock: Arc<dyn Clock>,
+    bounds: GrantBounds,
+}
+
+impl Grant {
+    /// An audit event of this grant: org, grant, support user, reason and ticket stamped.
+    pub fn event(&self, kind: AuditKind, at: DateTime<Utc>) -> NewAuditEvent {
+        let mut event = NewAuditEvent::new(self.org.clone(), kind, at);
+        event.grant = Some(self.id);
+        event.support_user = Some(self.support_user);
+        event.reason = self.reason.clone();
+        event.ticket = self.ticket.clone();
+        event
+    }
+}
+
+const SCAN_PAGE: u32 = 1000;
+
+impl SupportAccess {
+    /// The service over the given ports.
+    pub fn new(
+        grants: Arc<dyn GrantStore>,
+        audit: Arc<dyn AuditLog>,
+        clock: Arc<dyn Clock>,
+        bounds: GrantBounds,
+    ) -> Self {
+        Self {
+            grants,
+            audit,
+            clock,
+            bounds,
+        }
+    }
+
+    /// The clock the service reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The audit log the service writes.
+    pub fn audit(&self) -> &Arc<dyn AuditLog> {
+        &self.audit
+    }
+
+    /// The grant store the service uses.
+    pub fn grants(&self) -> &Arc<dyn GrantStore> {
+        &self.grants
+    }
+
+    /// The configured duration bounds.
+    pub fn bounds(&self) -> GrantBounds {
+        self.bounds
+    }
+
+    /// Grants support access to `org`; records `grant.created`.
+    pub async fn grant(
+        &self,
+        org: &OrgId,
+        admin: &str,
+        request: GrantRequest,
+    ) -> Result<Grant, GrantError> {
+        let now = self.clock.now();
+        let end = match request.end {
+            GrantEnd::At(end) => end,
+            GrantEnd::Days(days) => now + Duration::days(i64::from(days)),
+        };
+        self.bounds.check_end(now, end)?;
+        self.close_if_expired(org, now).await?;
+        let grant = Grant::new(org.clone(), admin, now, end, request.reason, request.ticket);
+        match self.grants.insert(&grant).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Err(GrantError::AlreadyActive),
+            Err(e) => return Err(e.into()),
+        }
+        self.record(&grant, AuditKind::GrantCreated, now, admin)
+            .await?;
+        Ok(grant)
+    }
+
+    /// Moves the end date of the org's active grant, within the same bounds as a new
+    /// grant counted from now; records `grant.changed`.
+    pub async fn change_end(
+        &self,
+        org: &OrgId,
+        admin: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Grant, ChangeError> {
+        let now = self.clock.now();
+        self.bounds.check_end(now, expires_at)?;
+        let grant = self
+            .active_grant(org, now)
+            .await?
+            .ok_or(ChangeError::NoActiveGrant)?;
+        let changed = match self
+            .grants
+            .set_expiry(grant.id, crate::time::to_micros(expires_at))
+            .await
+        {
+            Ok(changed) => changed,
+            Err(StoreError::Conflict(_) | StoreError::NotFound) => {
+                return Err(ChangeError::NoActiveGrant);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.record(&changed, AuditKind::GrantChanged, now, admin)
+            .await?;
+        Ok(changed)
+    }
+
+    /// Revokes the org's active grant now; records `grant.revoked`. The very next
+    /// `authorise` refuses it.
+    pub async fn revoke(&self, org: &OrgId, admin: &str) -> Result<Grant, RevokeError> {
+        let now = self.clock.now();
+        let grant = self
+            .active_grant(org, now)
+            .await?
+            .ok_or(RevokeError::NoActiveGrant)?;
+        let closure = Closure {
+            reason: ClosedAs::Revoked,
+            at: crate::time::to_micros(now),
+            by: Some(admin.to_owned()),
+        };
+        let revoked = match self.grants.close(grant.id, closure).await {
+            Ok(revoked) => revoked,
+            Err(StoreError::Conflict(_) | StoreError::NotFound) => {
+                return Err(RevokeError::NoActiveGrant);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.record(&revoked, AuditKind::GrantRevoked, now, admin)
+            .await?;
+        Ok(revoked)
+    }
+
+    /// The org's current grant with its status now: the active one, or the latest
+    /// revoked or expired one; `None` if there never was one. An open grant past its end
+    /// is closed here (recording `grant.expired`) if the sweeper has not done it yet.
+    pub async fn status(&self, org: &OrgId) -> Result<Option<GrantView>, StoreError> {
+        let now = self.clock.now();
+        self.close_if_expired(org, now).await?;
+        Ok(self
+            .grants
+            .latest_for_org(org)
+            .await?
+            .map(|grant| GrantView {
+                status: grant.status_at(now),
+                grant,
+            }))
+    }
+
+    /// Gives the support seat of the org's active grant to `staff` (kept if `staff`
+    /// already holds it); records `token.issued`. Called on every token exchange.
+    pub async fn claim_seat(&self, org: &OrgId, staff: &StaffId) -> Result<Grant, ClaimError> {
+        let now = self.clock.now();
+        let grant = self
+            .active_grant(org, now)
+            .await?
+            .ok_or(ClaimError::NoActiveGrant)?;
+        let claimed = match self.grants.claim_seat(grant.id, staff, now).await {
+            Ok(claimed) => claimed,
+            Err(StoreError::Conflict(_)) => {
+                let current = self.grants.get(grant.id).await?;
+                return Err(if current.is_open() {
+                    ClaimError::SeatTaken
+                } else {
+                    ClaimError::NoActiveGrant
+                });
+            }
+            Err(StoreError::NotFound) => return Err(ClaimError::NoActiveGrant),
+            Err(e) => return Err(e.into()),
+        };
+        self.record(&claimed, AuditKind::TokenIssued, now, staff.as_str())
+            .await?;
+        Ok(claimed)
+    }
+
+    /// Frees the support seat held by `staff`; records `seat.released`. Support tokens
+    /// issued before the release are refused from then on, even if `staff` claims the
+    /// seat again.
+    pub async fn release_seat(&self, org: &OrgId, staff: &StaffId) -> Result<Grant, ReleaseError> {
+        let now = self.clock.now();
+        let grant = self
+            .grants
+            .open_for_org(org)
+            .await?
+            .ok_or(ReleaseError::NoActiveGrant)?;
+        let released = match self.grants.release_seat(grant.id, staff).await {
+            Ok(released) => released,
+            Err(StoreError::Conflict(_)) => return Err(ReleaseError::NotSeatHolder),
+            Err(StoreError::NotFound) => return Err(ReleaseError::NoActiveGrant),
+            Err(e) => return Err(e.into()),
+        };
+        self.record(&released, AuditKind::SeatReleased, now, staff.as_str())
+            .await?;
+        Ok(released)
+    }
+
+    /// Decides whether a verified support token may act at `now`: its grant must exist
+    /// for its org and support user, be active (not revoked, strictly before its end),
+    /// and its actor must hold the seat under the claim the token was issued for.
+    /// Reads only; writes nothing.
+    pub async fn authorise(
+        &self,
+        facts: &SupportTokenFacts,
+        now: DateTime<Utc>,
+    ) -> Result<Grant, Refusal> {
+        let grant = match self.grants.get(facts.grant).await {
+            Ok(grant) => grant,
+            Err(StoreError::NotFound) => return Err(Refusal::UnknownGrant),
+            Err(e) => return Err(e.into()),
+        };
+        if grant.org != facts.org || grant.support_user != facts.support_user {
+            return Err(Refusal::UnknownGrant);
+        }
+        match grant.status_at(now) {
+            GrantStatus::Revoked => return Err(Refusal::Revoked),
+            GrantStatus::Expired => return Err(Refusal::Expired),
+            GrantStatus::Active => {}
+        }
+        match &grant.seat {
+            None => Err(Refusal::SeatReleased),
+            Some(seat) if seat.holder != facts.actor => Err(Refusal::SeatTaken),
+            Some(seat) if facts.issued_at < whole_seconds(seat.claimed_at) => {
+                Err(Refusal::SeatReleased)
+            }
+            Some(_) => Ok(grant),
+        }
+    }
+
+    /// Closes every open grant whose end date has come and records `grant.expired` for
+    /// each — once, even when several instances sweep at the same time. Returns how many
+    /// this call closed.
+    pub async fn expire_due(&self, limit: u32) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let mut closed = 0;
+        for grant in self.grants.due_for_expiry(now, limit).await? {
+            if self.close_expired(grant, now).await? {
+                closed += 1;
+            }
+        }
+        Ok(closed)
+    }
+
+    /// Checks `org`'s audit chain from its first event to its head.
+    pub async fn verify_audit(&self, org: &OrgId) -> Result<ChainReport, VerifyError> {
+        let mut verifier = ChainVerifier::new(org.clone());
+        loop {
+            let events = self.audit.scan(org, verifier.verified(), SCAN_PAGE).await?;
+            for event in &events {
+                verifier.check(event)?;
+            }
+            if events.len() < SCAN_PAGE as usize {
+                break;
+            }
+        }
+        Ok(ChainReport {
+            org: org.clone(),
+            events: verifier.verified(),
+            head: verifier.head(),
+        })
+    }
+
+    async fn active_grant(
+        &self,
+        org: &OrgId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Grant>, StoreError> {
+        match self.grants.open_for_org(org).await? {
+            Some(grant) if grant.status_at(now) == GrantStatus::Active => Ok(Some(grant)),
+            Some(grant) => {
+                self.close_expired(grant, now).await?;
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn close_if_expired(&self, org: &OrgId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(grant) = self.grants.open_for_org(org).await?
+            && grant.status_at(now) == GrantStatus::Expired
+        {
+            self.close_expired(grant, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Closes an open grant past its end; `true` when this call closed it, `false` when
+    /// another caller already had.
+    async fn close_expired(&self, grant: Grant, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let closure = Closure {
+            reason: ClosedAs::Expired,
+            at: grant.expires_at,
+            by: None,
+        };
+        match self.grants.close(grant.id, closure).await {
+            Ok(closed) => {
+                self.audit
+                    .append(closed.event(AuditKind::GrantExpired, now))
+                    .await?;
+                Ok(true)
+            }
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn record(
+        &self,
+        grant: &Grant,
+        kind: AuditKind,
+        now: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let mut event = grant.event(kind, now);
+        event.actor = Some(actor.to_owned());
+        self.audit.append(event).await.map(|_| ())
+    }
+}
+
+fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(Duration::seconds(1)).unwrap_or(t)
+}

@@ -1,0 +1,275 @@
+//! Grants, seats and the audit log in memory.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use support_access_core::audit::{AuditEvent, AuditPage, AuditQuery, GENESIS, NewAuditEvent};
+use support_access_core::grant::{Closure, Grant, Seat};
+use support_access_core::ids::{GrantId, OrgId, StaffId};
+use support_access_core::time::to_micros;
+use support_access_core::{AuditLog, GrantStore, StoreError};
+
+/// Grants and audit streams in memory. Cheap to clone; clones share the data.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    grants: HashMap<GrantId, Grant>,
+    /// Insertion order per org, oldest first; the open grant, if any, is the last.
+    by_org: HashMap<OrgId, Vec<GrantId>>,
+    streams: HashMap<OrgId, Vec<AuditEvent>>,
+    unavailable: bool,
+}
+
+impl InMemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every call fail with `Unavailable` (or work again), as a store that went
+    /// down would: for tests of the gateway's fail-closed behaviour.
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.lock_raw().unavailable = unavailable;
+    }
+
+    /// Rewrites a stored audit event in place, as an attacker with access to the store
+    /// could: for tests that chain verification detects it.
+    pub fn tamper_with_event(&self, org: &OrgId, seq: u64, change: impl FnOnce(&mut AuditEvent)) {
+        let mut state = self.lock_raw();
+        if let Some(event) = state
+            .streams
+            .get_mut(org)
+            .and_then(|stream| stream.iter_mut().find(|e| e.seq == seq))
+        {
+            change(event);
+        }
+    }
+
+    fn lock_raw(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        let state = self.lock_raw();
+        if state.unavailable {
+            Err(StoreError::Unavailable(
+                "the in-memory store is switched off".into(),
+            ))
+        } else {
+            Ok(state)
+        }
+    }
+}
+
+impl State {
+    fn open_for_org(&self, org: &OrgId) -> Option<&Grant> {
+        self.by_org
+            .get(org)
+            .and_then(|ids| ids.last())
+            .and_then(|id| self.grants.get(id))
+            .filter(|grant| grant.is_open())
+    }
+
+    fn open_grant_mut(&mut self, id: GrantId) -> Result<&mut Grant, StoreError> {
+        let grant = self.grants.get_mut(&id).ok_or(StoreError::NotFound)?;
+        if grant.is_open() {
+            Ok(grant)
+        } else {
+            Err(StoreError::Conflict(format!("grant {id} is closed")))
+        }
+    }
+}
+
+#[async_trait]
+impl GrantStore for InMemoryStore {
+    async fn insert(&self, grant: &Grant) -> Result<(), StoreError> {
+        let mut state = self.lock()?;
+        if state.open_for_org(&grant.org).is_some() {
+            return Err(StoreError::Conflict(format!(
+                "org {} already has an open grant",
+                grant.org
+            )));
+        }
+        if state.grants.contains_key(&grant.id) {
+            return Err(StoreError::Conflict(format!("grant {} exists", grant.id)));
+        }
+        state
+            .by_org
+            .entry(grant.org.clone())
+            .or_default()
+            .push(grant.id);
+        state.grants.insert(grant.id, grant.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: GrantId) -> Result<Grant, StoreError> {
+        self.lock()?
+            .grants
+            .get(&id)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn open_for_org(&self, org: &OrgId) -> Result<Option<Grant>, StoreError> {
+        Ok(self.lock()?.open_for_org(org).cloned())
+    }
+
+    async fn latest_for_org(&self, org: &OrgId) -> Result<Option<Grant>, StoreError> {
+        let state = self.lock()?;
+        Ok(state
+            .by_org
+            .get(org)
+            .and_then(|ids| ids.last())
+            .and_then(|id| state.grants.get(id))
+            .cloned())
+    }
+
+    async fn set_expiry(
+        &self,
+        id: GrantId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Grant, StoreError> {
+        let mut state = self.lock()?;
+        let grant = state.open_grant_mut(id)?;
+        grant.expires_at = to_micros(expires_at);
+        Ok(grant.clone())
+    }
+
+    async fn close(&self, id: GrantId, closure: Closure) -> Result<Grant, StoreError> {
+        let mut state = self.lock()?;
+        let grant = state.open_grant_mut(id)?;
+        grant.closure = Some(Closure {
+            at: to_micros(closure.at),
+            ..closure
+        });
+        Ok(grant.clone())
+    }
+
+    async fn claim_seat(
+        &self,
+        id: GrantId,
+        staff: &StaffId,
+        at: DateTime<Utc>,
+    ) -> Result<Grant, StoreError> {
+        let mut state = self.lock()?;
+        let grant = state.open_grant_mut(id)?;
+        match &grant.seat {
+            Some(seat) if &seat.holder != staff => {
+                return Err(StoreError::Conflict(format!(
+                    "the seat of grant {id} is held by another staff member"
+                )));
+            }
+            Some(_) => {}
+            None => {
+                grant.seat = Some(Seat {
+                    holder: staff.clone(),
+                    claimed_at: to_micros(at),
+                });
+            }
+        }
+        Ok(grant.clone())
+    }
+
+    async fn release_seat(&self, id: GrantId, staff: &StaffId) -> Result<Grant, StoreError> {
+        let mut state = self.lock()?;
+        let grant = state.grants.get_mut(&id).ok_or(StoreError::NotFound)?;
+        match &grant.seat {
+            Some(seat) if &seat.holder == staff => {
+                grant.seat = None;
+                Ok(grant.clone())
+            }
+            _ => Err(StoreError::Conflict(format!(
+                "{staff} does not hold the seat of grant {id}"
+            ))),
+        }
+    }
+
+    async fn due_for_expiry(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let state = self.lock()?;
+        let mut due: Vec<Grant> = state
+            .grants
+            .values()
+            .filter(|grant| grant.is_open() && grant.expires_at <= now)
+            .cloned()
+            .collect();
+        due.sort_by_key(|grant| (grant.expires_at, grant.id));
+        due.truncate(limit as usize);
+        Ok(due)
+    }
+}
+
+#[async_trait]
+impl AuditLog for InMemoryStore {
+    async fn append(&self, event: NewAuditEvent) -> Result<AuditEvent, StoreError> {
+        let mut state = self.lock()?;
+        let stream = state.streams.entry(event.org.clone()).or_default();
+        let (seq, prev_hash) = stream
+            .last()
+            .map_or((1, GENESIS), |last| (last.seq + 1, last.hash));
+        let sealed = event.seal(seq, prev_hash);
+        stream.push(sealed.clone());
+        Ok(sealed)
+    }
+
+    async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        let state = self.lock()?;
+        let page_size = query.page_size();
+        let events = state
+            .streams
+            .get(&query.org)
+            .map(|stream| {
+                stream
+                    .iter()
+                    .rev()
+                    .filter(|event| query.matches(event))
+                    .take(page_size as usize + 1)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(AuditPage::from_overfetch(events, page_size))
+    }
+
+    async fn scan(
+        &self,
+        org: &OrgId,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let state = self.lock()?;
+        Ok(state
+            .streams
+            .get(org)
+            .map(|stream| {
+                stream
+                    .iter()
+                    .filter(|event| event.seq > after_seq)
+                    .take(limit as usize)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn orgs(&self) -> Result<Vec<OrgId>, StoreError> {
+        let state = self.lock()?;
+        let mut orgs: Vec<OrgId> = state
+            .streams
+            .iter()
+            .filter(|(_, stream)| !stream.is_empty())
+            .map(|(org, _)| org.clone())
+            .collect();
+        orgs.sort();
+        Ok(orgs)
+    }
+}
