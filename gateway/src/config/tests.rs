@@ -1,0 +1,131 @@
+use std::path::Path;
+
+use super::*;
+
+const MINIMAL: &str = r#"
+[auth.customer]
+issuer = "https://accounts.crm.example"
+audience = "crm"
+key = { jwks_file = "keys/customer.jwks.json" }
+[auth.staff]
+issuer = "https://staff.vendor.example"
+audience = "support-gateway"
+key = { pem_file = "keys/staff.pub.pem" }
+"#;
+
+fn parse(extra: &str) -> Result<Config, ConfigError> {
+    Config::from_toml(&format!("{MINIMAL}\n{extra}"), Path::new("/etc/sg"))
+}
+
+fn refused_key(extra: &str) -> String {
+    parse(extra).expect_err("must be refused").key
+}
+
+#[test]
+fn defaults_follow_the_spec() {
+    let config = parse("").expect("valid");
+    assert_eq!(config.listen.proxy.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.listen.ops.to_string(), "127.0.0.1:9090");
+    assert_eq!(config.upstream.url.to_string(), "http://127.0.0.1:8081/");
+    assert_eq!(config.upstream.connect_timeout, Duration::from_secs(2));
+    assert_eq!(config.upstream.request_timeout, Duration::from_secs(30));
+    assert_eq!(config.auth.header_schemes, ["Bearer", "Zoho-oauthtoken"]);
+    assert_eq!(config.auth.support.token_ttl, Duration::from_secs(15 * 60));
+    assert_eq!(config.grants.min_duration, Duration::from_secs(86_400));
+    assert_eq!(
+        config.grants.max_duration,
+        Duration::from_secs(365 * 86_400)
+    );
+    assert_eq!(config.auth.customer.admin_roles, ["admin"]);
+    assert_eq!(config.auth.staff.required_role, "support_agent");
+}
+
+#[test]
+fn relative_paths_resolve_against_the_config_folder() {
+    let config = parse("").expect("valid");
+    assert_eq!(
+        config.storage,
+        Storage::Sqlite("sqlite:///etc/sg/support-access.db?mode=rwc".into())
+    );
+    assert_eq!(
+        config.policy.file,
+        Path::new("/etc/sg/policy/zoho-crm-v8.toml")
+    );
+    assert_eq!(
+        config.auth.support.signing_key,
+        Path::new("/etc/sg/keys/support-signing.pem")
+    );
+    assert_eq!(
+        config.auth.customer.key,
+        KeySource::JwksFile("/etc/sg/keys/customer.jwks.json".into())
+    );
+    let absolute = parse("[policy]\nfile = \"/opt/policy.toml\"").expect("valid");
+    assert_eq!(absolute.policy.file, Path::new("/opt/policy.toml"));
+}
+
+#[test]
+fn storage_urls_are_recognised() {
+    let memory = parse("[storage]\nurl = \"memory\"").expect("valid");
+    assert_eq!(memory.storage, Storage::Memory);
+    let pg = parse("[storage]\nurl = \"postgres://postgres@127.0.0.1/test\"").expect("valid");
+    assert_eq!(
+        pg.storage,
+        Storage::Postgres("postgres://postgres@127.0.0.1/test".into())
+    );
+    assert_eq!(refused_key("[storage]\nurl = \"mysql://x\""), "storage.url");
+}
+
+#[test]
+fn bad_values_are_refused_naming_their_key() {
+    assert_eq!(
+        refused_key("[listen]\nproxy = \"not an address\""),
+        "listen.proxy"
+    );
+    assert_eq!(
+        refused_key("[upstream]\nurl = \"ftp://crm\""),
+        "upstream.url"
+    );
+    assert_eq!(
+        refused_key("[upstream]\nconnect_timeout = \"soon\""),
+        "upstream.connect_timeout"
+    );
+    assert_eq!(
+        refused_key("[upstream]\nrequest_timeout = \"0s\""),
+        "upstream.request_timeout"
+    );
+    assert_eq!(
+        refused_key("[grants]\nmax_duration = \"1h\""),
+        "grants.max_duration"
+    );
+    assert_eq!(refused_key("[auth]\nleeway = \"5m\""), "auth.leeway");
+    assert_eq!(refused_key("[log]\nformat = \"xml\""), "log.format");
+}
+
+#[test]
+fn wrong_types_and_unknown_keys_are_refused_naming_their_key() {
+    assert_eq!(
+        refused_key("[upstream]\nmax_idle_connections = \"many\""),
+        "upstream.max_idle_connections"
+    );
+    let unknown = parse("[upstream]\nurll = \"http://x\"").expect_err("unknown key");
+    assert!(unknown.key.starts_with("upstream"), "{unknown}");
+    assert!(unknown.message.contains("urll"), "{unknown}");
+}
+
+#[test]
+fn keys_need_exactly_one_source() {
+    let text = MINIMAL.replace(
+        "key = { pem_file = \"keys/staff.pub.pem\" }",
+        "key = { pem_file = \"a.pem\", hs256_secret = \"0123456789abcdef0123456789abcdef\" }",
+    );
+    let refused = Config::from_toml(&text, Path::new(".")).expect_err("two sources");
+    assert_eq!(refused.key, "auth.staff.key");
+    let short = MINIMAL.replace(
+        "key = { pem_file = \"keys/staff.pub.pem\" }",
+        "key = { hs256_secret = \"short\" }",
+    );
+    let refused = Config::from_toml(&short, Path::new(".")).expect_err("short secret");
+    assert_eq!(refused.key, "auth.staff.key.hs256_secret");
+    let missing = Config::from_toml("", Path::new(".")).expect_err("missing");
+    assert_eq!(missing.key, "auth.customer.issuer");
+}
