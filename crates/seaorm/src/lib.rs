@@ -1,0 +1,32 @@
+//! Support Access storage on PostgreSQL (production) and SQLite (embedded default)
+//! through sea-orm.
+//!
+//! [`SeaOrmStore`] implements the [`GrantStore`](support_access_core::GrantStore) and
+//! [`AuditLog`](support_access_core::AuditLog) ports; the contract suites of
+//! `support-access-contract` prove it on both databases. The database holds the
+//! invariants itself (one open grant per org, one event per `(org, seq)`), so several
+//! instances may share one PostgreSQL.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), support_access_core::StoreError> {
+//! use support_access_seaorm::SeaOrmStore;
+//!
+//! let store = SeaOrmStore::connect("sqlite://support-access.db?mode=rwc").await?;
+//! store.migrate().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! On PostgreSQL, [`SeaOrmStore::grant_changes`] listens for grant changes of every
+//! instance, to keep a [`CachedGrantStore`](support_access_cache::CachedGrantStore)
+//! of this instance fresh.
+
+mod audit;
+mod changes;
+mod entity;
+mod error;
+mod grants;
+mod store;
+
+pub use audit::AppendStats;
+pub use changes::PgGrantChanges;
+pub use store::{Backend, SeaOrmStore, StoreOptions, migrate};

@@ -1,0 +1,268 @@
+//! [`SeaOrmStore`]: connecting, migrating and closing.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, SqliteTransactionMode, SqlxPostgresConnector,
+    SqlxSqliteConnector, TransactionOptions, TransactionTrait,
+};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use support_access_core::StoreError;
+use support_access_migrations::Migrator;
+use support_access_migrations::MigratorTrait;
+use tokio::sync::Mutex;
+
+use crate::audit::Appender;
+use crate::error::{from_db, from_sqlx};
+
+/// Which database a [`SeaOrmStore`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL: production, several instances may share it.
+    Postgres,
+    /// SQLite: the embedded default, one file.
+    Sqlite,
+}
+
+/// How to connect: the URL and pool settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    url: String,
+    schema: Option<String>,
+    max_connections: u32,
+    acquire_timeout: Duration,
+    busy_timeout: Duration,
+}
+
+impl StoreOptions {
+    /// Options for `url`: `postgres://…` (or `postgresql://…`) or `sqlite://…` (e.g.
+    /// `sqlite://support-access.db?mode=rwc`, or `sqlite::memory:`).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            schema: None,
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// PostgreSQL only: work in this schema (`search_path` of every connection), which
+    /// must exist. Tests use one schema each; production leaves it unset.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
+        self
+    }
+
+    /// The pool's size (default 10; an in-memory SQLite database always uses 1).
+    pub fn max_connections(mut self, max: u32) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
+    /// How long a call waits for a pooled connection before it fails with
+    /// `Unavailable` (default 5 s).
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// SQLite only: how long a write waits for another process's write lock (default
+    /// 30 s).
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    fn backend(&self) -> Result<Backend, StoreError> {
+        let url = self.url.as_str();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else {
+            Err(StoreError::Backend(
+                "the storage URL must start with postgres://, postgresql:// or sqlite:".into(),
+            ))
+        }
+    }
+}
+
+/// The [`GrantStore`](support_access_core::GrantStore) and
+/// [`AuditLog`](support_access_core::AuditLog) ports on PostgreSQL or SQLite.
+///
+/// Cheap to clone; clones share one connection pool and one audit writer. Separately
+/// connected stores on the same database are separate instances (as two gateway
+/// processes are) and see each other's writes.
+///
+/// - It MUST NOT change the schema on connect: call [`SeaOrmStore::migrate`] (the
+///   gateway's `migrate` command and `serve` do).
+/// - Audit appends of one store are written in batches (group commit): each append
+///   returns once the transaction holding its event has committed.
+#[derive(Debug, Clone)]
+pub struct SeaOrmStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) backend: Backend,
+    pub(crate) appender: Appender,
+    /// SQLite: one writer at a time within this process (other processes wait on the
+    /// database's own lock, up to the busy timeout).
+    pub(crate) write_lock: Option<Arc<Mutex<()>>>,
+    pub(crate) pg_pool: Option<PgPool>,
+    pub(crate) schema: Option<String>,
+}
+
+impl SeaOrmStore {
+    /// Connects to `url` with default options. Runs no migration.
+    ///
+    /// Returns `Unavailable` when the database cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(StoreOptions::new(url)).await
+    }
+
+    /// Connects with the given options. Runs no migration.
+    ///
+    /// Returns `Unavailable` when the database cannot be reached.
+    pub async fn connect_with(options: StoreOptions) -> Result<Self, StoreError> {
+        let backend = options.backend()?;
+        let (db, write_lock, pg_pool) = match backend {
+            Backend::Postgres => {
+                let pool = postgres_pool(&options).await?;
+                let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone());
+                (db, None, Some(pool))
+            }
+            Backend::Sqlite => {
+                let db = sqlite_connection(&options).await?;
+                (db, Some(Arc::new(Mutex::new(()))), None)
+            }
+        };
+        let appender = Appender::start(db.clone(), backend, write_lock.clone());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                backend,
+                appender,
+                write_lock,
+                pg_pool,
+                schema: options.schema,
+            }),
+        })
+    }
+
+    /// The database this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// Applies every pending migration, in one transaction. On PostgreSQL, instances
+    /// starting together take turns (an advisory lock), so each migration runs once.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let db = &self.inner.db;
+        let options = match self.inner.backend {
+            Backend::Postgres => TransactionOptions::default(),
+            Backend::Sqlite => TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            },
+        };
+        let _guard = self.write_guard().await;
+        let txn = db.begin_with_options(options).await.map_err(from_db)?;
+        if self.inner.backend == Backend::Postgres {
+            txn.execute_unprepared(
+                "SELECT pg_advisory_xact_lock(hashtext('support-access/migrations/' || current_schema()))",
+            )
+            .await
+            .map_err(from_db)?;
+        }
+        Migrator::up(&txn, None).await.map_err(from_db)?;
+        txn.commit().await.map_err(from_db)
+    }
+
+    /// Closes the connection pool. Calls made afterwards, through this store or its
+    /// clones, fail with `Unavailable`.
+    pub async fn close(&self) {
+        // Closing a pool cannot fail in a way the caller could act on.
+        let _ = self.inner.db.close_by_ref().await;
+    }
+
+    /// Waits for this process's turn to write (SQLite); no wait on PostgreSQL.
+    pub(crate) async fn write_guard(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.inner.write_lock {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        }
+    }
+}
+
+/// Applies every pending migration to the store's database: the same as
+/// [`SeaOrmStore::migrate`].
+pub async fn migrate(store: &SeaOrmStore) -> Result<(), StoreError> {
+    store.migrate().await
+}
+
+async fn postgres_pool(options: &StoreOptions) -> Result<PgPool, StoreError> {
+    let mut connect = PgConnectOptions::from_str(&options.url)
+        .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?
+        .application_name("support-access");
+    if let Some(schema) = &options.schema {
+        connect = connect.options([("search_path", quote_ident(schema))]);
+    }
+    PgPoolOptions::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_with(connect)
+        .await
+        .map_err(|e| match from_sqlx(&e) {
+            StoreError::Backend(text) => StoreError::Unavailable(text),
+            other => other,
+        })
+}
+
+async fn sqlite_connection(options: &StoreOptions) -> Result<DatabaseConnection, StoreError> {
+    let connect = SqliteConnectOptions::from_str(&options.url)
+        .map_err(|e| StoreError::Backend(format!("invalid SQLite URL: {e}")))?
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: a commit is on disk when it returns, as the audit log promises.
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(options.busy_timeout)
+        .foreign_keys(true);
+    let in_memory = options.url.contains(":memory:") || options.url.contains("mode=memory");
+    let max = if in_memory {
+        1
+    } else {
+        options.max_connections
+    };
+    let pool = SqlitePoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(options.acquire_timeout)
+        // An in-memory database lives as long as its connection.
+        .idle_timeout(if in_memory {
+            None
+        } else {
+            Some(Duration::from_secs(600))
+        })
+        .max_lifetime(if in_memory {
+            None
+        } else {
+            Some(Duration::from_secs(1800))
+        })
+        .connect_with(connect)
+        .await
+        .map_err(|e| match from_sqlx(&e) {
+            StoreError::Backend(text) => StoreError::Unavailable(text),
+            other => other,
+        })?;
+    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
+/// `"name"` with inner quotes doubled: a schema name as a PostgreSQL identifier.
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,55 @@
+//! The port contracts on PostgreSQL; the second handle is a second store (its own pool
+//! and audit writer) on the same schema.
+
+use std::sync::Arc;
+
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use support_access_contract::{AuditLogFixture, GrantStoreFixture, Tamper};
+
+use super::fixture::{database_url, two_stores};
+
+async fn grant_store() -> GrantStoreFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    GrantStoreFixture {
+        store: Arc::new(store),
+        second: Arc::new(second),
+        teardown,
+    }
+}
+
+async fn audit_log() -> AuditLogFixture {
+    let (log, second, schema, teardown) = two_stores().await;
+    let tamper: Tamper = Arc::new(move |org, seq, path| {
+        let schema = schema.clone();
+        Box::pin(async move {
+            let mut db = PgConnection::connect(&database_url())
+                .await
+                .expect("tamper: connect");
+            let changed = sqlx::query(AssertSqlSafe(format!(
+                "UPDATE \"{schema}\".audit_events SET path = $1 WHERE org = $2 AND seq = $3"
+            )))
+            .bind(path)
+            .bind(org.as_str())
+            .bind(i64::try_from(seq).expect("seq"))
+            .execute(&mut db)
+            .await
+            .expect("tamper: update");
+            assert_eq!(changed.rows_affected(), 1, "tamper: one event changed");
+            let _ = db.close().await;
+        })
+    });
+    AuditLogFixture {
+        log: Arc::new(log),
+        second: Arc::new(second),
+        tamper,
+        teardown,
+    }
+}
+
+mod grant_store {
+    support_access_contract::grant_store_suite!(super::grant_store());
+}
+
+mod audit_log {
+    support_access_contract::audit_log_suite!(super::audit_log());
+}

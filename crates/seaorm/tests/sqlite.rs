@@ -1,0 +1,118 @@
+//! The port contracts on SQLite: a fresh database file per case, deleted afterwards;
+//! the second handle is a second store (its own pool and audit writer) on that file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+use support_access_cache::{CacheConfig, CachedGrantStore, LocalGrantChanges};
+use support_access_contract::{AuditLogFixture, GrantStoreFixture, Tamper, Teardown};
+use support_access_seaorm::{SeaOrmStore, StoreOptions};
+
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
+fn url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+async fn open(path: &Path) -> SeaOrmStore {
+    SeaOrmStore::connect_with(StoreOptions::new(url(path)).max_connections(4))
+        .await
+        .expect("open the SQLite test database")
+}
+
+/// Two stores on a fresh, migrated database file, and the teardown that deletes it.
+async fn two_stores() -> (SeaOrmStore, SeaOrmStore, PathBuf, Teardown) {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let path =
+        std::env::temp_dir().join(format!("support-access-test-{}-{n}.db", std::process::id()));
+    let first = open(&path).await;
+    first.migrate().await.expect("migrate");
+    let second = open(&path).await;
+    let (a, b, file) = (first.clone(), second.clone(), path.clone());
+    let teardown: Teardown = Arc::new(move || {
+        let (a, b, file) = (a.clone(), b.clone(), file.clone());
+        Box::pin(async move {
+            a.close().await;
+            b.close().await;
+            for suffix in ["", "-wal", "-shm"] {
+                let mut name = file.clone().into_os_string();
+                name.push(suffix);
+                // Absent files (no WAL written) are fine.
+                let _ = std::fs::remove_file(name);
+            }
+        })
+    });
+    (first, second, path, teardown)
+}
+
+async fn grant_store() -> GrantStoreFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    GrantStoreFixture {
+        store: Arc::new(store),
+        second: Arc::new(second),
+        teardown,
+    }
+}
+
+/// The cache decorator over each handle, sharing changes in process.
+async fn cached_grant_store() -> GrantStoreFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    let changes = Arc::new(LocalGrantChanges::new());
+    GrantStoreFixture {
+        store: Arc::new(CachedGrantStore::new(
+            store,
+            changes.clone(),
+            CacheConfig::default(),
+        )),
+        second: Arc::new(CachedGrantStore::new(
+            second,
+            changes,
+            CacheConfig::default(),
+        )),
+        teardown,
+    }
+}
+
+async fn audit_log() -> AuditLogFixture {
+    let (log, second, path, teardown) = two_stores().await;
+    let tamper: Tamper = Arc::new(move |org, seq, new_path| {
+        let url = url(&path);
+        Box::pin(async move {
+            let db = Database::connect(url).await.expect("tamper: connect");
+            let changed = db
+                .execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    "UPDATE audit_events SET path = ? WHERE org = ? AND seq = ?",
+                    [
+                        new_path.into(),
+                        org.as_str().into(),
+                        i64::try_from(seq).expect("seq").into(),
+                    ],
+                ))
+                .await
+                .expect("tamper: update");
+            assert_eq!(changed.rows_affected(), 1, "tamper: one event changed");
+            db.close().await.expect("tamper: close");
+        })
+    });
+    AuditLogFixture {
+        log: Arc::new(log),
+        second: Arc::new(second),
+        tamper,
+        teardown,
+    }
+}
+
+mod grant_store {
+    support_access_contract::grant_store_suite!(super::grant_store());
+}
+
+mod cached_grant_store {
+    support_access_contract::grant_store_suite!(super::cached_grant_store());
+}
+
+mod audit_log {
+    support_access_contract::audit_log_suite!(super::audit_log());
+}
