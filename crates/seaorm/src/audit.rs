@@ -4,20 +4,19 @@
 //! on the primary key `(org, seq)` and the per-filter indexes.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Order;
 use sea_orm::{ActiveValue, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use support_access_core::audit::{
     AuditEvent, AuditKind, AuditPage, AuditQuery, ChainHash, NewAuditEvent,
 };
 use support_access_core::ids::{GrantId, OrgId, SupportUserId};
-use support_access_core::time::to_micros;
 use support_access_core::{AuditLog, StoreError};
 
 use crate::SeaOrmStore;
 use crate::entity::audit_event::{self, Column, Entity};
 use crate::entity::audit_head;
 use crate::error::{corrupt, from_db};
+use crate::instant::{self, bound, ceil};
 
 mod appender;
 
@@ -29,16 +28,6 @@ fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
         .map_err(|_| StoreError::Backend(format!("{what} {value} does not fit a 64-bit column")))
 }
 
-/// `t` rounded up to a whole microsecond.
-fn ceil_micros(t: DateTime<Utc>) -> DateTime<Utc> {
-    let down = to_micros(t);
-    if down == t {
-        t
-    } else {
-        down + chrono::Duration::microseconds(1)
-    }
-}
-
 /// The row of a sealed event.
 fn to_row(event: &AuditEvent) -> Result<audit_event::ActiveModel, StoreError> {
     let e = &event.data;
@@ -46,7 +35,7 @@ fn to_row(event: &AuditEvent) -> Result<audit_event::ActiveModel, StoreError> {
         org: ActiveValue::Set(e.org.as_str().to_owned()),
         seq: ActiveValue::Set(to_i64(event.seq, "seq")?),
         id: ActiveValue::Set(e.id),
-        at: ActiveValue::Set(e.at),
+        at: ActiveValue::Set(instant::stored(e.at)?),
         kind: ActiveValue::Set(e.kind.as_str().to_owned()),
         grant_id: ActiveValue::Set(e.grant.map(|g| g.as_uuid())),
         support_user: ActiveValue::Set(
@@ -170,11 +159,16 @@ impl AuditLog for SeaOrmStore {
         }
         // Stored instants are whole microseconds: `at >= from` is `at >= ceil(from)`
         // and `at < to` is `at < ceil(to)`, bounds the database can hold exactly.
-        if let Some(from) = query.from {
-            select = select.filter(Column::At.gte(ceil_micros(from)));
+        if let Some(from) = query.from.map(ceil) {
+            if from > instant::last() {
+                return Ok(empty);
+            }
+            select = select.filter(Column::At.gte(bound(from)));
         }
-        if let Some(to) = query.to {
-            select = select.filter(Column::At.lt(ceil_micros(to)));
+        if let Some(to) = query.to.map(ceil)
+            && to <= instant::last()
+        {
+            select = select.filter(Column::At.lt(bound(to)));
         }
         if let Some(cursor) = query.cursor {
             let before = i64::try_from(cursor.before_seq).unwrap_or(i64::MAX);

@@ -12,12 +12,12 @@ use sea_orm::sea_query::{Expr, ExprTrait, Order};
 use sea_orm::{ActiveValue, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use support_access_core::grant::{ClosedAs, Closure, Grant, Seat};
 use support_access_core::ids::{GrantId, OrgId, StaffId, SupportUserId};
-use support_access_core::time::to_micros;
 use support_access_core::{GrantStore, StoreError};
 
 use crate::SeaOrmStore;
 use crate::entity::grant::{self, Column, Entity};
 use crate::error::{corrupt, from_db};
+use crate::instant::{bound, stored};
 
 const REVOKED: &str = "revoked";
 const EXPIRED: &str = "expired";
@@ -86,16 +86,16 @@ fn to_row(grant: &Grant) -> Result<grant::ActiveModel, StoreError> {
         id: ActiveValue::Set(grant.id.as_uuid()),
         org: ActiveValue::Set(grant.org.as_str().to_owned()),
         support_user: ActiveValue::Set(support_user),
-        created_at: ActiveValue::Set(to_micros(grant.created_at)),
+        created_at: ActiveValue::Set(stored(grant.created_at)?),
         created_by: ActiveValue::Set(grant.created_by.clone()),
-        expires_at: ActiveValue::Set(to_micros(grant.expires_at)),
+        expires_at: ActiveValue::Set(stored(grant.expires_at)?),
         closed_as: ActiveValue::Set(closure.map(|c| closed_as(c.reason).to_owned())),
-        closed_at: ActiveValue::Set(closure.map(|c| to_micros(c.at))),
+        closed_at: ActiveValue::Set(closure.map(|c| stored(c.at)).transpose()?),
         closed_by: ActiveValue::Set(closure.and_then(|c| c.by.clone())),
         reason: ActiveValue::Set(grant.reason.clone()),
         ticket: ActiveValue::Set(grant.ticket.clone()),
         seat_holder: ActiveValue::Set(seat.map(|s| s.holder.as_str().to_owned())),
-        seat_claimed_at: ActiveValue::Set(seat.map(|s| to_micros(s.claimed_at))),
+        seat_claimed_at: ActiveValue::Set(seat.map(|s| stored(s.claimed_at)).transpose()?),
     })
 }
 
@@ -180,7 +180,7 @@ impl GrantStore for SeaOrmStore {
     ) -> Result<Grant, StoreError> {
         let _guard = self.write_guard().await;
         let rows = Entity::update_many()
-            .col_expr(Column::ExpiresAt, Expr::value(to_micros(expires_at)))
+            .col_expr(Column::ExpiresAt, Expr::value(stored(expires_at)?))
             .filter(Column::Id.eq(id.as_uuid()))
             .filter(Column::ClosedAt.is_null())
             .exec_with_returning(&self.inner.db)
@@ -196,7 +196,7 @@ impl GrantStore for SeaOrmStore {
         let _guard = self.write_guard().await;
         let rows = Entity::update_many()
             .col_expr(Column::ClosedAs, Expr::value(closed_as(closure.reason)))
-            .col_expr(Column::ClosedAt, Expr::value(to_micros(closure.at)))
+            .col_expr(Column::ClosedAt, Expr::value(stored(closure.at)?))
             .col_expr(Column::ClosedBy, Expr::value(closure.by))
             .filter(Column::Id.eq(id.as_uuid()))
             .filter(Column::ClosedAt.is_null())
@@ -218,7 +218,7 @@ impl GrantStore for SeaOrmStore {
         let _guard = self.write_guard().await;
         let rows = Entity::update_many()
             .col_expr(Column::SeatHolder, Expr::value(staff.as_str()))
-            .col_expr(Column::SeatClaimedAt, Expr::value(to_micros(at)))
+            .col_expr(Column::SeatClaimedAt, Expr::value(stored(at)?))
             .filter(Column::Id.eq(id.as_uuid()))
             .filter(Column::ClosedAt.is_null())
             .filter(Column::SeatHolder.is_null())
@@ -271,7 +271,7 @@ impl GrantStore for SeaOrmStore {
     ) -> Result<Vec<Grant>, StoreError> {
         Entity::find()
             .filter(Column::ClosedAt.is_null())
-            .filter(Column::ExpiresAt.lte(to_micros(now)))
+            .filter(Column::ExpiresAt.lte(bound(now)))
             .order_by(Column::ExpiresAt, Order::Asc)
             .order_by(Column::Id, Order::Asc)
             .limit(u64::from(limit))

@@ -25,6 +25,7 @@ mod changes;
 mod entity;
 mod error;
 mod grants;
+mod instant;
 mod store;
 
 pub use audit::AppendStats;

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use support_access_cache::{CacheConfig, CachedGrantStore, LocalGrantChanges};
 use support_access_contract::{AuditLogFixture, GrantStoreFixture, Tamper, Teardown};
+use support_access_core::StoreError;
 use support_access_seaorm::{SeaOrmStore, StoreOptions};
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -102,6 +103,84 @@ async fn audit_log() -> AuditLogFixture {
         second: Arc::new(second),
         tamper,
         teardown,
+    }
+}
+
+#[path = "common/cases.rs"]
+mod cases;
+
+/// Raw SQL on the database file, through a connection of its own.
+fn exec(path: PathBuf) -> cases::Exec {
+    Arc::new(move |sql| {
+        let url = url(&path);
+        Box::pin(async move {
+            let db = Database::connect(url).await.expect("exec: connect");
+            db.execute_unprepared(&sql).await.expect("exec");
+            db.close().await.expect("exec: close");
+        })
+    })
+}
+
+/// Runs an adapter case on two stores of a fresh file, then deletes the file.
+async fn adapter_case<F, Fut>(case: F)
+where
+    F: FnOnce(SeaOrmStore, SeaOrmStore, PathBuf) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (a, b, path, teardown) = two_stores().await;
+    let outcome =
+        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(case(a, b, path))).await;
+    teardown().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+mod adapter {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_closed_store_is_unavailable_and_writes_nothing() {
+        adapter_case(|a, b, _| cases::a_closed_store_is_unavailable_and_writes_nothing(a, b)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_bad_event_in_a_batch_fails_alone() {
+        adapter_case(|a, b, _| cases::a_bad_event_in_a_batch_fails_alone(a, b)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_refused_batch_leaves_no_trace() {
+        adapter_case(|a, b, path| async move {
+            cases::a_refused_batch_leaves_no_trace(
+                a,
+                b,
+                exec(path),
+                "CREATE TRIGGER refuse BEFORE INSERT ON audit_events \
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+                "DROP TRIGGER refuse",
+            )
+            .await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_end_of_time_lists_every_open_grant_and_far_instants_are_refused() {
+        adapter_case(|a, _, _| {
+            cases::the_end_of_time_lists_every_open_grant_and_far_instants_are_refused(a)
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn an_unopenable_database_is_unavailable() {
+        let missing = std::env::temp_dir().join("support-access-no-such-dir/x.db");
+        let result = SeaOrmStore::connect(&url(&missing)).await;
+        assert!(
+            matches!(result, Err(StoreError::Unavailable(_))),
+            "{result:?}"
+        );
     }
 }
 

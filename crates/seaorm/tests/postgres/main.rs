@@ -5,7 +5,10 @@
 //! The server is `DATABASE_URL`, by default `postgres://postgres@127.0.0.1:5432/test`.
 //! Each test works in a schema of its own, dropped afterwards, also when it fails.
 
+mod adapter;
 mod cache;
+#[path = "../common/cases.rs"]
+mod cases;
 mod contract;
 mod fixture;
 mod multi_instance;

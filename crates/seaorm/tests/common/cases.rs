@@ -1,0 +1,147 @@
+//! Adapter cases beyond the port contracts, run on SQLite and on PostgreSQL: failure
+//! handling of the audit writer, closed stores, and the range of stored instants.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use futures::future::{BoxFuture, join_all};
+use support_access_core::audit::{AuditKind, ChainVerifier, NewAuditEvent};
+use support_access_core::grant::Grant;
+use support_access_core::ids::{GrantId, OrgId};
+use support_access_core::{AuditLog, GrantStore, StoreError};
+use support_access_seaorm::SeaOrmStore;
+
+/// Runs raw SQL on the store's database, behind the store's back.
+pub type Exec = Arc<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0)
+        .single()
+        .expect("a valid instant")
+}
+
+fn event(org: &OrgId, n: i64) -> NewAuditEvent {
+    NewAuditEvent::new(
+        org.clone(),
+        AuditKind::RequestAllowed,
+        t0() + Duration::seconds(n),
+    )
+}
+
+fn grant(org: &str, end: DateTime<Utc>) -> Grant {
+    Grant::new(OrgId::from(org), "admin", t0(), end, None, None)
+}
+
+async fn verified(log: &SeaOrmStore, org: &OrgId) -> u64 {
+    let mut verifier = ChainVerifier::new(org.clone());
+    for event in log.scan(org, 0, 1000).await.expect("scan") {
+        verifier.check(&event).expect("the chain verifies");
+    }
+    verifier.verified()
+}
+
+/// After `close`, calls fail with `Unavailable` and nothing they asked for is stored.
+pub async fn a_closed_store_is_unavailable_and_writes_nothing(a: SeaOrmStore, b: SeaOrmStore) {
+    let org = OrgId::from("org-closed");
+    a.close().await;
+    let appended = a.append(event(&org, 0)).await;
+    assert!(
+        matches!(appended, Err(StoreError::Unavailable(_))),
+        "{appended:?}"
+    );
+    let g = grant("org-closed", t0() + Duration::days(2));
+    let inserted = a.insert(&g).await;
+    assert!(
+        matches!(inserted, Err(StoreError::Unavailable(_))),
+        "{inserted:?}"
+    );
+    let got = a.get(g.id).await;
+    assert!(matches!(got, Err(StoreError::Unavailable(_))), "{got:?}");
+    assert_eq!(b.scan(&org, 0, 10).await.expect("scan"), Vec::new());
+    assert_eq!(b.get(g.id).await, Err(StoreError::NotFound));
+}
+
+/// An event that cannot be stored (its id is taken) fails alone, even when it shares
+/// a batch with others; the others are stored gap-free.
+pub async fn a_bad_event_in_a_batch_fails_alone(a: SeaOrmStore, b: SeaOrmStore) {
+    let org = OrgId::from("org-batch");
+    let first = a.append(event(&org, 0)).await.expect("first");
+    let appends = (1..=20).map(|n| {
+        let log = if n % 2 == 0 { a.clone() } else { b.clone() };
+        let mut e = event(&org, n);
+        if n == 7 {
+            e.id = first.id;
+        }
+        tokio::spawn(async move { (n, log.append(e).await) })
+    });
+    let results: Vec<_> = join_all(appends)
+        .await
+        .into_iter()
+        .map(|joined| joined.expect("task"))
+        .collect();
+    for (n, result) in &results {
+        assert_eq!(result.is_err(), *n == 7, "append {n}: {result:?}");
+    }
+    let seqs: BTreeSet<u64> = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok().map(|e| e.seq))
+        .collect();
+    assert_eq!(seqs, (2..=20).collect());
+    assert_eq!(verified(&a, &org).await, 20);
+}
+
+/// When the database refuses every event, every caller of the batch gets the error,
+/// no event and no head move is stored, and the chain later continues from seq 1.
+pub async fn a_refused_batch_leaves_no_trace(
+    a: SeaOrmStore,
+    b: SeaOrmStore,
+    exec: Exec,
+    refuse: &str,
+    allow: &str,
+) {
+    let org = OrgId::from("org-refused");
+    exec(refuse.to_owned()).await;
+    let appends = (0..10).map(|n| {
+        let log = a.clone();
+        let e = event(&org, n);
+        tokio::spawn(async move { log.append(e).await })
+    });
+    for joined in join_all(appends).await {
+        let result = joined.expect("task");
+        assert!(result.is_err(), "{result:?}");
+    }
+    assert_eq!(b.scan(&org, 0, 100).await.expect("scan"), Vec::new());
+    assert!(!b.orgs().await.expect("orgs").contains(&org));
+    exec(allow.to_owned()).await;
+    let next = b
+        .append(event(&org, 99))
+        .await
+        .expect("append once allowed");
+    assert_eq!(next.seq, 1);
+    assert_eq!(verified(&a, &org).await, 1);
+}
+
+/// The largest instant as "now" lists every open grant; instants the store could not
+/// order are refused.
+pub async fn the_end_of_time_lists_every_open_grant_and_far_instants_are_refused(a: SeaOrmStore) {
+    let mut ids = BTreeSet::new();
+    for (i, years) in [1, 50, 7000].into_iter().enumerate() {
+        let g = grant(&format!("org-far-{i}"), t0() + Duration::days(365 * years));
+        a.insert(&g).await.expect("insert");
+        ids.insert(g.id);
+    }
+    let due: BTreeSet<GrantId> = a
+        .due_for_expiry(DateTime::<Utc>::MAX_UTC, 100)
+        .await
+        .expect("due")
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    assert!(ids.is_subset(&due), "{ids:?} in {due:?}");
+    let too_far = grant("org-too-far", DateTime::<Utc>::MAX_UTC);
+    assert!(matches!(
+        a.insert(&too_far).await,
+        Err(StoreError::Backend(_))
+    ));
+}
