@@ -35,6 +35,7 @@ pub struct StoreOptions {
     max_connections: u32,
     acquire_timeout: Duration,
     busy_timeout: Duration,
+    statement_timeout: Duration,
 }
 
 impl StoreOptions {
@@ -47,6 +48,7 @@ impl StoreOptions {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
             busy_timeout: Duration::from_secs(30),
+            statement_timeout: Duration::from_secs(10),
         }
     }
 
@@ -74,6 +76,14 @@ impl StoreOptions {
     /// 30 s).
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
+        self
+    }
+
+    /// PostgreSQL only: the longest a statement may run or wait for a lock before it
+    /// fails with `Unavailable` (default 10 s), so that a stuck database makes the
+    /// gateway fail closed instead of hanging.
+    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
+        self.statement_timeout = timeout;
         self
     }
 
@@ -210,7 +220,11 @@ pub async fn migrate(store: &SeaOrmStore) -> Result<(), StoreError> {
 async fn postgres_pool(options: &StoreOptions) -> Result<PgPool, StoreError> {
     let mut connect = PgConnectOptions::from_str(&options.url)
         .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?
-        .application_name("support-access");
+        .application_name("support-access")
+        .options([(
+            "statement_timeout",
+            format!("{}ms", options.statement_timeout.as_millis().max(1)),
+        )]);
     if let Some(schema) = &options.schema {
         connect = connect.options([("search_path", quote_ident(schema))]);
     }

@@ -173,6 +173,33 @@ mod adapter {
         .await;
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn instances_migrating_at_once_each_succeed_and_migrating_again_changes_nothing() {
+        // `two_stores` migrated through the first; these are fresh stores on a new file.
+        let (a, b, path, teardown) = two_stores().await;
+        let fresh = path.with_extension("fresh.db");
+        let stores = [open(&fresh).await, open(&fresh).await, open(&fresh).await];
+        let results = futures::future::join_all(stores.iter().map(|s| s.migrate())).await;
+        let outcome = std::panic::catch_unwind(|| {
+            assert!(results.iter().all(Result::is_ok), "{results:?}");
+        });
+        let again = stores[0].migrate().await;
+        for store in &stores {
+            store.close().await;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = fresh.clone().into_os_string();
+            name.push(suffix);
+            let _ = std::fs::remove_file(name);
+        }
+        drop((a, b));
+        teardown().await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+        again.expect("migrate again");
+    }
+
     #[tokio::test]
     async fn an_unopenable_database_is_unavailable() {
         let missing = std::env::temp_dir().join("support-access-no-such-dir/x.db");

@@ -10,7 +10,7 @@ use support_access_core::StoreError;
 use support_access_seaorm::{SeaOrmStore, StoreOptions};
 
 use super::cases;
-use super::fixture::{database_url, in_schema, store};
+use super::fixture::{create_schema, database_url, drop_schema, in_schema, store};
 
 /// Raw SQL in the test schema, through a connection of its own.
 fn exec(schema: String) -> cases::Exec {
@@ -79,6 +79,30 @@ async fn the_end_of_time_lists_every_open_grant_and_far_instants_are_refused() {
         a.close().await;
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_migrating_at_once_each_succeed_and_migrating_again_changes_nothing() {
+    let schema = create_schema().await;
+    let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(async {
+        let stores = [
+            store(&schema).await,
+            store(&schema).await,
+            store(&schema).await,
+        ];
+        let results = futures::future::join_all(stores.iter().map(|s| s.migrate())).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        stores[0].migrate().await.expect("migrate again");
+        cases::a_bad_event_in_a_batch_fails_alone(stores[0].clone(), stores[1].clone()).await;
+        for store in &stores {
+            store.close().await;
+        }
+    }))
+    .await;
+    drop_schema(&schema).await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 #[tokio::test]
