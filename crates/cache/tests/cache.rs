@@ -17,11 +17,13 @@ use support_access_core::ids::{GrantId, OrgId, StaffId};
 use support_access_core::{GrantStore, StoreError};
 use support_access_memory::InMemoryStore;
 
-/// An in-memory store that counts the reads the cache lets through.
+/// An in-memory store that counts the reads the cache lets through, and can hold a
+/// `get` until the test lets it finish.
 #[derive(Debug, Clone, Default)]
 struct CountingStore {
     inner: InMemoryStore,
     reads: Arc<AtomicUsize>,
+    gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl CountingStore {
@@ -37,7 +39,9 @@ impl GrantStore for CountingStore {
     }
     async fn get(&self, id: GrantId) -> Result<Grant, StoreError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.get(id).await
+        let read = self.inner.get(id).await;
+        let _wait_for_the_test = self.gate.lock().await;
+        read
     }
     async fn open_for_org(&self, org: &OrgId) -> Result<Option<Grant>, StoreError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
@@ -192,4 +196,34 @@ async fn a_write_through_the_cache_is_seen_by_its_next_read() {
     let end = t0() + chrono::Duration::days(5);
     cache.set_expiry(g.id, end).await.expect("change");
     assert_eq!(cache.get(g.id).await.expect("get").expires_at, end);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_that_raced_with_a_change_is_not_kept() {
+    let store = CountingStore::default();
+    let g = grant("org-a");
+    store.insert(&g).await.expect("insert");
+    let changes = Arc::new(LocalGrantChanges::new());
+    let cache = Arc::new(cached(&store, changes.clone()));
+    // The read sees the open grant, then waits at the gate before it returns.
+    let gate = store.gate.clone().lock_owned().await;
+    let reader = tokio::spawn({
+        let cache = cache.clone();
+        async move { cache.get(g.id).await }
+    });
+    while store.reads() == 0 {
+        tokio::task::yield_now().await;
+    }
+    // Meanwhile another instance revokes, and its notification arrives.
+    store.close(g.id, revoke()).await.expect("revoke elsewhere");
+    changes.announce(GrantChange::Grant {
+        id: g.id,
+        org: g.org.clone(),
+    });
+    drop(gate);
+    let raced = reader.await.expect("task").expect("get");
+    assert!(raced.is_open(), "the racing read returns what it read");
+    // But it was not kept: the next read goes to the store and sees the revoke.
+    assert!(!cache.get(g.id).await.expect("get").is_open());
+    assert_eq!(store.reads(), 2);
 }
