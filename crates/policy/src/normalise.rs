@@ -179,6 +179,22 @@ impl Target {
     }
 }
 
+impl Target {
+    /// The target with the last segment cut at its first `.` (`send_mail.json` →
+    /// `send_mail`), if it has one past its first character: some frameworks route
+    /// `/x.json` as `/x` (suffix pattern matching), so the policy checks both.
+    pub(crate) fn without_suffix(&self) -> Option<Target> {
+        let (head, last) = self.path.rsplit_once('/')?;
+        let dot = last.find('.').filter(|&i| i > 0)?;
+        let path = format!("{head}/{}", last.get(..dot)?);
+        Some(Target {
+            key: path.to_ascii_lowercase(),
+            path,
+            query: self.query.clone(),
+        })
+    }
+}
+
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.forward_target())

@@ -661,7 +661,23 @@ impl Policy {
     /// `HEAD` is decided as `GET`. Any other method than GET, HEAD, POST, PUT, PATCH and
     /// DELETE (`OPTIONS`, `get`, `FOO`) is denied with `method_not_allowed` if the path
     /// is denied for some method, and otherwise allowed with the guards of every method.
+    ///
+    /// A last segment with a suffix (`send_mail.json`) is also decided without it, and
+    /// the stricter of the two answers wins.
     pub fn decide(&self, method: &str, target: &Target) -> Decision {
+        let decision = self.decide_exact(method, target);
+        if decision.is_allowed()
+            && let Some(stripped) = target.without_suffix()
+        {
+            let other = self.decide_exact(method, &stripped);
+            if !other.is_allowed() {
+                return other;
+            }
+        }
+        decision
+    }
+
+    fn decide_exact(&self, method: &str, target: &Target) -> Decision {
         let key = match self.lookup(target.match_key()) {
             Lookup::Key(key) => key,
             Lookup::Unversioned => {
@@ -677,13 +693,39 @@ impl Policy {
                 };
             }
         };
+        let decision = self.decide_key(method, &key, target, true);
+        if !decision.is_allowed() {
+            return decision;
+        }
+        // The same path under the other version roots (`/crm/bulk/v8/x` ↔ `/crm/v8/x`):
+        // Zoho accepts `/crm(/.*)?/v[0-9]+…`, so the infix is not trusted to separate
+        // APIs; a denial under any root wins.
+        if let Some((root, rest)) = key.split_once(&format!("/{VERSION_PLACEHOLDER}")) {
+            for other in &self.version_roots {
+                let other_root: String = other.iter().map(|s| format!("/{s}")).collect();
+                if other_root == root {
+                    continue;
+                }
+                let alternate = format!("{other_root}/{VERSION_PLACEHOLDER}{rest}");
+                let denial = self.decide_key(method, &alternate, target, false);
+                if !denial.is_allowed() {
+                    return denial;
+                }
+            }
+        }
+        decision
+    }
+
+    /// Decides one lookup key; without `use_defaults` only rules can deny.
+    fn decide_key(&self, method: &str, key: &str, target: &Target, use_defaults: bool) -> Decision {
+        let key = key.to_owned();
         let route = self.matched(&key);
         match PolicyMethod::from_request(method) {
-            Some(m) => self.evaluate(m, &key, route, target),
+            Some(m) => self.evaluate(m, &key, route, target, use_defaults),
             None => {
                 let mut guards: Vec<Guard> = Vec::new();
                 for m in PolicyMethod::ALL {
-                    let decision = self.evaluate(m, &key, route, target);
+                    let decision = self.evaluate(m, &key, route, target, use_defaults);
                     if !decision.is_allowed() {
                         return Decision {
                             code: Some("method_not_allowed"),
@@ -793,6 +835,7 @@ impl Policy {
         key: &str,
         route: Matched,
         target: &Target,
+        use_defaults: bool,
     ) -> Decision {
         let template = self.template(route);
         let mut allow: Option<&CompiledRule> = None;
@@ -849,6 +892,7 @@ impl Policy {
                 }
         });
         let access = match prefix {
+            _ if !use_defaults => Access::Allow,
             Some(p) if is_read => p.read.unwrap_or(self.default_read),
             Some(p) => p.write.unwrap_or(self.default_write),
             None if is_read => self.default_read,
