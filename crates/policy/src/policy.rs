@@ -961,7 +961,16 @@ impl Policy {
     /// The guards of every rule on the route of `target` for `method`, whatever the
     /// verdict (ordinary traffic is not denied, but is guarded). A path under a governed
     /// root without a version gets the assignment guard: its route is unknown.
+    /// A last segment with a suffix also gets the guards of the path without it.
     pub(crate) fn route_guards(&self, method: &str, target: &Target) -> Vec<Guard> {
+        let mut guards = self.route_guards_exact(method, target);
+        if let Some(stripped) = target.without_suffix() {
+            guards.extend(self.route_guards_exact(method, &stripped));
+        }
+        guards
+    }
+
+    fn route_guards_exact(&self, method: &str, target: &Target) -> Vec<Guard> {
         let key = match self.lookup(target.match_key()) {
             Lookup::Key(key) => key,
             Lookup::Unversioned => {

@@ -132,6 +132,8 @@ fn ordinary_traffic_may_not_assign_to_an_active_support_user() {
         ("POST", "/crm/v8/settings/webforms"),
         ("PUT", "/crm/v8/Leads/1"),
         ("POST", "/crm/v8/Leads%2F1/actions/change_owner"),
+        ("POST", "/crm/v8/Leads/1/actions/change_owner.json"),
+        ("POST", "/crm/x/v8/Leads/1/actions/change_owner"),
     ] {
         assert!(policy.ordinary_needs_body(method, path), "{path}");
         let refusal = policy
