@@ -4,5 +4,202 @@
 //! forwarded untouched (bar two guards); support traffic — requests carrying a support
 //! token the gateway issued — is verified, checked against the grant and the route
 //! policy, audited durably, and only then forwarded.
+//!
+//! [`build`] starts the real gateway on given addresses and returns them, so tests run
+//! it on `127.0.0.1:0`.
 
+pub mod app;
+pub mod body;
+pub mod cli;
 pub mod config;
+pub mod identify;
+mod management;
+pub mod metrics;
+mod ops;
+mod pipeline;
+pub mod refusal;
+mod server;
+pub mod tokens;
+pub mod upstream;
+pub mod wiring;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::wiring::{Overrides, WiringError};
+
+/// Where the listeners bind; port 0 picks a free port.
+#[derive(Debug, Clone, Copy)]
+pub struct Binds {
+    /// The proxy and management API.
+    pub proxy: SocketAddr,
+    /// `/healthz`, `/readyz`, `/metrics`.
+    pub ops: SocketAddr,
+}
+
+impl Binds {
+    /// The addresses of the config's `[listen]`.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            proxy: config.listen.proxy,
+            ops: config.listen.ops,
+        }
+    }
+}
+
+/// Why the gateway did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Configuration, keys, policy or storage.
+    #[error(transparent)]
+    Wiring(#[from] WiringError),
+    /// A listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct Running {
+    /// Where the proxy listens.
+    pub proxy: SocketAddr,
+    /// Where the ops listener listens.
+    pub ops: SocketAddr,
+    app: Arc<App>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// The shared state (metrics, service), for tests and embedding.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and returns when all is done.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// Runs until `signal` completes, then shuts down gracefully.
+    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) {
+        signal.await;
+        tracing::info!("shutting down: draining in-flight requests");
+        self.shutdown().await;
+    }
+}
+
+/// Starts the gateway with the configured adapters.
+pub async fn build(config: Config, binds: Binds) -> Result<Running, StartError> {
+    build_with(config, binds, Overrides::default()).await
+}
+
+/// Starts the gateway, with some adapters chosen by the caller.
+pub async fn build_with(
+    config: Config,
+    binds: Binds,
+    overrides: Overrides,
+) -> Result<Running, StartError> {
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    let policy = Arc::new(wiring::policy(&config)?);
+    let signer = wiring::signer(&config)?;
+    let stores = match &overrides.store {
+        Some((grants, audit)) => wiring::Stores {
+            grants: grants.clone(),
+            audit: audit.clone(),
+            changes: None,
+        },
+        None => wiring::connect(&config.storage).await?,
+    };
+    let clock = wiring::clock(&overrides);
+    let access = wiring::service(&config, &stores, clock.clone());
+    let app = Arc::new(App::new(
+        access,
+        clock,
+        signer,
+        policy,
+        upstream::Upstream::new(&config.upstream),
+        config.auth.clone(),
+        config.limits,
+    ));
+    let bind = |addr: SocketAddr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })
+    };
+    let proxy_listener = bind(binds.proxy).await?;
+    let ops_listener = bind(binds.ops).await?;
+    let proxy = proxy_listener
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            addr: binds.proxy,
+            source,
+        })?;
+    let ops = ops_listener
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            addr: binds.ops,
+            source,
+        })?;
+    let (shutdown, watcher) = watch::channel(false);
+    let settings = server::Settings {
+        max_header_bytes: config.limits.max_header_bytes,
+        grace: config.limits.shutdown_grace,
+    };
+    app.sweep().await;
+    let mut tasks = Vec::new();
+    let proxy_app = app.clone();
+    tasks.push(tokio::spawn(server::serve(
+        proxy_listener,
+        settings,
+        watcher.clone(),
+        move |request, peer| proxy_app.clone().handle(request, peer),
+    )));
+    let ops_app = app.clone();
+    tasks.push(tokio::spawn(server::serve(
+        ops_listener,
+        settings,
+        watcher.clone(),
+        move |request, _peer| {
+            let app = ops_app.clone();
+            async move { ops::handle(&app, request).await }
+        },
+    )));
+    let sweep_app = app.clone();
+    let mut sweep_watcher = watcher;
+    let interval = config.grants.sweep_interval;
+    let keep_alive = stores.changes.clone();
+    tasks.push(tokio::spawn(async move {
+        let _keep_alive = keep_alive;
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => sweep_app.sweep().await,
+                _ = sweep_watcher.changed() => break,
+            }
+        }
+    }));
+    tracing::info!(%proxy, %ops, "support gateway listening");
+    Ok(Running {
+        proxy,
+        ops,
+        app,
+        shutdown,
+        tasks,
+    })
+}

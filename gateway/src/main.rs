@@ -1,6 +1,8 @@
 //! `support-gateway`: the thin binary edge.
 
-fn main() -> std::process::ExitCode {
-    eprintln!("support-gateway: not yet — the gateway lands with issue 4");
-    std::process::ExitCode::from(69)
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    support_gateway::cli::run(support_gateway::cli::Cli::parse()).await
 }

@@ -341,3 +341,28 @@ pub async fn second_handle_sees_the_first_handles_writes(f: GrantStoreFixture) {
     f.store.close(grant.id, revoke_at(2)).await.expect("close");
     assert_eq!(f.second.open_for_org(&grant.org).await.expect("open"), None);
 }
+
+/// `open_grants` lists every open grant, whatever its end date, and no closed one.
+pub async fn open_grants_lists_every_open_grant(f: GrantStoreFixture) {
+    let mut mine = Vec::new();
+    for days in [1, 400, 9000] {
+        let grant = grant_for(&fresh_org(), days);
+        f.store.insert(&grant).await.expect("insert");
+        mine.push(grant.id);
+    }
+    let closed = grant_for(&fresh_org(), 2);
+    f.store.insert(&closed).await.expect("closed");
+    f.store.close(closed.id, revoke_at(1)).await.expect("close");
+    let open: Vec<GrantId> = f
+        .second
+        .open_grants(1000)
+        .await
+        .expect("open grants")
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    for id in &mine {
+        assert!(open.contains(id), "{id} missing from {open:?}");
+    }
+    assert!(!open.contains(&closed.id));
+}

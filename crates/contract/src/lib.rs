@@ -160,6 +160,7 @@ macro_rules! grant_store_suite {
                 release_frees_the_seat_only_for_its_holder,
                 due_for_expiry_lists_open_grants_past_their_end_oldest_first,
                 second_handle_sees_the_first_handles_writes,
+                open_grants_lists_every_open_grant,
             ]
         );
     };

@@ -63,6 +63,7 @@ pub trait Clock: Send + Sync + Debug {
 ///   `staff` does not hold it.
 /// - `due_for_expiry` MUST return open grants whose end date is at or before `now`,
 ///   oldest end first, at most `limit`.
+/// - `open_grants` MUST return every open grant (at most `limit`) and no closed one.
 /// - A second handle on the same data MUST see every write of the first.
 #[async_trait]
 pub trait GrantStore: Send + Sync + Debug {
@@ -94,6 +95,13 @@ pub trait GrantStore: Send + Sync + Debug {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Grant>, StoreError>;
+
+    /// Every open grant, at most `limit`, oldest end first: the gateway's list of hidden
+    /// support users that nobody may assign records to. The default asks
+    /// `due_for_expiry` with the end of time, which returns exactly the open grants.
+    async fn open_grants(&self, limit: u32) -> Result<Vec<Grant>, StoreError> {
+        self.due_for_expiry(DateTime::<Utc>::MAX_UTC, limit).await
+    }
 }
 
 /// The durable, chained, per-org audit log.

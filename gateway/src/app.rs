@@ -1,0 +1,328 @@
+//! The gateway's shared state and the entry of every proxied request: identify, then
+//! either the support pipeline ([`crate::pipeline`]), the management API, or the
+//! ordinary forward.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, HeaderMap, HeaderName};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use support_access_core::ids::SupportUserId;
+use support_access_core::{Clock, SupportAccess};
+use support_access_policy::{Policy, RefusalShape};
+
+use crate::body::Body;
+use crate::config;
+use crate::identify::{Identity, identify};
+use crate::metrics::{Class, Metrics, Outcome};
+use crate::refusal::{Refusal, Shape};
+use crate::tokens::SupportSigner;
+use crate::upstream::{Upstream, prepare_headers};
+
+/// Everything a request needs, shared by all connections.
+#[derive(Debug)]
+pub struct App {
+    pub(crate) access: SupportAccess,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) signer: SupportSigner,
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) upstream: Upstream,
+    pub(crate) metrics: Metrics,
+    pub(crate) auth: config::Auth,
+    pub(crate) limits: config::Limits,
+    pub(crate) support_users: SupportUsers,
+    request_ids: RequestIds,
+}
+
+/// The hidden support users of the open grants, for the assignment guard on ordinary
+/// traffic. Refreshed by the sweeper and after every local lifecycle change.
+#[derive(Debug, Default)]
+pub struct SupportUsers(RwLock<Arc<[SupportUserId]>>);
+
+impl SupportUsers {
+    /// The current list.
+    pub fn get(&self) -> Arc<[SupportUserId]> {
+        self.0
+            .read()
+            .map(|users| users.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// Replaces the list.
+    pub fn set(&self, users: Vec<SupportUserId>) {
+        let users: Arc<[SupportUserId]> = users.into();
+        match self.0.write() {
+            Ok(mut current) => *current = users,
+            Err(poisoned) => *poisoned.into_inner() = users,
+        }
+    }
+}
+
+/// Request ids: a random per-process prefix and a counter, unique without coordination.
+#[derive(Debug)]
+struct RequestIds {
+    prefix: u32,
+    next: AtomicU64,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        Self {
+            prefix: uuid::Uuid::new_v4().as_u128() as u32,
+            next: AtomicU64::new(1),
+        }
+    }
+
+    fn next(&self) -> String {
+        format!(
+            "{:08x}-{:x}",
+            self.prefix,
+            self.next.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+}
+
+/// Why a body could not be read.
+pub(crate) enum BodyError {
+    TooLarge,
+    Broken,
+}
+
+impl BodyError {
+    pub(crate) fn refusal(&self, limit: usize) -> Refusal {
+        match self {
+            Self::TooLarge => Refusal::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
+                    "This request's body must be read by the gateway and may be at most {limit} bytes."
+                ),
+            ),
+            Self::Broken => Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "body_unreadable",
+                "The request body could not be read.",
+            ),
+        }
+    }
+}
+
+/// The prefix of the gateway's own routes on the proxy listener.
+pub const MANAGEMENT_PREFIX: &str = "/support-access/";
+
+impl App {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        access: SupportAccess,
+        clock: Arc<dyn Clock>,
+        signer: SupportSigner,
+        policy: Arc<Policy>,
+        upstream: Upstream,
+        auth: config::Auth,
+        limits: config::Limits,
+    ) -> Self {
+        Self {
+            access,
+            clock,
+            signer,
+            policy,
+            upstream,
+            metrics: Metrics::default(),
+            auth,
+            limits,
+            support_users: SupportUsers::default(),
+            request_ids: RequestIds::new(),
+        }
+    }
+
+    /// The metrics, for the ops listener.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The Support Access service the gateway runs on.
+    pub fn access(&self) -> &SupportAccess {
+        &self.access
+    }
+
+    /// The signer of support tokens.
+    pub fn signer(&self) -> &SupportSigner {
+        &self.signer
+    }
+
+    /// The compiled route policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Answers one request from the proxy listener.
+    pub async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
+        let started = Instant::now();
+        let request_id = self.request_ids.next();
+        let identity = identify(
+            request.headers(),
+            request.uri().query(),
+            &self.auth.token_cookies,
+            &self.signer,
+        );
+        match identity {
+            Err(refusal) => {
+                let shape = self.shape_for(request.uri().path());
+                tracing::info!(
+                    request_id,
+                    code = refusal.code,
+                    "refused before identification"
+                );
+                self.finish(Class::ordinary, Outcome::refused, started);
+                refusal.render(shape, &request_id)
+            }
+            Ok(Identity::Support(token)) => {
+                crate::pipeline::support(&self, request, peer, token, &request_id, started).await
+            }
+            Ok(Identity::Ordinary) if request.uri().path().starts_with(MANAGEMENT_PREFIX) => {
+                crate::management::handle(&self, request, &request_id, started).await
+            }
+            Ok(Identity::Ordinary) => {
+                self.forward_ordinary(request, peer, &request_id, started)
+                    .await
+            }
+        }
+    }
+
+    /// Ordinary traffic: forwarded unchanged, except that incoming `X-Support-Access-*`
+    /// headers are removed and assignments to a hidden support user are refused.
+    async fn forward_ordinary(
+        &self,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+        request_id: &str,
+        started: Instant,
+    ) -> Response<Body> {
+        let (mut parts, incoming) = request.into_parts();
+        strip_support_headers(&mut parts.headers);
+        let target = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+        let support_users = self.support_users.get();
+        let body = if !support_users.is_empty()
+            && self
+                .policy
+                .ordinary_needs_body(parts.method.as_str(), &target)
+        {
+            let bytes = match self.read_body(&parts.headers, incoming).await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    self.finish(Class::ordinary, Outcome::refused, started);
+                    return e
+                        .refusal(self.limits.max_inspected_body_bytes)
+                        .render(self.shape_for(parts.uri.path()), request_id);
+                }
+            };
+            if let Err(refused) = self.policy.check_ordinary_body(
+                parts.method.as_str(),
+                &target,
+                &bytes,
+                &support_users,
+            ) {
+                self.finish(Class::ordinary, Outcome::refused, started);
+                tracing::info!(
+                    request_id,
+                    code = refused.code,
+                    "ordinary request refused by the assignment guard"
+                );
+                return crate::pipeline::body_refusal(&refused)
+                    .render(self.shape_for(parts.uri.path()), request_id);
+            }
+            Body::bytes(bytes)
+        } else {
+            Body::from(incoming)
+        };
+        prepare_headers(&mut parts.headers, peer);
+        let shape = self.shape_for(parts.uri.path());
+        match self
+            .upstream
+            .send(Request::from_parts(parts, body), &target)
+            .await
+        {
+            Ok(response) => {
+                self.finish(Class::ordinary, Outcome::forwarded, started);
+                response.map(Body::from)
+            }
+            Err(failure) => {
+                self.metrics.upstream_error(failure.label());
+                self.finish(Class::ordinary, Outcome::refused, started);
+                failure.refusal().render(shape, request_id)
+            }
+        }
+    }
+
+    /// Reads a body a rule must inspect, refusing it beyond the configured limit.
+    pub(crate) async fn read_body(
+        &self,
+        headers: &HeaderMap,
+        incoming: Incoming,
+    ) -> Result<Bytes, BodyError> {
+        let limit = self.limits.max_inspected_body_bytes;
+        let declared = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit as u64) {
+            return Err(BodyError::TooLarge);
+        }
+        match Limited::new(incoming, limit).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+            Err(_) => Err(BodyError::Broken),
+        }
+    }
+
+    /// The refusal shape for a path under the policy.
+    pub(crate) fn shape_for(&self, path: &str) -> Shape {
+        match self.policy.refusal_shape_for(path) {
+            RefusalShape::Zoho => Shape::Zoho,
+            RefusalShape::Generic => Shape::Generic,
+        }
+    }
+
+    pub(crate) fn finish(&self, class: Class, outcome: Outcome, started: Instant) {
+        self.metrics.request(class, outcome, started.elapsed());
+    }
+
+    /// Closes open grants past their end and refreshes the list of support users.
+    pub async fn sweep(&self) {
+        match self.access.expire_due(100).await {
+            Ok(0) => {}
+            Ok(closed) => tracing::info!(closed, "closed expired grants"),
+            Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+        match self.access.grants().open_grants(10_000).await {
+            Ok(grants) => self
+                .support_users
+                .set(grants.iter().map(|g| g.support_user).collect()),
+            Err(e) => tracing::warn!(error = %e, "could not refresh the support users"),
+        }
+    }
+}
+
+/// Removes every incoming `X-Support-Access-*` header: only the gateway sets them.
+pub fn strip_support_headers(headers: &mut HeaderMap) {
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("x-support-access-"))
+        .cloned()
+        .collect();
+    for name in doomed {
+        headers.remove(name);
+    }
+}

@@ -1,0 +1,254 @@
+//! The command line: `serve`, `migrate`, `policy explain`, `audit verify`. Parsing,
+//! config loading and logging set-up live here, at the binary's edge; everything else
+//! takes values.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use support_access_core::ids::OrgId;
+use support_access_core::service::VerifyError;
+use support_access_memory::SystemClock;
+
+use crate::config::{Config, LogFormat};
+use crate::wiring;
+use crate::{Binds, StartError};
+
+/// Exit code for a configuration refused at start (sysexits `EX_USAGE`... `EX_CONFIG`-like).
+pub const EXIT_CONFIG: u8 = 64;
+/// Exit code when a needed service (the database) is unreachable (`EX_UNAVAILABLE`).
+pub const EXIT_UNAVAILABLE: u8 = 69;
+/// Exit code for an audit chain that does not verify.
+pub const EXIT_BROKEN_CHAIN: u8 = 1;
+
+/// The Support Access gateway.
+#[derive(Debug, Parser)]
+#[command(name = "support-gateway", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway (applies migrations first).
+    Serve {
+        /// The config file.
+        #[arg(long, default_value = "config/gateway.toml")]
+        config: PathBuf,
+    },
+    /// Apply the storage migrations and exit.
+    Migrate {
+        /// The config file.
+        #[arg(long, default_value = "config/gateway.toml")]
+        config: PathBuf,
+    },
+    /// Inspect the route policy.
+    Policy {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Inspect the audit log.
+    Audit {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+/// `policy …`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print the decision, rule and restriction for one request.
+    Explain {
+        /// The HTTP method, e.g. POST.
+        method: String,
+        /// The request target, e.g. /crm/v8/Leads/1/actions/send_mail.
+        path: String,
+        /// The config file (its `[policy] file` is used).
+        #[arg(long, default_value = "config/gateway.toml")]
+        config: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of one org, or of every org.
+    Verify {
+        /// The config file.
+        #[arg(long, default_value = "config/gateway.toml")]
+        config: PathBuf,
+        /// Only this org.
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| {
+        eprintln!("support-gateway: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+fn wiring_failure(e: &wiring::WiringError) -> ExitCode {
+    eprintln!("support-gateway: {e}");
+    ExitCode::from(if e.is_config() {
+        EXIT_CONFIG
+    } else {
+        EXIT_UNAVAILABLE
+    })
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve { config } => serve(&config).await,
+        Command::Migrate { config } => {
+            let config = match load(&config) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            match wiring::migrate(&config.storage).await {
+                Ok(()) => {
+                    println!("migrations applied");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => wiring_failure(&e),
+            }
+        }
+        Command::Policy {
+            command:
+                PolicyCommand::Explain {
+                    method,
+                    path,
+                    config,
+                    json,
+                },
+        } => {
+            let config = match load(&config) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            let policy = match wiring::policy(&config) {
+                Ok(policy) => policy,
+                Err(e) => return wiring_failure(&e),
+            };
+            let explanation = policy.explain(&method, &path);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&explanation).unwrap_or_default()
+                );
+            } else {
+                println!("{explanation}");
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { config, org },
+        } => verify(&config, org).await,
+    }
+}
+
+async fn serve(path: &std::path::Path) -> ExitCode {
+    let config = match load(path) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    init_logging(&config);
+    let binds = Binds::from_config(&config);
+    match crate::build(config, binds).await {
+        Ok(running) => {
+            running.run_until(shutdown_signal()).await;
+            ExitCode::SUCCESS
+        }
+        Err(StartError::Wiring(e)) => wiring_failure(&e),
+        Err(e) => {
+            eprintln!("support-gateway: {e}");
+            ExitCode::from(EXIT_UNAVAILABLE)
+        }
+    }
+}
+
+async fn verify(path: &std::path::Path, org: Option<String>) -> ExitCode {
+    let config = match load(path) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let stores = match wiring::connect(&config.storage).await {
+        Ok(stores) => stores,
+        Err(e) => return wiring_failure(&e),
+    };
+    let access = wiring::service(&config, &stores, Arc::new(SystemClock));
+    let orgs = match org {
+        Some(org) => vec![OrgId::new(org)],
+        None => match stores.audit.orgs().await {
+            Ok(orgs) => orgs,
+            Err(e) => {
+                eprintln!("support-gateway: storage.url: {e}");
+                return ExitCode::from(EXIT_UNAVAILABLE);
+            }
+        },
+    };
+    for org in orgs {
+        match access.verify_audit(&org).await {
+            Ok(report) => println!(
+                "org {}: {} events, chain intact, head {}",
+                report.org, report.events, report.head
+            ),
+            Err(VerifyError::Broken(broken)) => {
+                println!(
+                    "org {}: BROKEN at seq {} (event {}): {}",
+                    broken.org, broken.seq, broken.id, broken.problem
+                );
+                return ExitCode::from(EXIT_BROKEN_CHAIN);
+            }
+            Err(VerifyError::Store(e)) => {
+                eprintln!("support-gateway: storage.url: {e}");
+                return ExitCode::from(EXIT_UNAVAILABLE);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

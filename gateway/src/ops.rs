@@ -1,0 +1,47 @@
+//! The ops listener: `/healthz` (the process answers), `/readyz` (the store answers),
+//! `/metrics` (Prometheus text format).
+
+use std::time::Duration;
+
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::json;
+use support_access_core::ids::OrgId;
+
+use crate::app::App;
+use crate::body::Body;
+use crate::management::json;
+
+/// Answers one ops request.
+pub(crate) async fn handle(app: &App, request: Request<Incoming>) -> Response<Body> {
+    match request.uri().path() {
+        "/healthz" => json(StatusCode::OK, &json!({"status": "ok"})),
+        "/readyz" => {
+            let probe_org = OrgId::new("__readyz__");
+            let probe = app.access.grants().open_for_org(&probe_org);
+            match tokio::time::timeout(Duration::from_secs(2), probe).await {
+                Ok(Ok(_)) => json(StatusCode::OK, &json!({"status": "ready"})),
+                Ok(Err(e)) => json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({"status": "unavailable", "error": e.code()}),
+                ),
+                Err(_) => json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({"status": "unavailable", "error": "store_timeout"}),
+                ),
+            }
+        }
+        "/metrics" => {
+            let mut response = Response::new(Body::bytes(app.metrics().render()));
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
+            response
+        }
+        _ => json(StatusCode::NOT_FOUND, &json!({"error": "not_found"})),
+    }
+}

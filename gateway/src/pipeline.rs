@@ -1,0 +1,344 @@
+//! The support-request pipeline of SPEC §3, top to bottom:
+//! verify → authorise (grant and seat) → normalise → policy and body guards →
+//! audit durably → forward with identity headers → record the outcome.
+//!
+//! Every refusal after verification is audited as `request.blocked`; if the audit log
+//! cannot take an event, the answer is `503` and nothing is forwarded.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use http::header::{CONTENT_LENGTH, HeaderValue, TRANSFER_ENCODING, USER_AGENT};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use sha2::{Digest, Sha256};
+use support_access_core::audit::{AuditKind, NewAuditEvent};
+use support_access_core::service::{Refusal as AccessRefusal, SupportTokenFacts};
+use support_access_core::{Grant, StoreError};
+use support_access_policy::normalise::{check_header_names, normalise_target};
+use support_access_policy::{BodyOutcome, BodyRefusal, RefusalKind, SupportContext};
+
+use crate::app::{App, MANAGEMENT_PREFIX, strip_support_headers};
+use crate::body::Body;
+use crate::metrics::{Class, Outcome};
+use crate::refusal::{Refusal, Shape};
+use crate::upstream::prepare_headers;
+
+/// Who is asking, for the audit events of one support request.
+struct Ctx<'a> {
+    app: &'a App,
+    request_id: &'a str,
+    started: Instant,
+    shape: Shape,
+    grant: Option<Grant>,
+    event: NewAuditEvent,
+}
+
+impl Ctx<'_> {
+    fn event(&self, kind: AuditKind) -> NewAuditEvent {
+        let mut event = self.event.clone();
+        event.id = uuid::Uuid::new_v4();
+        event.kind = kind;
+        event.at = support_access_core::time::to_micros(self.app.clock.now());
+        event
+    }
+
+    async fn append(&self, event: NewAuditEvent) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let outcome = self.app.access.audit().append(event).await;
+        self.app.metrics.audit_append(started.elapsed());
+        outcome.map(|_| ())
+    }
+
+    /// Refuses the request, recording `request.blocked`; `503` if that record fails.
+    async fn block(&self, refusal: Refusal) -> Response<Body> {
+        let mut event = self.event(AuditKind::RequestBlocked);
+        event.status = Some(refusal.status.as_u16());
+        event.rule = refusal.rule.clone();
+        event.restriction = refusal.restriction;
+        event.latency_ms = Some(self.started.elapsed().as_millis() as u64);
+        let refusal = match self.append(event).await {
+            Ok(()) => refusal,
+            Err(e) => {
+                tracing::error!(request_id = self.request_id, error = %e, "audit log unavailable; refusing");
+                audit_unavailable()
+            }
+        };
+        tracing::info!(
+            request_id = self.request_id,
+            code = refusal.code,
+            status = refusal.status.as_u16(),
+            "support request refused"
+        );
+        self.app
+            .finish(Class::support, Outcome::refused, self.started);
+        refusal.render(self.shape, self.request_id)
+    }
+
+    /// Refuses without an audit event: the token did not verify, so no org is known.
+    fn refuse_unaudited(&self, refusal: Refusal) -> Response<Body> {
+        tracing::info!(
+            request_id = self.request_id,
+            code = refusal.code,
+            "support token refused"
+        );
+        self.app
+            .finish(Class::support, Outcome::refused, self.started);
+        refusal.render(self.shape, self.request_id)
+    }
+}
+
+fn audit_unavailable() -> Refusal {
+    Refusal::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "audit_unavailable",
+        "The audit log cannot record this request, so it is not forwarded.",
+    )
+}
+
+fn store_unavailable() -> Refusal {
+    Refusal::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        "The gateway cannot check the grant right now, so support access is refused.",
+    )
+}
+
+/// The refusal of a body guard.
+pub(crate) fn body_refusal(refused: &BodyRefusal) -> Refusal {
+    let status = match refused.kind {
+        RefusalKind::BadRequest => StatusCode::BAD_REQUEST,
+        RefusalKind::Forbidden => StatusCode::FORBIDDEN,
+    };
+    let mut refusal = Refusal::new(status, refused.code, refused.message.clone());
+    if let Some(rule) = &refused.rule {
+        refusal = refusal.by_rule(rule.to_string(), refused.restriction);
+    }
+    refusal
+}
+
+fn header_value(text: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(text).ok()
+}
+
+/// Runs one support request through the pipeline.
+pub(crate) async fn support(
+    app: &App,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    token: String,
+    request_id: &str,
+    started: Instant,
+) -> Response<Body> {
+    let now = app.clock.now();
+    let raw_path = request.uri().path().to_owned();
+    let mut ctx = Ctx {
+        app,
+        request_id,
+        started,
+        shape: app.shape_for(&raw_path),
+        grant: None,
+        event: NewAuditEvent::new(
+            support_access_core::OrgId::new(""),
+            AuditKind::RequestBlocked,
+            now,
+        ),
+    };
+
+    // 1. Verify the token, then the grant and the seat.
+    let facts: SupportTokenFacts = match app
+        .signer
+        .verify(&token, now)
+        .and_then(|claims| claims.facts())
+    {
+        Ok(facts) => facts,
+        Err(e) => {
+            return ctx.refuse_unaudited(Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                e.code(),
+                e.to_string(),
+            ));
+        }
+    };
+    ctx.event.org = facts.org.clone();
+    ctx.event.grant = Some(facts.grant);
+    ctx.event.support_user = Some(facts.support_user);
+    ctx.event.actor = Some(facts.actor.to_string());
+    ctx.event.method = Some(request.method().as_str().to_owned());
+    ctx.event.path = Some(raw_path.clone());
+    ctx.event.request_id = Some(request_id.to_owned());
+    ctx.event.client_ip = Some(peer.ip().to_string());
+    ctx.event.user_agent = request
+        .headers()
+        .get(USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    match app.access.authorise(&facts, now).await {
+        Ok(grant) => {
+            ctx.event.reason = grant.reason.clone();
+            ctx.event.ticket = grant.ticket.clone();
+            ctx.grant = Some(grant);
+        }
+        Err(AccessRefusal::Store(e)) => {
+            tracing::error!(request_id, error = %e, "grant store unavailable");
+            return ctx.refuse_unaudited(store_unavailable());
+        }
+        Err(refused) => {
+            let refusal = Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                refused.code(),
+                refused.to_string(),
+            );
+            return ctx.block(refusal).await;
+        }
+    }
+    let Some(grant) = ctx.grant.clone() else {
+        return ctx.refuse_unaudited(store_unavailable());
+    };
+
+    // 2. Normalise: what is forwarded is exactly what was checked.
+    if request.uri().scheme().is_some() || request.uri().authority().is_some() {
+        return ctx
+            .block(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "absolute_form_target",
+                "Support requests must use an origin-form request target.",
+            ))
+            .await;
+    }
+    if let Err(e) = check_header_names(request.headers().keys().map(|k| k.as_str())) {
+        return ctx
+            .block(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                e.code(),
+                e.to_string(),
+            ))
+            .await;
+    }
+    let raw_target = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let target = match normalise_target(&raw_target) {
+        Ok(target) => target,
+        Err(e) => {
+            return ctx
+                .block(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    e.code(),
+                    e.to_string(),
+                ))
+                .await;
+        }
+    };
+    ctx.event.path = Some(target.path().to_owned());
+    ctx.shape = app.shape_for(target.path());
+
+    // 3. The route policy, then the body guards.
+    if target
+        .match_key()
+        .starts_with(MANAGEMENT_PREFIX.trim_end_matches('/'))
+    {
+        let refusal = Refusal::new(
+            StatusCode::FORBIDDEN,
+            "restricted",
+            "The support user may not open or use the Support Access settings.",
+        )
+        .by_rule("support-access-settings", Some(1));
+        return ctx.block(refusal).await;
+    }
+    let method = request.method().as_str().to_owned();
+    let decision = app.policy.decide(&method, &target);
+    if !decision.is_allowed() {
+        let mut refusal = Refusal::new(
+            StatusCode::FORBIDDEN,
+            decision.code.unwrap_or("restricted"),
+            decision.message.to_string(),
+        );
+        if let Some(rule) = &decision.rule {
+            refusal = refusal.by_rule(rule.to_string(), decision.restriction);
+        }
+        return ctx.block(refusal).await;
+    }
+    ctx.event.rule = decision.rule.as_ref().map(|r| r.to_string());
+    ctx.event.restriction = decision.restriction;
+    let (mut parts, incoming) = request.into_parts();
+    let body = if decision.needs_body() {
+        let bytes = match app.read_body(&parts.headers, incoming).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                return ctx
+                    .block(e.refusal(app.limits.max_inspected_body_bytes))
+                    .await;
+            }
+        };
+        ctx.event.body_sha256 = Some(hex::encode(Sha256::digest(&bytes)));
+        let guard_ctx = SupportContext {
+            support_user: grant.support_user,
+            now,
+        };
+        match app
+            .policy
+            .apply_support_guards(&decision, &bytes, &guard_ctx)
+        {
+            Ok(BodyOutcome::Unchanged) => Body::bytes(bytes),
+            Ok(BodyOutcome::Rewritten(rewritten)) => {
+                parts.headers.remove(TRANSFER_ENCODING);
+                parts
+                    .headers
+                    .insert(CONTENT_LENGTH, HeaderValue::from(rewritten.len()));
+                Body::bytes(rewritten)
+            }
+            Err(refused) => return ctx.block(body_refusal(&refused)).await,
+        }
+    } else {
+        Body::from(incoming)
+    };
+
+    // 4. Record the decision durably before anything is forwarded.
+    let mut allowed = ctx.event(AuditKind::RequestAllowed);
+    allowed.latency_ms = None;
+    if let Err(e) = ctx.append(allowed).await {
+        tracing::error!(request_id, error = %e, "audit log unavailable; nothing forwarded");
+        app.finish(Class::support, Outcome::refused, started);
+        return audit_unavailable().render(ctx.shape, request_id);
+    }
+
+    // 5. Forward with the identity headers, then record the outcome.
+    strip_support_headers(&mut parts.headers);
+    let identity = [
+        ("x-support-access-grant", grant.id.to_string()),
+        ("x-support-access-user", grant.support_user.to_string()),
+        ("x-support-access-actor", facts.actor.to_string()),
+    ];
+    for (name, value) in identity {
+        if let Some(value) = header_value(&value) {
+            parts.headers.insert(name, value);
+        }
+    }
+    prepare_headers(&mut parts.headers, peer);
+    let forwarded = app
+        .upstream
+        .send(Request::from_parts(parts, body), &target.forward_target())
+        .await;
+    let mut completed = ctx.event(AuditKind::RequestCompleted);
+    completed.latency_ms = Some(started.elapsed().as_millis() as u64);
+    let response = match forwarded {
+        Ok(response) => {
+            completed.status = Some(response.status().as_u16());
+            app.finish(Class::support, Outcome::forwarded, started);
+            response.map(Body::from)
+        }
+        Err(failure) => {
+            app.metrics.upstream_error(failure.label());
+            let refusal = failure.refusal();
+            completed.status = Some(refusal.status.as_u16());
+            app.finish(Class::support, Outcome::refused, started);
+            refusal.render(ctx.shape, request_id)
+        }
+    };
+    if let Err(e) = ctx.append(completed).await {
+        tracing::error!(request_id, error = %e, "could not record the outcome of a forwarded support request");
+    }
+    response
+}

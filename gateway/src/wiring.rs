@@ -1,0 +1,143 @@
+//! The one place that picks adapters: storage from `[storage] url`, the clock, the grant
+//! cache, the policy file and the keys — all as values handed to the core.
+
+use std::sync::Arc;
+
+use support_access_cache::{CacheConfig, CachedGrantStore, GrantChanges, LocalGrantChanges};
+use support_access_core::grant::GrantBounds;
+use support_access_core::{AuditLog, Clock, GrantStore, StoreError, SupportAccess};
+use support_access_memory::{InMemoryStore, SystemClock};
+use support_access_policy::Policy;
+use support_access_seaorm::SeaOrmStore;
+use thiserror::Error;
+
+use crate::config::{Config, Storage};
+use crate::tokens::{KeyError, SupportSigner};
+
+/// Why the gateway could not be put together.
+#[derive(Debug, Error)]
+pub enum WiringError {
+    /// A configured file is missing or unusable; names the config key.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The policy file is missing or invalid.
+    #[error("policy.file: {0}")]
+    Policy(String),
+    /// The store could not be reached or migrated.
+    #[error("storage.url: {0}")]
+    Store(StoreError),
+}
+
+impl WiringError {
+    /// Whether the operator's configuration is at fault (exit 64) rather than the
+    /// environment (exit 69).
+    pub fn is_config(&self) -> bool {
+        !matches!(self, Self::Store(StoreError::Unavailable(_)))
+    }
+}
+
+/// Adapters a test or an embedding program chooses instead of the configured ones.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// The clock (default: the system clock).
+    pub clock: Option<Arc<dyn Clock>>,
+    /// Grant store and audit log (default: from `[storage] url`).
+    pub store: Option<(Arc<dyn GrantStore>, Arc<dyn AuditLog>)>,
+}
+
+/// The storage of a config, connected and migrated.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// Grants and seats.
+    pub grants: Arc<dyn GrantStore>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditLog>,
+    /// Keeps the PostgreSQL change listener alive.
+    pub changes: Option<Arc<dyn GrantChanges>>,
+}
+
+/// Connects the configured store and applies migrations.
+pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
+    match storage {
+        Storage::Memory => {
+            let store = InMemoryStore::new();
+            Ok(Stores {
+                grants: Arc::new(store.clone()),
+                audit: Arc::new(store),
+                changes: None,
+            })
+        }
+        Storage::Sqlite(url) | Storage::Postgres(url) => {
+            let store = SeaOrmStore::connect(url)
+                .await
+                .map_err(WiringError::Store)?;
+            store.migrate().await.map_err(WiringError::Store)?;
+            let changes: Arc<dyn GrantChanges> = match storage {
+                Storage::Postgres(_) => {
+                    Arc::new(store.grant_changes().await.map_err(WiringError::Store)?)
+                }
+                _ => Arc::new(LocalGrantChanges::new()),
+            };
+            let cached =
+                CachedGrantStore::new(store.clone(), changes.clone(), CacheConfig::default());
+            Ok(Stores {
+                grants: Arc::new(cached),
+                audit: Arc::new(store),
+                changes: Some(changes),
+            })
+        }
+    }
+}
+
+/// Only applies migrations (`support-gateway migrate`).
+pub async fn migrate(storage: &Storage) -> Result<(), WiringError> {
+    match storage {
+        Storage::Memory => Ok(()),
+        Storage::Sqlite(url) | Storage::Postgres(url) => {
+            let store = SeaOrmStore::connect(url)
+                .await
+                .map_err(WiringError::Store)?;
+            store.migrate().await.map_err(WiringError::Store)
+        }
+    }
+}
+
+/// Loads and compiles the policy file.
+pub fn policy(config: &Config) -> Result<Policy, WiringError> {
+    let path = &config.policy.file;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| WiringError::Policy(format!("cannot read {}: {e}", path.display())))?;
+    Policy::from_toml_str(&text)
+        .map_err(|e| WiringError::Policy(format!("{}: {e}", path.display())))
+}
+
+/// The support token signer, creating its key on first start.
+pub fn signer(config: &Config) -> Result<SupportSigner, WiringError> {
+    let support = &config.auth.support;
+    Ok(SupportSigner::load_or_create(
+        &support.signing_key,
+        &support.issuer,
+        &support.audience,
+        support.token_ttl,
+        config.auth.leeway,
+    )?)
+}
+
+/// The service over the chosen adapters.
+pub fn service(config: &Config, stores: &Stores, clock: Arc<dyn Clock>) -> SupportAccess {
+    let bounds = GrantBounds {
+        min: chrono::Duration::from_std(config.grants.min_duration)
+            .unwrap_or(chrono::Duration::days(1)),
+        max: chrono::Duration::from_std(config.grants.max_duration)
+            .unwrap_or(chrono::Duration::days(365)),
+    };
+    SupportAccess::new(stores.grants.clone(), stores.audit.clone(), clock, bounds)
+}
+
+/// The clock: the override, or the system clock.
+pub fn clock(overrides: &Overrides) -> Arc<dyn Clock> {
+    overrides
+        .clock
+        .clone()
+        .unwrap_or_else(|| Arc::new(SystemClock))
+}

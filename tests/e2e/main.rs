@@ -1,0 +1,9 @@
+//! End-to-end: the real gateway on real sockets, in front of a recording stub CRM, on a
+//! real SQLite database.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod lifecycle;
+mod ordinary;
+mod restrictions;
+mod support;

@@ -1,0 +1,125 @@
+//! A stub CRM on a real socket that records every request it receives.
+//!
+//! - `GET/POST/…` anything: answers `200` with `{"data": [{"echo": "<path>"}]}`.
+//! - A path containing `/__slow`: waits longer than any test's upstream timeout before
+//!   answering (to provoke `504`).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+
+/// One request as the stub saw it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The method.
+    pub method: String,
+    /// Path and query, exactly as received.
+    pub target: String,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body bytes.
+    pub body: Bytes,
+}
+
+/// The running stub.
+#[derive(Debug, Clone)]
+pub struct Stub {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl Stub {
+    /// Starts a stub on `127.0.0.1:0`.
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the stub");
+        let addr = listener.local_addr().expect("stub address");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorder = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let recorder = recorder.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        let recorder = recorder.clone();
+                        async move { Ok::<_, Infallible>(answer(request, &recorder).await) }
+                    });
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self { addr, seen }
+    }
+
+    /// Everything received so far.
+    pub fn seen(&self) -> Vec<Recorded> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Forgets what was received.
+    pub fn clear(&self) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.clear();
+        }
+    }
+
+    /// Whether any received request's target contains `needle` (ASCII case-insensitive).
+    pub fn saw_target_containing(&self, needle: &str) -> bool {
+        let needle = needle.to_ascii_lowercase();
+        self.seen()
+            .iter()
+            .any(|r| r.target.to_ascii_lowercase().contains(&needle))
+    }
+}
+
+async fn answer(
+    request: Request<Incoming>,
+    recorder: &Mutex<Vec<Recorded>>,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    if let Ok(mut seen) = recorder.lock() {
+        seen.push(Recorded {
+            method: parts.method.to_string(),
+            target: target.clone(),
+            headers: parts.headers,
+            body,
+        });
+    }
+    if target.contains("/__slow") {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+    let echo = serde_json::json!({"data": [{"echo": target}]});
+    let mut response = Response::new(Full::new(Bytes::from(echo.to_string())));
+    response.headers_mut().insert(
+        "content-type",
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
