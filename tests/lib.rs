@@ -5,3 +5,4 @@
 pub mod client;
 pub mod harness;
 pub mod stub;
+pub mod tokens;

@@ -21,7 +21,7 @@ use crate::config;
 use crate::identify::{Identity, identify};
 use crate::metrics::{Class, Metrics, Outcome};
 use crate::refusal::{Refusal, Shape};
-use crate::tokens::SupportSigner;
+use crate::tokens::{SupportSigner, Verifier};
 use crate::upstream::{Upstream, prepare_headers};
 
 /// Everything a request needs, shared by all connections.
@@ -35,7 +35,8 @@ pub struct App {
     pub(crate) metrics: Metrics,
     pub(crate) auth: config::Auth,
     pub(crate) limits: config::Limits,
-    pub(crate) support_users: SupportUsers,
+    pub(crate) support_users: Arc<SupportUsers>,
+    pub(crate) management: crate::management::Management,
     request_ids: RequestIds,
 }
 
@@ -121,11 +122,24 @@ impl App {
         access: SupportAccess,
         clock: Arc<dyn Clock>,
         signer: SupportSigner,
+        customer: Verifier,
+        staff: Verifier,
         policy: Arc<Policy>,
         upstream: Upstream,
         auth: config::Auth,
         limits: config::Limits,
     ) -> Self {
+        let support_users = Arc::new(SupportUsers::default());
+        let management = crate::management::Management::new(crate::management::Mgmt {
+            access: access.clone(),
+            clock: clock.clone(),
+            signer: signer.clone(),
+            customer,
+            staff,
+            auth: auth.clone(),
+            support_users: support_users.clone(),
+            openapi: Arc::new(crate::management::openapi_json()),
+        });
         Self {
             access,
             clock,
@@ -135,7 +149,8 @@ impl App {
             metrics: Metrics::default(),
             auth,
             limits,
-            support_users: SupportUsers::default(),
+            support_users,
+            management,
             request_ids: RequestIds::new(),
         }
     }

@@ -10,6 +10,9 @@ use http_body::{Frame, SizeHint};
 use http_body_util::Full;
 use hyper::body::Incoming;
 
+/// Any error a body can end with.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// A request or response body.
 #[derive(Debug)]
 pub enum Body {
@@ -17,6 +20,8 @@ pub enum Body {
     Streamed(Incoming),
     /// Bytes held in memory.
     Full(Full<Bytes>),
+    /// Produced by the management API (possibly streamed, e.g. an audit export).
+    Api(axum::body::Body),
 }
 
 impl Body {
@@ -39,17 +44,18 @@ impl From<Incoming> for Body {
 
 impl http_body::Body for Body {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
-            Self::Streamed(body) => Pin::new(body).poll_frame(cx),
+            Self::Streamed(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
             Self::Full(body) => Pin::new(body)
                 .poll_frame(cx)
                 .map_err(|never| match never {}),
+            Self::Api(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
         }
     }
 
@@ -57,6 +63,7 @@ impl http_body::Body for Body {
         match self {
             Self::Streamed(body) => body.is_end_stream(),
             Self::Full(body) => body.is_end_stream(),
+            Self::Api(body) => body.is_end_stream(),
         }
     }
 
@@ -64,6 +71,7 @@ impl http_body::Body for Body {
         match self {
             Self::Streamed(body) => body.size_hint(),
             Self::Full(body) => body.size_hint(),
+            Self::Api(body) => body.size_hint(),
         }
     }
 }

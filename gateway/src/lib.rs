@@ -13,7 +13,7 @@ pub mod body;
 pub mod cli;
 pub mod config;
 pub mod identify;
-mod management;
+pub mod management;
 pub mod metrics;
 mod ops;
 mod pipeline;
@@ -117,6 +117,7 @@ pub async fn build_with(
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     let policy = Arc::new(wiring::policy(&config)?);
     let signer = wiring::signer(&config)?;
+    let (customer, staff) = wiring::verifiers(&config)?;
     let stores = match &overrides.store {
         Some((grants, audit)) => wiring::Stores {
             grants: grants.clone(),
@@ -131,6 +132,8 @@ pub async fn build_with(
         access,
         clock,
         signer,
+        customer,
+        staff,
         policy,
         upstream::Upstream::new(&config.upstream),
         config.auth.clone(),

@@ -1,17 +1,895 @@
-//! The gateway's own routes on the proxy listener, under `/support-access/`.
-//! The full management API (SPEC §5) lands with its own issue; the JWK Set of the
-//! support keys is served now, since the upstream needs it to verify support tokens.
+//! The management API (SPEC §5) at `/support-access/v1`, on the proxy listener, plus the
+//! admin page's assets at `/support-access/ui/`.
+//!
+//! Admins are recognised by the customer token's roles, staff by the staff token's role;
+//! the org always comes from the caller's token, never from the body or path (except
+//! the token exchange, where a staff member names the org to act in). Support tokens
+//! never get here: the support pipeline refuses them as restriction 1 and audits it.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use axum::Extension;
+use axum::extract::{RawQuery, Request as AxumRequest, State};
+use axum::response::{IntoResponse, Response as AxumResponse};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, HeaderMap, HeaderValue,
+};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use support_access_core::audit::{AuditCursor, AuditKind, AuditQuery, Decision, MAX_PAGE};
+use support_access_core::ids::{GrantId, OrgId, StaffId, SupportUserId};
+use support_access_core::service::{
+    ChangeError, ClaimError, GrantEnd, GrantError, GrantRequest, ReleaseError, RevokeError,
+};
+use support_access_core::{Clock, SupportAccess};
+use tower::ServiceExt;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::app::App;
+use crate::app::{App, SupportUsers};
 use crate::body::Body;
+use crate::config;
 use crate::metrics::{Class, Outcome};
 use crate::refusal::{Refusal, Shape};
+use crate::tokens::{SupportSigner, Verifier};
+
+pub mod api;
+mod ui;
+
+use api::{
+    AuditPageBody, ErrorBody, EventBody, GrantBody, GrantChange, GrantCreate, SettingsBody,
+    TokenAnswer, TokenRequest,
+};
+
+/// The API's path prefix.
+pub const PREFIX: &str = "/support-access/v1";
+/// The largest management request body.
+const MAX_BODY: usize = 16 * 1024;
+
+/// The request id, passed from the proxy to the handlers.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub String);
+
+/// What the handlers need.
+#[derive(Debug, Clone)]
+pub(crate) struct Mgmt {
+    pub access: SupportAccess,
+    pub clock: Arc<dyn Clock>,
+    pub signer: SupportSigner,
+    pub customer: Verifier,
+    pub staff: Verifier,
+    pub auth: config::Auth,
+    pub support_users: Arc<SupportUsers>,
+    pub openapi: Arc<Value>,
+}
+
+/// A refusal with the request id, rendered as JSON.
+#[derive(Debug)]
+pub(crate) struct ApiError(Refusal, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> AxumResponse {
+        let (refusal, request_id) = (self.0, self.1);
+        let mut response = json_axum(refusal.status, &refusal.body(Shape::Generic, &request_id));
+        if let Ok(id) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert("x-request-id", id);
+        }
+        response
+    }
+}
+
+type Reply = Result<AxumResponse, ApiError>;
+
+fn json_axum(status: StatusCode, value: &impl serde::Serialize) -> AxumResponse {
+    let mut response = AxumResponse::new(axum::body::Body::from(
+        serde_json::to_vec(value).unwrap_or_default(),
+    ));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A JSON response for the proxy's own answers (ops listener).
+pub(crate) fn json(status: StatusCode, value: &Value) -> Response<Body> {
+    json_axum(status, value).map(Body::Api)
+}
+
+fn refusal(status: StatusCode, code: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal::new(status, code, message)
+}
+
+/// An admin: a customer token with an admin role.
+struct Admin {
+    sub: String,
+    org: OrgId,
+}
+
+/// A support-staff member: a staff token with the required role.
+struct Staff {
+    sub: StaffId,
+}
+
+fn claim_text(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn has_role(value: Option<&Value>, role: &str) -> bool {
+    match value {
+        Some(Value::Array(roles)) => roles.iter().any(|r| r.as_str() == Some(role)),
+        Some(Value::String(roles)) => roles.split([' ', ',']).any(|r| r == role),
+        _ => false,
+    }
+}
+
+impl Mgmt {
+    fn bearer<'a>(&self, headers: &'a HeaderMap) -> Result<&'a str, Refusal> {
+        let mut values = headers.get_all(AUTHORIZATION).iter();
+        let value = values.next().ok_or_else(|| {
+            refusal(
+                StatusCode::UNAUTHORIZED,
+                "token_missing",
+                "This call needs a bearer token.",
+            )
+        })?;
+        if values.next().is_some() {
+            return Err(refusal(
+                StatusCode::BAD_REQUEST,
+                "several_authorization_headers",
+                "Send one Authorization header.",
+            ));
+        }
+        let text = value.to_str().map_err(|_| {
+            refusal(
+                StatusCode::UNAUTHORIZED,
+                "token_malformed",
+                "The Authorization header is not text.",
+            )
+        })?;
+        let (scheme, token) = text.trim().split_once(' ').ok_or_else(|| {
+            refusal(
+                StatusCode::UNAUTHORIZED,
+                "token_malformed",
+                "Use `Authorization: Bearer <token>`.",
+            )
+        })?;
+        if !self
+            .auth
+            .header_schemes
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(scheme))
+        {
+            return Err(refusal(
+                StatusCode::UNAUTHORIZED,
+                "token_scheme_refused",
+                format!("The scheme `{scheme}` is not accepted."),
+            ));
+        }
+        Ok(token.trim())
+    }
+
+    fn admin(&self, headers: &HeaderMap) -> Result<Admin, Refusal> {
+        let token = self.bearer(headers)?;
+        let now = self.clock.now();
+        match self.customer.verify(token, now) {
+            Ok(claims) => {
+                let customer = &self.auth.customer;
+                let sub = claim_text(claims.get("sub")).ok_or_else(|| {
+                    refusal(
+                        StatusCode::UNAUTHORIZED,
+                        "token_claim_missing",
+                        "The token has no `sub`.",
+                    )
+                })?;
+                let org = claim_text(claims.get(&customer.org_claim)).ok_or_else(|| {
+                    refusal(
+                        StatusCode::UNAUTHORIZED,
+                        "token_claim_missing",
+                        format!("The token has no `{}` claim.", customer.org_claim),
+                    )
+                })?;
+                let roles = claims.get(&customer.roles_claim);
+                if !customer
+                    .admin_roles
+                    .iter()
+                    .any(|role| has_role(roles, role))
+                {
+                    return Err(refusal(
+                        StatusCode::FORBIDDEN,
+                        "not_an_admin",
+                        "Only the org's administrators may do this.",
+                    ));
+                }
+                Ok(Admin {
+                    sub,
+                    org: OrgId::new(org),
+                })
+            }
+            Err(customer_error) => match self.staff.verify(token, now) {
+                Ok(_) => Err(refusal(
+                    StatusCode::FORBIDDEN,
+                    "wrong_token_kind",
+                    "Support staff tokens cannot manage an org's access.",
+                )),
+                Err(_) => Err(refusal(
+                    StatusCode::UNAUTHORIZED,
+                    customer_error.code(),
+                    customer_error.to_string(),
+                )),
+            },
+        }
+    }
+
+    fn staff(&self, headers: &HeaderMap) -> Result<Staff, Refusal> {
+        let token = self.bearer(headers)?;
+        let now = self.clock.now();
+        match self.staff.verify(token, now) {
+            Ok(claims) => {
+                let sub = claim_text(claims.get("sub")).ok_or_else(|| {
+                    refusal(
+                        StatusCode::UNAUTHORIZED,
+                        "token_claim_missing",
+                        "The token has no `sub`.",
+                    )
+                })?;
+                let staff = &self.auth.staff;
+                if !has_role(claims.get(&staff.roles_claim), &staff.required_role) {
+                    return Err(refusal(
+                        StatusCode::FORBIDDEN,
+                        "not_support_staff",
+                        format!("The role `{}` is required.", staff.required_role),
+                    ));
+                }
+                Ok(Staff {
+                    sub: StaffId::new(sub),
+                })
+            }
+            Err(staff_error) => match self.customer.verify(token, now) {
+                Ok(_) => Err(refusal(
+                    StatusCode::FORBIDDEN,
+                    "wrong_token_kind",
+                    "Customer tokens cannot request support tokens.",
+                )),
+                Err(_) => Err(refusal(
+                    StatusCode::UNAUTHORIZED,
+                    staff_error.code(),
+                    staff_error.to_string(),
+                )),
+            },
+        }
+    }
+
+    async fn refresh_support_users(&self) {
+        if let Ok(grants) = self.access.grants().open_grants(10_000).await {
+            self.support_users
+                .set(grants.iter().map(|g| g.support_user).collect());
+        }
+    }
+}
+
+async fn body_json<T: DeserializeOwned>(request: AxumRequest) -> Result<T, Refusal> {
+    let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY)
+        .await
+        .map_err(|_| {
+            refusal(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("Management bodies may be at most {MAX_BODY} bytes."),
+            )
+        })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        let code = if e.is_syntax() || e.is_eof() {
+            "malformed_json"
+        } else {
+            "invalid_body"
+        };
+        refusal(
+            StatusCode::BAD_REQUEST,
+            code,
+            format!("The body is not valid: {e}."),
+        )
+    })
+}
+
+fn parse_time(field: &'static str, text: &str) -> Result<DateTime<Utc>, Refusal> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.to_utc())
+        .map_err(|_| {
+            refusal(
+                StatusCode::BAD_REQUEST,
+                "invalid_date",
+                format!("`{field}` must be an RFC 3339 date-time like 2026-12-01T00:00:00Z."),
+            )
+        })
+}
+
+fn bounded_text(
+    field: &'static str,
+    value: Option<String>,
+    max: usize,
+) -> Result<Option<String>, Refusal> {
+    match value {
+        Some(text) if text.chars().count() > max => Err(refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!("`{field}` may be at most {max} characters."),
+        )),
+        Some(text) if text.trim().is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+fn unprocessable(code: &'static str, message: String) -> Refusal {
+    refusal(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+}
+
+fn store_failure(e: &support_access_core::StoreError) -> Refusal {
+    tracing::error!(error = %e, "store failure in the management API");
+    refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        "The store cannot be reached; try again.",
+    )
+}
+
+/// Grant support access to the caller's org.
+#[utoipa::path(post, path = "/support-access/v1/grant", request_body = GrantCreate,
+    responses((status = 201, body = GrantBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn post_grant(
+    State(m): State<Mgmt>,
+    Extension(rid): Extension<RequestId>,
+    request: AxumRequest,
+) -> Reply {
+    let fail = |r| ApiError(r, rid.0.clone());
+    let admin = m.admin(request.headers()).map_err(fail)?;
+    let body: GrantCreate = body_json(request).await.map_err(fail)?;
+    let end = match (body.expires_at, body.days) {
+        (Some(at), None) => GrantEnd::At(parse_time("expires_at", &at).map_err(fail)?),
+        (None, Some(days)) => GrantEnd::Days(days),
+        _ => {
+            return Err(fail(refusal(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "Give exactly one of `expires_at` and `days`.",
+            )));
+        }
+    };
+    let request = GrantRequest {
+        end,
+        reason: bounded_text("reason", body.reason, 1000).map_err(fail)?,
+        ticket: bounded_text("ticket", body.ticket, 200).map_err(fail)?,
+    };
+    let grant = m
+        .access
+        .grant(&admin.org, &admin.sub, request)
+        .await
+        .map_err(|e| {
+            fail(match &e {
+                GrantError::EndDate(_) => unprocessable(e.code(), e.to_string()),
+                GrantError::AlreadyActive => {
+                    refusal(StatusCode::CONFLICT, "grant_already_active", e.to_string())
+                }
+                GrantError::Store(s) => store_failure(s),
+            })
+        })?;
+    m.refresh_support_users().await;
+    Ok(json_axum(
+        StatusCode::CREATED,
+        &GrantBody::new(&grant, support_access_core::GrantStatus::Active),
+    ))
+}
+
+/// The current grant: the active one, or the latest revoked or expired one.
+#[utoipa::path(get, path = "/support-access/v1/grant",
+    responses((status = 200, body = GrantBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_grant(
+    State(m): State<Mgmt>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+) -> Reply {
+    let fail = |r| ApiError(r, rid.0.clone());
+    let admin = m.admin(&headers).map_err(fail)?;
+    match m.access.status(&admin.org).await {
+        Ok(Some(view)) => Ok(json_axum(
+            StatusCode::OK,
+            &GrantBody::new(&view.grant, view.status),
+        )),
+        Ok(None) => Err(fail(refusal(
+            StatusCode::NOT_FOUND,
+            "no_grant",
+            "Support access was never granted for this org.",
+        ))),
+        Err(e) => Err(fail(store_failure(&e))),
+    }
+}
+
+/// Change the end date of the active grant (bounds counted from now).
+#[utoipa::path(patch, path = "/support-access/v1/grant", request_body = GrantChange,
+    responses((status = 200, body = GrantBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn patch_grant(
+    State(m): State<Mgmt>,
+    Extension(rid): Extension<RequestId>,
+    request: AxumRequest,
+) -> Reply {
+    let fail = |r| ApiError(r, rid.0.clone());
+    let admin = m.admin(request.headers()).map_err(fail)?;
+    let body: GrantChange = body_json(request).await.map_err(fail)?;
+    let end = parse_time("expires_at", &body.expires_at).map_err(fail)?;
+    let grant = m
+        .access
+        .change_end(&admin.org, &admin.sub, end)
+        .await
+        .map_err(|e| {
+            fail(match &e {
+                ChangeError::EndDate(_) => unprocessable(e.code(), e.to_string()),
+                ChangeError::NoActiveGrant => {
+                    refusal(StatusCode::NOT_FOUND, "no_active_grant", e.to_string())
+                }
+                ChangeError::Store(s) => store_failure(s),
+            })
+        })?;
+    Ok(json_axum(
+        StatusCode::OK,
+        &GrantBody::new(&grant, support_access_core::GrantStatus::Active),
+    ))
+}
+
+/// Revoke the active grant now; the very next support request is refused.
+#[utoipa::path(delete, path = "/support-access/v1/grant",
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_grant(
+    State(m): State<Mgmt>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+) -> Reply {
+    let fail = |r| ApiError(r, rid.0.clone());
+    let admin = m.admin(&headers).map_err(fail)?;
+    m.access.revoke(&admin.org, &admin.sub).await.map_err(|e| {
+        fail(match &e {
+            RevokeError::NoActiveGrant => {
+                refusal(StatusCode::NOT_FOUND, "no_active_grant", e.to_string())
+            }
+            RevokeError::Store(s) => store_failure(s),
+        })
+    })?;
+    m.refresh_support_users().await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Exchange a staff token for a support token (claims the support seat).
+#[utoipa::path(post, path = "/support-access/v1/token", request_body = TokenRequest,
+    responses((status = 200, body = TokenAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn post_token(
+    State(m): State<Mgmt>,
+    Extension(rid): Extension<RequestId>,
+    request: AxumRequest,
+) -> Reply {
+    let fail = |r| ApiError(r, rid.0.clone());
+    let staff = m.staff(request.headers()).map_err(fail)?;
+    let body: TokenRequest = body_json(request).await.map_err(fail)?;
+    let org = OrgId::new(body.org);
+    let grant = m.access.claim_seat(&org, &staff.sub).await.map_err(|e| {
+        fail(match &e {
+            ClaimError::NoActiveGrant => {
+                refusal(StatusCode::NOT_FOUND, "no_active_grant", e.to_string())
+            }
+            ClaimError::SeatTaken => {
+                refusal(StatusCode::CONFLICT, "support_seat_taken", e.to_string())
+            }
+            ClaimError::Store(s) => store_failure(s),
+        })
+    })?;
+    let (token, expires_at) = m
+        .signer
+        .issue(&grant, &staff.sub, m.clock.now())
+        .map_err(|_| {
+            fail(refusal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "token_issue_failed",
+                "The support token could not be signed.",
+            ))
+        })?;
+    Ok(json_axum(
+        StatusCode::OK,
+        &TokenAnswer {
+            access_token: token,
+            token_type: "Bearer".into(),
+            expires_at: api::time(expires_at),
+            support_user: grant.support_user.to_string(),
+            grant: grant.id.to_string(),
+        },
+    ))
+}
+
+/// Release the support seat. With a support token (the usual case) the seat of its
+/// grant is released; a staff token names the org in the body.
+#[utoipa::path(delete, path = "/support-access/v1/token", request_body = Option<TokenRequest>,
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn delete_token(
+    State(m): State<Mgmt>,
+    Extension(rid): Extension<RequestId>,
+    request: AxumRequest,
+) -> Reply {
+    let fail = |r| ApiError(r, rid.0.clone());
+    let staff = m.staff(request.headers()).map_err(fail)?;
+    let body: TokenRequest = body_json(request).await.map_err(fail)?;
+    release(&m.access, &OrgId::new(body.org), &staff.sub)
+        .await
+        .map_err(fail)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Releases `staff`'s seat in `org`.
+pub(crate) async fn release(
+    access: &SupportAccess,
+    org: &OrgId,
+    staff: &StaffId,
+) -> Result<(), Refusal> {
+    access
+        .release_seat(org, staff)
+        .await
+        .map(|_| ())
+        .map_err(|e| match &e {
+            ReleaseError::NoActiveGrant => {
+                refusal(StatusCode::NOT_FOUND, "no_active_grant", e.to_string())
+            }
+            ReleaseError::NotSeatHolder => {
+                refusal(StatusCode::CONFLICT, "not_seat_holder", e.to_string())
+            }
+            ReleaseError::Store(s) => store_failure(s),
+        })
+}
+
+/// Filters of the audit listing and export.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditParams {
+    actor: Option<String>,
+    support_user: Option<String>,
+    grant: Option<String>,
+    kind: Option<String>,
+    decision: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+    format: Option<String>,
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> Refusal {
+    refusal(StatusCode::BAD_REQUEST, code, message)
+}
+
+fn audit_query(org: OrgId, raw: Option<&str>) -> Result<(AuditQuery, Option<String>), Refusal> {
+    let params: AuditParams = serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|e| bad("invalid_query", format!("The query is not valid: {e}.")))?;
+    let some = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let mut query = AuditQuery::new(org);
+    query.actor = some(params.actor);
+    query.support_user = some(params.support_user)
+        .map(|u| u.parse::<SupportUserId>())
+        .transpose()
+        .map_err(|_| {
+            bad(
+                "invalid_support_user",
+                "`support_user` must be a decimal id.",
+            )
+        })?;
+    query.grant = some(params.grant)
+        .map(|g| g.parse::<GrantId>())
+        .transpose()
+        .map_err(|_| bad("invalid_grant", "`grant` must be a grant id (UUID)."))?;
+    query.kind = some(params.kind)
+        .map(|k| k.parse::<AuditKind>())
+        .transpose()
+        .map_err(|e| bad("invalid_kind", format!("`kind`: {e}.")))?;
+    query.decision = some(params.decision)
+        .map(|d| d.parse::<Decision>())
+        .transpose()
+        .map_err(|_| {
+            bad(
+                "invalid_decision",
+                "`decision` must be `allowed` or `blocked`.",
+            )
+        })?;
+    query.from = some(params.from)
+        .map(|t| parse_time("from", &t))
+        .transpose()?;
+    query.to = some(params.to).map(|t| parse_time("to", &t)).transpose()?;
+    query.cursor = some(params.cursor)
+        .map(|c| AuditCursor::decode(&c))
+        .transpose()
+        .map_err(|_| {
+            bad(
+                "invalid_cursor",
+                "`cursor` is not a cursor this API returned.",
+            )
+        })?;
+    if let Some(limit) = some(params.limit) {
+        query.limit = limit
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=MAX_PAGE).contains(l))
+            .ok_or_else(|| {
+                bad(
+                    "invalid_limit",
+                    format!("`limit` must be a number from 1 to {MAX_PAGE}."),
+                )
+            })?;
+    }
+    Ok((query, some(params.format)))
+}
+
+/// Audit events of the caller's org, newest first, cursor-paged.
+#[utoipa::path(get, path = "/support-access/v1/audit",
+    params(("actor" = Option<String>, Query, description = "staff id (act.sub) or admin sub"),
+           ("support_user" = Option<String>, Query), ("grant" = Option<String>, Query), ("kind" = Option<String>, Query),
+           ("decision" = Option<String>, Query, description = "allowed | blocked"),
+           ("from" = Option<String>, Query, description = "RFC 3339, inclusive"), ("to" = Option<String>, Query, description = "RFC 3339, exclusive"),
+           ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "1 to 1000, default 100")),
+    responses((status = 200, body = AuditPageBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_audit(
+    State(m): State<Mgmt>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Reply {
+    let fail = |r| ApiError(r, rid.0.clone());
+    let admin = m.admin(&headers).map_err(fail)?;
+    let (query, format) = audit_query(admin.org, raw.as_deref()).map_err(fail)?;
+    if format.is_some() {
+        return Err(fail(bad(
+            "invalid_query",
+            "`format` belongs to /audit/export.",
+        )));
+    }
+    let page = m
+        .access
+        .audit()
+        .query(&query)
+        .await
+        .map_err(|e| fail(store_failure(&e)))?;
+    Ok(json_axum(
+        StatusCode::OK,
+        &AuditPageBody {
+            events: page.events.iter().map(EventBody::from).collect(),
+            next_cursor: page.next_cursor.map(|c| c.encode()),
+        },
+    ))
+}
+
+const CSV_COLUMNS: [&str; 23] = [
+    "id",
+    "org",
+    "seq",
+    "at",
+    "kind",
+    "decision",
+    "grant",
+    "support_user",
+    "actor",
+    "method",
+    "path",
+    "status",
+    "rule",
+    "restriction",
+    "latency_ms",
+    "request_id",
+    "client_ip",
+    "user_agent",
+    "body_sha256",
+    "reason",
+    "ticket",
+    "prev_hash",
+    "hash",
+];
+
+/// One CSV cell: quoted when needed, and defused against spreadsheet formula injection.
+fn csv_cell(out: &mut String, value: &str) {
+    let defused =
+        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) && value.parse::<f64>().is_err() {
+            format!("'{value}")
+        } else {
+            value.to_owned()
+        };
+    if defused.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&defused.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(&defused);
+    }
+}
+
+fn csv_row(event: &EventBody) -> String {
+    let value = serde_json::to_value(event).unwrap_or_default();
+    let mut line = String::with_capacity(512);
+    for (i, column) in CSV_COLUMNS.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        match value.get(*column) {
+            Some(Value::String(s)) => csv_cell(&mut line, s),
+            Some(Value::Null) | None => {}
+            Some(other) => csv_cell(&mut line, &other.to_string()),
+        }
+    }
+    line.push_str("\r\n");
+    line
+}
+
+/// The caller's org's audit events as CSV or JSON Lines, streamed page by page from the
+/// store (memory stays flat whatever the size), newest first, with the same filters.
+#[utoipa::path(get, path = "/support-access/v1/audit/export",
+    params(("format" = String, Query, description = "csv | jsonl"), ("actor" = Option<String>, Query), ("kind" = Option<String>, Query),
+           ("decision" = Option<String>, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
+    responses((status = 200, description = "text/csv or application/x-ndjson"), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_audit_export(
+    State(m): State<Mgmt>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Reply {
+    let fail = |r| ApiError(r, rid.0.clone());
+    let admin = m.admin(&headers).map_err(fail)?;
+    let org = admin.org.clone();
+    let (mut query, format) = audit_query(admin.org, raw.as_deref()).map_err(fail)?;
+    let csv = match format.as_deref() {
+        Some("csv") => true,
+        Some("jsonl") => false,
+        _ => {
+            return Err(fail(bad(
+                "invalid_format",
+                "`format` must be `csv` or `jsonl`.",
+            )));
+        }
+    };
+    query.limit = MAX_PAGE;
+    let audit = m.access.audit().clone();
+    let header = if csv {
+        Some(format!("{}\r\n", CSV_COLUMNS.join(",")))
+    } else {
+        None
+    };
+    let pages = futures::stream::unfold(Some(query), move |state| {
+        let audit = audit.clone();
+        async move {
+            let query = state?;
+            match audit.query(&query).await {
+                Ok(page) => {
+                    let mut chunk = String::with_capacity(page.events.len() * 400);
+                    for event in &page.events {
+                        let body = EventBody::from(event);
+                        if csv {
+                            chunk.push_str(&csv_row(&body));
+                        } else {
+                            chunk.push_str(&serde_json::to_string(&body).unwrap_or_default());
+                            chunk.push('\n');
+                        }
+                    }
+                    let next = page.next_cursor.map(|cursor| AuditQuery {
+                        cursor: Some(cursor),
+                        ..query
+                    });
+                    Some((Ok::<_, std::io::Error>(bytes::Bytes::from(chunk)), next))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "audit export interrupted");
+                    Some((Err(std::io::Error::other(e.to_string())), None))
+                }
+            }
+        }
+    });
+    let stream = futures::stream::iter(header.map(|h| Ok(bytes::Bytes::from(h)))).chain(pages);
+    let mut response = AxumResponse::new(axum::body::Body::from_stream(stream));
+    let (content_type, extension) = if csv {
+        ("text/csv; charset=utf-8", "csv")
+    } else {
+        ("application/x-ndjson", "jsonl")
+    };
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let safe_org: String = org
+        .as_str()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"audit-{safe_org}.{extension}\""
+    )) {
+        headers.insert(CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// The public keys of support tokens (JWK Set), for the upstream CRM.
+#[utoipa::path(get, path = "/support-access/v1/jwks.json", responses((status = 200, description = "JWK Set")))]
+async fn get_jwks(State(m): State<Mgmt>) -> AxumResponse {
+    json_axum(StatusCode::OK, &m.signer.jwks())
+}
+
+/// This document.
+#[utoipa::path(get, path = "/support-access/v1/openapi.json", responses((status = 200, description = "OpenAPI 3.1")))]
+async fn get_openapi(State(m): State<Mgmt>) -> AxumResponse {
+    json_axum(StatusCode::OK, m.openapi.as_ref())
+}
+
+/// The configured grant bounds (for the admin page's date picker).
+#[utoipa::path(get, path = "/support-access/v1/settings",
+    responses((status = 200, body = SettingsBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_settings(
+    State(m): State<Mgmt>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+) -> Reply {
+    m.admin(&headers).map_err(|r| ApiError(r, rid.0.clone()))?;
+    let bounds = m.access.bounds();
+    Ok(json_axum(
+        StatusCode::OK,
+        &SettingsBody {
+            min_duration_seconds: bounds.min.num_seconds().max(0) as u64,
+            max_duration_seconds: bounds.max.num_seconds().max(0) as u64,
+        },
+    ))
+}
+
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "Support Access management API",
+    version = "1",
+    description = "Grant, change and revoke the vendor's support access; exchange staff tokens for support tokens; read and export the audit log."
+))]
+struct ApiDoc;
+
+/// The router and its OpenAPI document, built from the same handler list so neither can
+/// miss a route.
+pub(crate) fn router() -> (axum::Router<Mgmt>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::<Mgmt>::with_openapi(ApiDoc::openapi())
+        .routes(routes!(post_grant, get_grant, patch_grant, delete_grant))
+        .routes(routes!(post_token, delete_token))
+        .routes(routes!(get_audit))
+        .routes(routes!(get_audit_export))
+        .routes(routes!(get_jwks))
+        .routes(routes!(get_openapi))
+        .routes(routes!(get_settings))
+        .split_for_parts()
+}
+
+/// The management routes, ready to serve.
+#[derive(Debug, Clone)]
+pub(crate) struct Management {
+    router: axum::Router,
+}
+
+impl Management {
+    pub(crate) fn new(state: Mgmt) -> Self {
+        let router = router().0;
+        Self {
+            router: router.with_state(state),
+        }
+    }
+}
+
+/// The OpenAPI document as JSON.
+pub fn openapi_json() -> Value {
+    serde_json::to_value(router().1).unwrap_or_default()
+}
 
 /// Answers a request under `/support-access/` that carries no support token.
 pub(crate) async fn handle(
@@ -21,16 +899,39 @@ pub(crate) async fn handle(
     started: Instant,
 ) -> Response<Body> {
     let path = request.uri().path();
-    let response = match (request.method(), path) {
-        (&Method::GET | &Method::HEAD, "/support-access/v1/jwks.json") => {
-            json(StatusCode::OK, &app.signer.jwks())
-        }
-        _ => Refusal::new(
+    if let Some(asset) = path.strip_prefix("/support-access/ui") {
+        let response = ui::serve(asset);
+        app.finish(Class::management, Outcome::answered, started);
+        return response;
+    }
+    let mut request = request.map(axum::body::Body::new);
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.to_owned()));
+    let response = match app.management.router.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let response = if response.status() == StatusCode::NOT_FOUND
+        && response.headers().get(CONTENT_TYPE).is_none()
+    {
+        Refusal::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            format!("No management route {} {path}.", request.method()),
+            "No such management route.",
         )
-        .render(Shape::Generic, request_id),
+        .render(Shape::Generic, request_id)
+    } else if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && response.headers().get(CONTENT_TYPE).is_none()
+    {
+        Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "This route does not take that method.",
+        )
+        .render(Shape::Generic, request_id)
+    } else {
+        response.map(Body::Api)
     };
     let outcome = if response.status().is_success() {
         Outcome::answered
@@ -38,18 +939,5 @@ pub(crate) async fn handle(
         Outcome::refused
     };
     app.finish(Class::management, outcome, started);
-    response
-}
-
-/// A JSON response.
-pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Body::bytes(serde_json::to_vec(value).unwrap_or_default()));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

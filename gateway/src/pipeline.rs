@@ -234,7 +234,20 @@ pub(crate) async fn support(
     ctx.event.path = Some(target.path().to_owned());
     ctx.shape = app.shape_for(target.path());
 
-    // 3. The route policy, then the body guards.
+    // 3. The route policy, then the body guards. The one management call a support
+    // token may make is releasing its own seat.
+    if request.method() == http::Method::DELETE && target.match_key() == "/support-access/v1/token"
+    {
+        return match crate::management::release(&app.access, &facts.org, &facts.actor).await {
+            Ok(()) => {
+                app.finish(Class::support, Outcome::answered, started);
+                let mut response = Response::new(Body::empty());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                response
+            }
+            Err(refusal) => ctx.block(refusal).await,
+        };
+    }
     if target
         .match_key()
         .starts_with(MANAGEMENT_PREFIX.trim_end_matches('/'))

@@ -12,7 +12,7 @@ use support_access_seaorm::SeaOrmStore;
 use thiserror::Error;
 
 use crate::config::{Config, Storage};
-use crate::tokens::{KeyError, SupportSigner};
+use crate::tokens::{KeyError, SupportSigner, Verifier, load_keys};
 
 /// Why the gateway could not be put together.
 #[derive(Debug, Error)]
@@ -121,6 +121,26 @@ pub fn signer(config: &Config) -> Result<SupportSigner, WiringError> {
         support.token_ttl,
         config.auth.leeway,
     )?)
+}
+
+/// Verifiers of customer (admin) and staff tokens.
+pub fn verifiers(config: &Config) -> Result<(Verifier, Verifier), WiringError> {
+    let customer = &config.auth.customer;
+    let staff = &config.auth.staff;
+    Ok((
+        Verifier::new(
+            load_keys(&customer.key, "auth.customer.key")?,
+            &customer.issuer,
+            &customer.audience,
+            config.auth.leeway,
+        ),
+        Verifier::new(
+            load_keys(&staff.key, "auth.staff.key")?,
+            &staff.issuer,
+            &staff.audience,
+            config.auth.leeway,
+        ),
+    ))
 }
 
 /// The service over the chosen adapters.
