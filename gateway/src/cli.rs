@@ -52,6 +52,13 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// A first run: a stub CRM, the gateway on SQLite, generated keys, and printed
+    /// commands that tell the whole story.
+    Demo {
+        /// Where config, keys and database go (default: a new temporary folder).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Inspect the audit log.
     Audit {
         /// What to do with it.
@@ -169,6 +176,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Audit {
             command: AuditCommand::Verify { config, org },
         } => verify(&config, org).await,
+        Command::Demo { dir } => demo(dir).await,
     }
 }
 
@@ -231,6 +239,38 @@ async fn verify(path: &std::path::Path, org: Option<String>) -> ExitCode {
             }
         }
     }
+    ExitCode::SUCCESS
+}
+
+async fn demo(dir: Option<PathBuf>) -> ExitCode {
+    let dir = match dir {
+        Some(dir) => dir,
+        None => std::env::temp_dir().join(format!("support-access-demo-{}", std::process::id())),
+    };
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("support-gateway"));
+    let demo = match crate::demo::start(&dir, &exe).await {
+        Ok(demo) => demo,
+        Err(e) => {
+            eprintln!("support-gateway demo: {e}");
+            return ExitCode::from(EXIT_UNAVAILABLE);
+        }
+    };
+    println!("Support Access demo");
+    println!("  stub CRM      http://{}", demo.crm);
+    println!("  gateway       http://{}", demo.gateway.proxy);
+    println!(
+        "  admin page    http://{}/support-access/ui/",
+        demo.gateway.proxy
+    );
+    println!("  metrics       http://{}/metrics", demo.gateway.ops);
+    println!("  files         {}", demo.dir.display());
+    println!();
+    print!("{}", demo.script);
+    println!();
+    println!("# ready — press Ctrl-C to stop");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    demo.gateway.run_until(shutdown_signal()).await;
     ExitCode::SUCCESS
 }
 

@@ -12,6 +12,7 @@ pub mod app;
 pub mod body;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod identify;
 pub mod management;
 pub mod metrics;

@@ -1,0 +1,215 @@
+//! The `support-gateway` binary: start-up validation, `policy explain`, `audit verify`,
+//! and the demo whose printed commands are run as a newcomer would paste them.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+const EXE: &str = env!("CARGO_BIN_EXE_support-gateway");
+
+fn repo_config() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/gateway.toml")
+}
+
+/// Kills the child when dropped, also when the test fails.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let output = Command::new(EXE)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_bad_config_value_is_refused_at_start_naming_the_key_with_exit_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo_config())
+        .unwrap()
+        .replace("url = \"http://127.0.0.1:8081\"", "url = \"ftp://crm\"");
+    let file = dir.path().join("gateway.toml");
+    std::fs::write(&file, text).unwrap();
+    let (code, _, stderr) = run(&["serve", "--config", file.to_str().unwrap()], &[]);
+    assert_eq!(code, 64, "{stderr}");
+    assert!(stderr.contains("upstream.url"), "{stderr}");
+
+    let config = repo_config();
+    let (code, _, stderr) = run(
+        &["serve", "--config", config.to_str().unwrap()],
+        &[("SUPPORT_GATEWAY_LISTEN__PROXY", "not-an-address")],
+    );
+    assert_eq!(code, 64, "{stderr}");
+    assert!(stderr.contains("listen.proxy"), "{stderr}");
+
+    let (code, _, stderr) = run(&["serve", "--config", "/nonexistent/gateway.toml"], &[]);
+    assert_eq!(code, 64, "{stderr}");
+}
+
+#[test]
+fn policy_explain_prints_the_decision_rule_and_restriction() {
+    let config = repo_config();
+    let (code, stdout, stderr) = run(
+        &[
+            "policy",
+            "explain",
+            "POST",
+            "/crm/v8/Leads/1/actions/send_mail",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let text = stdout.to_ascii_lowercase();
+    assert!(text.contains("denied"), "{stdout}");
+    assert!(text.contains("r5-send-mail"), "{stdout}");
+    assert!(text.contains('5'), "{stdout}");
+    let (_, stdout, _) = run(
+        &[
+            "policy",
+            "explain",
+            "GET",
+            "/crm/v8/Leads",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(stdout.to_ascii_lowercase().contains("allowed"), "{stdout}");
+}
+
+fn start_demo(dir: &Path) -> (Killed, String) {
+    let mut child = Command::new(EXE)
+        .args(["demo", "--dir", dir.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let killed = Killed(child);
+    let mut script = String::new();
+    let mut in_script = false;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if line.starts_with("# ready") {
+            return (killed, script);
+        }
+        if line.starts_with("# Paste") {
+            in_script = true;
+        }
+        if in_script {
+            script.push_str(&line);
+            script.push('\n');
+        }
+    }
+    panic!("the demo ended before printing its commands");
+}
+
+#[test]
+fn the_demo_steps_pasted_in_order_tell_the_whole_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_demo, script) = start_demo(dir.path());
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 8, "{stdout}");
+    assert!(
+        lines[0].contains(r#""status":"active""#),
+        "grant: {}",
+        lines[0]
+    );
+    assert!(lines[1].starts_with("eyJ"), "token exchange: {}", lines[1]);
+    assert!(lines[2].contains("Lovelace"), "allowed call: {}", lines[2]);
+    assert!(
+        lines[3].contains("NO_PERMISSION") && lines[3].contains(r#""restriction":5"#),
+        "blocked call: {}",
+        lines[3]
+    );
+    assert_eq!(lines[4], "204", "revoke");
+    assert!(
+        lines[5].contains("support_access_revoked"),
+        "refused next call: {}",
+        lines[5]
+    );
+    assert!(
+        lines[6].contains(r#""kind":"request.blocked""#)
+            && lines[6].contains(r#""kind":"grant.revoked""#),
+        "audit: {}",
+        lines[6]
+    );
+    assert!(lines[7].contains("chain intact"), "verify: {}", lines[7]);
+}
+
+#[tokio::test]
+async fn audit_verify_names_the_first_broken_event_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let (demo, script) = start_demo(dir.path());
+    let steps: String = script
+        .lines()
+        .take_while(|l| !l.starts_with("# 8."))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        Command::new("bash")
+            .arg("-c")
+            .arg(&steps)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    drop(demo);
+    let config = dir.path().join("gateway.toml");
+    let (code, stdout, _) = run(
+        &["audit", "verify", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("chain intact"), "{stdout}");
+
+    let url = format!("sqlite://{}/support-access.db", dir.path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let changed = sqlx::query("UPDATE audit_events SET path = '/crm/v8/Contacts' WHERE seq = 4")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(changed.rows_affected(), 1);
+    pool.close().await;
+    let (code, stdout, _) = run(
+        &[
+            "audit",
+            "verify",
+            "--config",
+            config.to_str().unwrap(),
+            "--org",
+            "demo-org",
+        ],
+        &[],
+    );
+    assert_ne!(code, 0, "{stdout}");
+    assert!(stdout.contains("BROKEN at seq 4"), "{stdout}");
+}
