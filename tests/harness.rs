@@ -163,6 +163,22 @@ impl Harness {
         }
     }
 
+    /// The folder holding this gateway's database and signing key.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// The SQLite URL of the grant store (also the audit log unless split).
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}/gateway.db", self._dir.path().display())
+    }
+
+    /// The gateway's support signing key (Ed25519 PKCS#8 PEM), for tests that must
+    /// sign tokens with arbitrary claims as the gateway would.
+    pub fn support_signing_key_path(&self) -> PathBuf {
+        self._dir.path().join("support-signing.pem")
+    }
+
     /// Now, by the gateway's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()

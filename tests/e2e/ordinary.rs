@@ -143,3 +143,34 @@ async fn a_request_with_two_distinct_tokens_is_refused() {
     assert_eq!(answer.json()["details"]["error"], "several_tokens");
     assert!(h.stub.seen().is_empty());
 }
+
+#[tokio::test]
+async fn an_oversized_request_head_is_refused_and_never_forwarded() {
+    let h = Harness::start().await;
+    let huge = "a".repeat(80 * 1024);
+    let request = format!("GET /crm/v8/Leads HTTP/1.1\r\nHost: crm\r\nX-Big: {huge}\r\nConnection: close\r\n\r\n");
+    let answer = support_access_e2e::client::raw(h.gateway.proxy, request.as_bytes()).await;
+    let status_line = answer.lines().next().unwrap_or_default();
+    assert!(
+        status_line.starts_with("HTTP/1.1 431") || status_line.starts_with("HTTP/1.1 400"),
+        "{status_line}"
+    );
+    assert!(h.stub.seen().is_empty());
+}
+
+#[tokio::test]
+async fn cleartext_http2_is_served_with_prior_knowledge() {
+    let h = Harness::start().await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let request = http::Request::get(format!("http://{}/crm/v8/Leads?page=2", h.gateway.proxy))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    let seen = h.stub.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].target, "/crm/v8/Leads?page=2");
+}
