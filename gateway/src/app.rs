@@ -263,7 +263,7 @@ impl App {
             Body::from(incoming)
         };
         prepare_headers(&mut parts.headers, peer);
-        let shape = self.shape_for(parts.uri.path());
+        let path = parts.uri.path().to_owned();
         match self
             .upstream
             .send(Request::from_parts(parts, body), &target)
@@ -276,7 +276,7 @@ impl App {
             Err(failure) => {
                 self.metrics.upstream_error(failure.label());
                 self.finish(Class::ordinary, Outcome::refused, started);
-                failure.refusal().render(shape, request_id)
+                failure.refusal().render(self.shape_for(&path), request_id)
             }
         }
     }

@@ -88,6 +88,8 @@ pub struct SupportSigner {
     issuer: String,
     audience: String,
     ttl: Duration,
+    leeway_seconds: i64,
+    verified: std::sync::Arc<VerifiedTokens>,
 }
 
 impl std::fmt::Debug for SupportSigner {
@@ -181,6 +183,8 @@ impl SupportSigner {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl,
+            leeway_seconds: i64::try_from(leeway.as_secs()).unwrap_or(60).min(60),
+            verified: std::sync::Arc::default(),
         })
     }
 
@@ -240,9 +244,47 @@ impl SupportSigner {
 
     /// Verifies a support token at `now`.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<SupportClaims, TokenError> {
+        if let Some(claims) = self.verified.get(token, now) {
+            return Ok(claims);
+        }
         let claims = self.verifier.verify(token, now)?;
-        serde_json::from_value(Value::Object(claims))
-            .map_err(|_| TokenError::MissingClaim("grant".into()))
+        let claims: SupportClaims = serde_json::from_value(Value::Object(claims))
+            .map_err(|_| TokenError::MissingClaim("grant".into()))?;
+        self.verified.put(token, &claims, self.leeway_seconds, now);
+        Ok(claims)
+    }
+}
+
+/// Support tokens whose signature and claims verified, kept until they expire, so that
+/// a support engineer's requests pay for the signature check once per token. What the
+/// cache skips is only the token's own checks: the grant, the seat and the policy are
+/// checked on every request.
+#[derive(Debug, Default)]
+struct VerifiedTokens(std::sync::Mutex<std::collections::HashMap<String, (SupportClaims, i64)>>);
+
+/// How many verified tokens are kept at most.
+const VERIFIED_CAPACITY: usize = 4096;
+
+impl VerifiedTokens {
+    fn get(&self, token: &str, now: DateTime<Utc>) -> Option<SupportClaims> {
+        let cache = self.0.lock().ok()?;
+        let (claims, valid_until) = cache.get(token)?;
+        (now.timestamp() < *valid_until).then(|| claims.clone())
+    }
+
+    fn put(&self, token: &str, claims: &SupportClaims, leeway_seconds: i64, now: DateTime<Utc>) {
+        let Ok(mut cache) = self.0.lock() else {
+            return;
+        };
+        if cache.len() >= VERIFIED_CAPACITY {
+            cache.retain(|_, (_, valid_until)| *valid_until > now.timestamp());
+            if cache.len() >= VERIFIED_CAPACITY {
+                cache.clear();
+            }
+        }
+        // Valid for exactly as long as a fresh verification would accept it.
+        let valid_until = claims.exp.saturating_add(leeway_seconds);
+        cache.insert(token.to_owned(), (claims.clone(), valid_until));
     }
 }
 

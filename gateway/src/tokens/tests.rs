@@ -289,3 +289,26 @@ fn a_support_token_signed_with_another_key_is_refused() {
         Err(TokenError::UnknownKey)
     );
 }
+
+#[test]
+fn a_cached_verification_still_expires_with_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = signer(dir.path());
+    let (token, expires_at) = signer
+        .issue(&grant(), &StaffId::from("ana"), now())
+        .unwrap();
+    assert!(signer.verify(&token, now()).is_ok());
+    assert!(
+        signer.verify(&token, now()).is_ok(),
+        "served from the cache"
+    );
+    let edge = expires_at + chrono::Duration::seconds(59);
+    assert!(signer.verify(&token, edge).is_ok());
+    let past = expires_at + chrono::Duration::seconds(60);
+    assert_eq!(signer.verify(&token, past), Err(TokenError::Expired));
+    let tampered = format!("{token}x");
+    assert!(
+        signer.verify(&tampered, now()).is_err(),
+        "other bytes are verified afresh"
+    );
+}
