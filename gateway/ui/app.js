@@ -745,17 +745,14 @@
       el('span', { class: 'event-kind' }, KINDS[kind] || kind),
       el('span', { class: 'event-code mono' }, kind)));
 
-    row.append(el('td', { 'data-label': 'Actor', class: 'mono' }, event.actor || '—'));
+    row.append(el('td', { 'data-label': 'Actor', class: 'mono actor' }, event.actor || '—'));
 
     const request = el('td', { 'data-label': 'Request' });
     if (event.method || event.path) {
       request.append(el('span', { class: 'mono request' },
         el('span', { class: 'method' }, event.method || ''), ' ', event.path || ''));
     } else {
-      const parts = [];
-      if (event.reason) parts.push(`Reason: ${event.reason}`);
-      if (event.ticket) parts.push(`Ticket: ${event.ticket}`);
-      request.append(el('span', { class: 'muted' }, parts.join(' · ') || '—'));
+      request.append(el('span', { class: 'muted' }, lifecycleText(event)));
     }
     row.append(request);
 
@@ -764,27 +761,67 @@
       const number = event.restriction;
       const title = RESTRICTIONS[number];
       outcome.append(el('span', { class: 'badge badge--danger' }, 'Blocked'));
+      if (event.status) outcome.append(el('span', { class: 'muted' }, `HTTP ${event.status}`));
       if (number) {
         outcome.append(el('span', { class: 'restriction', 'data-restriction': number },
           `Restriction ${number}${title ? `: ${title}` : ''}`));
+      } else {
+        outcome.append(el('span', { class: 'refusal' }, refusalText(event.status)));
       }
       if (event.rule) outcome.append(el('span', { class: 'rule mono' }, `rule ${event.rule}`));
-      if (event.status) outcome.append(el('span', { class: 'muted' }, ` HTTP ${event.status}`));
     } else if (kind === 'request.allowed') {
       outcome.append(el('span', { class: 'badge badge--ok' }, 'Allowed'));
     } else if (kind === 'request.completed') {
       const ok = event.status && event.status < 400;
       outcome.append(el('span', { class: `badge ${ok ? 'badge--ok' : 'badge--warn'}` }, event.status ? `HTTP ${event.status}` : 'Completed'));
       if (event.latency_ms !== null && event.latency_ms !== undefined) {
-        outcome.append(el('span', { class: 'muted' }, ` ${event.latency_ms} ms`));
+        outcome.append(el('span', { class: 'muted' }, `${event.latency_ms} ms`));
       }
-    } else if (kind === 'grant.revoked' || kind === 'grant.expired') {
-      outcome.append(el('span', { class: 'badge badge--muted' }, kind === 'grant.revoked' ? 'Revoked' : 'Expired'));
     } else {
-      outcome.append(el('span', { class: 'badge badge--info' }, 'Recorded'));
+      const [label, tone] = LIFECYCLE_BADGES[kind] || ['Recorded', 'badge--info'];
+      outcome.append(el('span', { class: `badge ${tone}` }, label));
     }
     row.append(outcome);
     return row;
+  }
+
+  const LIFECYCLE_BADGES = {
+    'grant.created': ['Granted', 'badge--info'],
+    'grant.changed': ['Changed', 'badge--info'],
+    'grant.revoked': ['Revoked', 'badge--muted'],
+    'grant.expired': ['Expired', 'badge--muted'],
+    'token.issued': ['Signed in', 'badge--info'],
+    'seat.released': ['Signed out', 'badge--muted'],
+  };
+
+  // What a lifecycle event means, in a sentence (they carry no request).
+  function lifecycleText(event) {
+    const who = event.actor || 'someone';
+    const details = [];
+    if (event.reason) details.push(`Reason: ${event.reason}`);
+    if (event.ticket) details.push(`Ticket: ${event.ticket}`);
+    const suffix = details.length ? ` (${details.join(' · ')})` : '';
+    switch (event.kind) {
+      case 'grant.created': return `${who} granted support access${suffix}`;
+      case 'grant.changed': return `${who} changed the end date`;
+      case 'grant.revoked': return `${who} revoked support access`;
+      case 'grant.expired': return 'Support access reached its end date';
+      case 'token.issued': return `${who} took the support seat and got a support token`;
+      case 'seat.released': return `${who} released the support seat`;
+      default: return details.join(' · ') || '—';
+    }
+  }
+
+  // Why a request without a restriction was refused, from its status.
+  function refusalText(status) {
+    switch (status) {
+      case 400: return 'Refused: malformed or ambiguous request';
+      case 401: return 'Refused: access had ended, or the engineer did not hold the seat';
+      case 403: return 'Refused by the route policy';
+      case 413: return 'Refused: request body too large';
+      case 503: return 'Refused: the audit log could not record it';
+      default: return 'Refused';
+    }
   }
 
   async function nextPage() {
