@@ -76,7 +76,9 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 log "building release binaries (cargo build --release -p support-access-bench)"
 (cd "$ROOT" && cargo build --release --locked -p support-access-bench >&2)
-BIN="$ROOT/target/release"
+TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps --locked |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+BIN="$TARGET_DIR/release"
 NPROC=$(nproc)
 if ((NPROC < 2)) && [[ "$MODES" == *pinned* ]]; then
     log "only $NPROC CPU: the pinned layout needs 2; running shared only"
