@@ -181,6 +181,11 @@ impl Page {
                     "--window-size=1280,900",
                     format!("--user-data-dir={}", profile.display()),
                 ],
+                // Exports land in the profile folder, never in the user's Downloads.
+                "prefs": {
+                    "download.default_directory": profile.join("downloads"),
+                    "download.prompt_for_download": false,
+                },
             }),
         );
         let client = ClientBuilder::new(HttpConnector::new())
@@ -624,6 +629,38 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
         |v| v.as_u64() == Some(events.len() as u64),
     )
     .await;
+
+    // Export: the page fetches the file with the token and hands it over as a download.
+    page.click("#export-csv").await;
+    let link = page.shown("#export-link").await;
+    let name = link
+        .attr("download")
+        .await
+        .expect("download attribute")
+        .expect("a file name");
+    assert!(name.ends_with(".csv"), "{name}");
+    let file = profile.path().join("downloads").join(&name);
+    let deadline = Instant::now() + WAIT;
+    let csv = loop {
+        if let Ok(text) = std::fs::read_to_string(&file)
+            && text.lines().count() > events.len()
+        {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} was not downloaded within {WAIT:?}",
+            file.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(csv.starts_with("id,org,seq,at,kind"), "{csv}");
+    assert_eq!(
+        csv.lines().count(),
+        events.len() + 1,
+        "a header and every event"
+    );
+    assert!(csv.contains("/crm/v8/Leads/1/actions/send_mail"), "{csv}");
 
     page.client
         .clone()
