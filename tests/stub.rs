@@ -3,6 +3,10 @@
 //! - `GET/POST/…` anything: answers `200` with `{"data": [{"echo": "<path>"}]}`.
 //! - A path containing `/__slow`: waits longer than any test's upstream timeout before
 //!   answering (to provoke `504`).
+//! - A path containing `/__stream`: answers `200` at once and then streams a chunk every
+//!   20 ms for at most 10 s (a long download in flight).
+//! - A path containing `/__delay/{ms}`: waits `ms` milliseconds (at most 5 s) before
+//!   answering (requests that are still in flight when something else happens).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -11,7 +15,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
-use http_body_util::{BodyExt, Full};
+use http_body_util::channel::Channel;
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -89,10 +94,9 @@ impl Stub {
     }
 }
 
-async fn answer(
-    request: Request<Incoming>,
-    recorder: &Mutex<Vec<Recorded>>,
-) -> Response<Full<Bytes>> {
+type StubBody = Either<Full<Bytes>, Channel<Bytes>>;
+
+async fn answer(request: Request<Incoming>, recorder: &Mutex<Vec<Recorded>>) -> Response<StubBody> {
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
@@ -112,14 +116,39 @@ async fn answer(
             body,
         });
     }
+    if target.contains("/__stream") {
+        let (mut sender, body) = Channel::new(1);
+        tokio::spawn(async move {
+            for n in 0..500 {
+                if sender
+                    .send_data(Bytes::from(format!("chunk {n}\n")))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        return Response::new(Either::Right(body));
+    }
     if target.contains("/__slow") {
         tokio::time::sleep(Duration::from_secs(10)).await;
+    } else if let Some(ms) = delay_ms(&target) {
+        tokio::time::sleep(Duration::from_millis(ms.min(5_000))).await;
     }
     let echo = serde_json::json!({"data": [{"echo": target}]});
-    let mut response = Response::new(Full::new(Bytes::from(echo.to_string())));
+    let mut response = Response::new(Either::Left(Full::new(Bytes::from(echo.to_string()))));
     response.headers_mut().insert(
         "content-type",
         http::HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// The `{ms}` of a `/__delay/{ms}` segment.
+fn delay_ms(target: &str) -> Option<u64> {
+    let (_, rest) = target.split_once("/__delay/")?;
+    let digits = rest.split(['/', '?']).next()?;
+    digits.parse().ok()
 }

@@ -37,6 +37,7 @@ pub struct App {
     pub(crate) limits: config::Limits,
     pub(crate) support_users: Arc<SupportUsers>,
     pub(crate) management: crate::management::Management,
+    pub(crate) live: Arc<crate::live::LiveGrants>,
     request_ids: RequestIds,
 }
 
@@ -130,6 +131,7 @@ impl App {
         limits: config::Limits,
     ) -> Self {
         let support_users = Arc::new(SupportUsers::default());
+        let live = Arc::new(crate::live::LiveGrants::default());
         let management = crate::management::Management::new(crate::management::Mgmt {
             access: access.clone(),
             clock: clock.clone(),
@@ -138,6 +140,7 @@ impl App {
             staff,
             auth: auth.clone(),
             support_users: support_users.clone(),
+            live: live.clone(),
             openapi: Arc::new(crate::management::openapi_json()),
         });
         Self {
@@ -151,6 +154,7 @@ impl App {
             limits,
             support_users,
             management,
+            live,
             request_ids: RequestIds::new(),
         }
     }
@@ -314,8 +318,19 @@ impl App {
         self.metrics.request(class, outcome, started.elapsed());
     }
 
+    /// Ends support responses in flight whose grant ended (revoked elsewhere, expired,
+    /// seat released).
+    pub async fn recheck_live(&self) {
+        if self.live.streams() > 0 {
+            self.live
+                .recheck(self.access.grants().as_ref(), self.clock.now())
+                .await;
+        }
+    }
+
     /// Closes open grants past their end and refreshes the list of support users.
     pub async fn sweep(&self) {
+        self.recheck_live().await;
         match self.access.expire_due(100).await {
             Ok(0) => {}
             Ok(closed) => tracing::info!(closed, "closed expired grants"),

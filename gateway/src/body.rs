@@ -22,6 +22,8 @@ pub enum Body {
     Full(Full<Bytes>),
     /// Produced by the management API (possibly streamed, e.g. an audit export).
     Api(axum::body::Body),
+    /// A support response that ends when its grant ends.
+    Revocable(Box<crate::live::Revocable>),
 }
 
 impl Body {
@@ -56,6 +58,7 @@ impl http_body::Body for Body {
                 .poll_frame(cx)
                 .map_err(|never| match never {}),
             Self::Api(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Self::Revocable(body) => Pin::new(body.as_mut()).poll_frame(cx),
         }
     }
 
@@ -64,6 +67,7 @@ impl http_body::Body for Body {
             Self::Streamed(body) => body.is_end_stream(),
             Self::Full(body) => body.is_end_stream(),
             Self::Api(body) => body.is_end_stream(),
+            Self::Revocable(body) => http_body::Body::is_end_stream(body.as_ref()),
         }
     }
 
@@ -72,6 +76,7 @@ impl http_body::Body for Body {
             Self::Streamed(body) => body.size_hint(),
             Self::Full(body) => body.size_hint(),
             Self::Api(body) => body.size_hint(),
+            Self::Revocable(body) => http_body::Body::size_hint(body.as_ref()),
         }
     }
 }

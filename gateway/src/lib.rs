@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod identify;
+pub mod live;
 pub mod management;
 pub mod metrics;
 mod ops;
@@ -198,6 +199,24 @@ pub async fn build_with(
             }
         }
     }));
+    if let Some(changes) = &stores.changes {
+        // A grant changed somewhere (another instance revoked it, say): end the streams
+        // in flight that it no longer allows.
+        let mut feed = changes.subscribe();
+        let live_app = app.clone();
+        let mut live_watcher = shutdown.subscribe();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    change = feed.recv() => match change {
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => live_app.recheck_live().await,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    },
+                    _ = live_watcher.changed() => break,
+                }
+            }
+        }));
+    }
     tracing::info!(%proxy, %ops, "support gateway listening");
     Ok(Running {
         proxy,

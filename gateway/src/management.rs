@@ -66,6 +66,7 @@ pub(crate) struct Mgmt {
     pub staff: Verifier,
     pub auth: config::Auth,
     pub support_users: Arc<SupportUsers>,
+    pub live: Arc<crate::live::LiveGrants>,
     pub openapi: Arc<Value>,
 }
 
@@ -457,7 +458,7 @@ async fn delete_grant(
 ) -> Reply {
     let fail = |r| ApiError(r, rid.0.clone());
     let admin = m.admin(&headers).map_err(fail)?;
-    m.access.revoke(&admin.org, &admin.sub).await.map_err(|e| {
+    let revoked = m.access.revoke(&admin.org, &admin.sub).await.map_err(|e| {
         fail(match &e {
             RevokeError::NoActiveGrant => {
                 refusal(StatusCode::NOT_FOUND, "no_active_grant", e.to_string())
@@ -465,6 +466,7 @@ async fn delete_grant(
             RevokeError::Store(s) => store_failure(s),
         })
     })?;
+    m.live.end(revoked.id);
     m.refresh_support_users().await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -240,6 +240,7 @@ pub(crate) async fn support(
     {
         return match crate::management::release(&app.access, &facts.org, &facts.actor).await {
             Ok(()) => {
+                app.live.end(facts.grant);
                 app.finish(Class::support, Outcome::answered, started);
                 let mut response = Response::new(Body::empty());
                 *response.status_mut() = StatusCode::NO_CONTENT;
@@ -340,7 +341,8 @@ pub(crate) async fn support(
         Ok(response) => {
             completed.status = Some(response.status().as_u16());
             app.finish(Class::support, Outcome::forwarded, started);
-            response.map(Body::from)
+            let live = app.live.clone();
+            response.map(|body| Body::Revocable(Box::new(live.guard(grant.id, &facts.actor, body))))
         }
         Err(failure) => {
             app.metrics.upstream_error(failure.label());
