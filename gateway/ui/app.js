@@ -226,6 +226,15 @@
     alert.classList.add('notice--visible');
   }
 
+  // Shows why a call failed; a refused token brings the token field back.
+  function failed(error) {
+    alertError(explain(error));
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+      $('token-form').hidden = false;
+      $('token-set').hidden = true;
+    }
+  }
+
   function clearAlert() {
     const alert = $('alert');
     alert.textContent = '';
@@ -342,8 +351,15 @@
     $('token-input').value = '';
     showTokenState();
     clearAlert();
-    const ok = await loadAll();
-    if (ok) notify('Token accepted.');
+    const error = await loadAll();
+    if (!error) {
+      notify('Token accepted.');
+    } else if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+      // A refused token is not kept.
+      setToken('');
+      showTokenState(true);
+      renderGrant(null, 'unknown');
+    }
   }
 
   function forgetToken() {
@@ -540,7 +556,7 @@
       if (error instanceof ApiError && ['grant_too_short', 'grant_too_long', 'end_date_in_past'].includes(error.code)) {
         fieldError(input, explain(error));
       } else {
-        alertError(explain(error));
+        failed(error);
       }
       if (error instanceof ApiError && error.code === 'grant_already_active') await refreshGrantQuietly();
     } finally {
@@ -570,7 +586,7 @@
       if (error instanceof ApiError && ['grant_too_short', 'grant_too_long', 'end_date_in_past'].includes(error.code)) {
         fieldError(input, explain(error));
       } else {
-        alertError(explain(error));
+        failed(error);
       }
       if (error instanceof ApiError && error.status === 404) await refreshGrantQuietly();
     } finally {
@@ -615,7 +631,7 @@
       $('status-heading').focus();
     } catch (error) {
       closeRevoke();
-      alertError(explain(error));
+      failed(error);
       if (error instanceof ApiError && error.status === 404) await refreshGrantQuietly();
     } finally {
       button.disabled = false;
@@ -626,7 +642,7 @@
     try {
       await loadGrant();
     } catch (error) {
-      alertError(explain(error));
+      failed(error);
     }
   }
 
@@ -693,11 +709,11 @@
       renderEvents(events);
     } catch (error) {
       if (error instanceof ApiError && error.code === 'invalid_cursor' && !fromStart) {
-        alertError(explain(error));
+        failed(error);
         await loadAudit(true);
         return;
       }
-      alertError(explain(error));
+      failed(error);
     } finally {
       table.removeAttribute('aria-busy');
     }
@@ -845,7 +861,9 @@
     button.disabled = true;
     const result = $('export-result');
     try {
-      const response = await call('GET', `/audit/export${query(readFilters(), { format })}`);
+      // The filters of the rows on screen, so the file matches the table.
+      const filters = state.audit.loaded ? state.audit.filters : readFilters();
+      const response = await call('GET', `/audit/export${query(filters, { format })}`);
       if (!response.ok) throw await errorOf(response);
       const blob = await response.blob();
       if (state.exportUrl) URL.revokeObjectURL(state.exportUrl);
@@ -857,7 +875,7 @@
       link.click();
       notify(`The audit log export ${name} is ready.`);
     } catch (error) {
-      alertError(explain(error));
+      failed(error);
     } finally {
       button.disabled = false;
     }
@@ -919,10 +937,12 @@
 
   // ---------------------------------------------------------------- start
 
+  // Loads the bounds, the grant and (when shown) the audit log; returns the error
+  // that stopped it, or null.
   async function loadAll() {
     if (!currentToken()) {
       renderGrant(null, 'unknown');
-      return false;
+      return null;
     }
     try {
       await loadBounds();
@@ -930,10 +950,10 @@
       await loadGrant();
       if (!$('panel-audit').hidden) await loadAudit(true);
       else state.audit.loaded = false;
-      return true;
+      return null;
     } catch (error) {
-      alertError(explain(error));
-      return false;
+      failed(error);
+      return error;
     }
   }
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use fantoccini::elements::Element;
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
@@ -26,6 +27,8 @@ const ORG: &str = "org-acme";
 const ADMIN: &str = "admin-ada";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Audit events per page, as the page asks for them.
+const PAGE: usize = 25;
 /// How long any one page state may take to appear.
 const WAIT: Duration = Duration::from_secs(20);
 const INSTALL: &str =
@@ -388,6 +391,16 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
     page.client.goto(&base).await.expect("open the page");
     page.shown("body[data-ready='true']").await;
     assert_eq!(page.text("h1").await, "Support Access");
+    // A token the gateway refuses gets a sentence, is not kept, and the field stays.
+    page.type_into("#token-input", "not-a-token").await;
+    page.click("#token-use").await;
+    page.until(
+        "the refused token is explained",
+        "return document.getElementById('alert').textContent;",
+        |v| v.as_str().is_some_and(|t| t.contains("not a valid token")),
+    )
+    .await;
+    assert_eq!(page.js("return sessionStorage.length;").await, json!(0));
     page.type_into("#token-input", &tokens::admin(ORG, ADMIN, h.now()))
         .await;
     page.click("#token-use").await;
@@ -459,6 +472,44 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
         grant.support_user.to_string()
     );
 
+    // Change the end date: a week later.
+    let later = pick + chrono::Duration::days(7);
+    let change = page.shown("#change-end").await;
+    change.clear().await.expect("clear the date");
+    change
+        .send_keys(&later.format("%m%d%Y").to_string())
+        .await
+        .expect("type the date");
+    page.click("#change-submit").await;
+    page.until(
+        "the change is confirmed",
+        "return document.getElementById('notice').textContent;",
+        |v| {
+            v.as_str()
+                .is_some_and(|t| t.starts_with("The end date is now"))
+        },
+    )
+    .await;
+    let changed = h
+        .gateway
+        .app()
+        .access()
+        .grants()
+        .open_for_org(&OrgId::from(ORG))
+        .await
+        .expect("the store answers")
+        .expect("still granted");
+    assert_eq!(
+        changed.expires_at.date_naive(),
+        later,
+        "the end moved to the new day"
+    );
+    let status = page.text("#status-text").await;
+    assert!(
+        status.contains(&later.format("%-d, %Y").to_string()),
+        "{status}"
+    );
+
     // Support activity: two engineers, one blocked request (restriction 5: send email).
     support_traffic(
         &h,
@@ -471,7 +522,15 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
         true,
     )
     .await;
-    let bob = support_traffic(&h, "staff-bob", &[("GET", "/crm/v8/Contacts", 200)], false).await;
+    // Enough traffic for a second page of the audit log (25 events a page).
+    let bob_calls: Vec<(&str, String, u16)> = (1..=7)
+        .map(|i| ("GET", format!("/crm/v8/Contacts/{i}"), 200))
+        .collect();
+    let bob_calls: Vec<(&str, &str, u16)> = bob_calls
+        .iter()
+        .map(|(m, t, s)| (*m, t.as_str(), *s))
+        .collect();
+    let bob = support_traffic(&h, "staff-bob", &bob_calls, false).await;
 
     // The status shows who holds the seat.
     page.click("#status-refresh").await;
@@ -520,50 +579,54 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
     assert_eq!(refused.status, 401, "{:?}", refused.body);
     page.shown("#grant-card").await;
 
-    // The audit log: newest first, every actor, the blocked row marked.
-    page.click("#tab-audit").await;
+    // The audit log, reached by keyboard: arrow keys move between the tabs.
+    page.shown("#tab-settings")
+        .await
+        .send_keys(&Key::Right.to_string())
+        .await
+        .expect("press the right arrow");
     page.shown("#panel-audit").await;
+    assert_eq!(
+        page.js("return document.activeElement.id;").await,
+        json!("tab-audit"),
+        "focus follows the selected tab"
+    );
     assert_eq!(page.text("#crumb-current").await, "Audit Log");
     let events = h.events(ORG).await;
-    let expected: Vec<String> = events
+    let actors: Vec<String> = events
         .iter()
         .rev()
         .map(|e| e.actor.clone().unwrap_or_default())
         .collect();
+    let kinds: Vec<&str> = events.iter().rev().map(|e| e.kind.as_str()).collect();
     assert!(
-        events.len() <= 25,
-        "one page holds them all: {}",
+        (26..=50).contains(&events.len()),
+        "two pages of events: {}",
         events.len()
     );
-    page.until(
-        "every audit event is listed",
-        "return document.querySelectorAll('#audit-rows tr.audit__row').length;",
-        |v| v.as_u64() == Some(events.len() as u64),
-    )
-    .await;
+    let rows = |n: usize| move |v: &Value| v.as_u64() == Some(n as u64);
+    const COUNT: &str = "return document.querySelectorAll('#audit-rows tr.audit__row').length;";
+    const KINDS: &str = "return [...document.querySelectorAll('#audit-rows tr.audit__row')].map(r => r.dataset.kind);";
+    page.until("the first page is listed", COUNT, rows(PAGE))
+        .await;
     assert_eq!(
         page.audit_actors().await,
-        expected,
+        actors[..PAGE],
         "newest first, as stored"
+    );
+    assert_eq!(
+        page.js(KINDS).await,
+        json!(kinds[..PAGE]),
+        "newest first, as stored"
+    );
+    assert!(
+        page.text("#audit-summary")
+            .await
+            .contains("more on the next page")
     );
     for actor in [ADMIN, "staff-ana", "staff-bob"] {
-        assert!(
-            expected.iter().any(|a| a == actor),
-            "{actor} in {expected:?}"
-        );
+        assert!(actors.iter().any(|a| a == actor), "{actor} in {actors:?}");
     }
-    let kinds: Vec<&str> = events.iter().rev().map(|e| e.kind.as_str()).collect();
-    assert_eq!(
-        page.js("return [...document.querySelectorAll('#audit-rows tr.audit__row')].map(r => r.dataset.kind);")
-            .await,
-        json!(kinds),
-        "newest first, as stored"
-    );
-    assert_eq!(
-        kinds.last(),
-        Some(&"grant.created"),
-        "the oldest event is last"
-    );
     let blocked = page
         .text("#audit-rows tr.audit__row--blocked[data-actor='staff-ana'] .restriction[data-restriction='5']")
         .await;
@@ -576,7 +639,36 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
         "{blocked_row}"
     );
     assert!(blocked_row.contains("Blocked"), "{blocked_row}");
-    page.screenshot("audit.png", 1280).await;
+
+    // Paging: the next page (by cursor) holds the older rest, down to the grant.
+    page.click("#page-next").await;
+    page.until(
+        "the second page is listed",
+        COUNT,
+        rows(events.len() - PAGE),
+    )
+    .await;
+    assert_eq!(
+        page.audit_actors().await,
+        actors[PAGE..],
+        "the older events"
+    );
+    assert_eq!(
+        page.js(KINDS)
+            .await
+            .as_array()
+            .and_then(|k| k.last().cloned()),
+        Some(json!("grant.created"))
+    );
+    assert_eq!(
+        page.js("return document.getElementById('page-next').disabled;")
+            .await,
+        json!(true)
+    );
+    page.click("#page-prev").await;
+    page.until("the first page is back", COUNT, rows(PAGE))
+        .await;
+    assert_eq!(page.audit_actors().await, actors[..PAGE]);
 
     // Filter by support user: only that engineer's rows remain.
     let ana = events
@@ -595,6 +687,8 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
         },
     )
     .await;
+    // The README's picture of the audit log: one engineer's session, blocked row included.
+    page.screenshot("audit.png", 1280).await;
     page.type_into("#f-actor", "staff-bob").await;
     page.click("#filters-apply").await;
     page.until(
@@ -621,14 +715,10 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
         |v| v == &json!(["request.blocked staff-ana"]),
     )
     .await;
-    // Clearing the filters brings every row back.
+    // Clearing the filters brings the first page back.
     page.click("#filters-clear").await;
-    page.until(
-        "every row is back",
-        "return document.querySelectorAll('#audit-rows tr.audit__row').length;",
-        |v| v.as_u64() == Some(events.len() as u64),
-    )
-    .await;
+    page.until("the first page is back", COUNT, rows(PAGE))
+        .await;
 
     // Export: the page fetches the file with the token and hands it over as a download.
     page.click("#export-csv").await;
