@@ -58,11 +58,17 @@ pub fn identify(
             ));
         }
         let text = String::from_utf8_lossy(value.as_bytes());
-        let credentials = match text.trim().split_once(|c: char| c.is_ascii_whitespace()) {
-            Some((_scheme, credentials)) => credentials.trim().to_owned(),
-            None => text.trim().to_owned(),
-        };
-        add(Cow::Owned(credentials))?;
+        // A folded field ("Bearer a, Bearer b", as a proxy joins two lines) carries
+        // several credentials: each part that is a JWT counts, so none hides behind another.
+        if text.contains(',') {
+            for part in text.split(',') {
+                let part = credentials_of(part);
+                if peek(&part).is_some() {
+                    add(Cow::Owned(part))?;
+                }
+            }
+        }
+        add(Cow::Owned(credentials_of(&text)))?;
     }
     if let Some(query) = query {
         for pair in query.split('&') {
@@ -98,6 +104,14 @@ pub fn identify(
     } else {
         Identity::Ordinary
     })
+}
+
+/// The credentials of an `Authorization` value: what follows the scheme, or all of it.
+fn credentials_of(text: &str) -> String {
+    match text.trim().split_once(|c: char| c.is_ascii_whitespace()) {
+        Some((_scheme, credentials)) => credentials.trim().to_owned(),
+        None => text.trim().to_owned(),
+    }
 }
 
 /// Decodes `%XX` escapes and `+` (form encoding) leniently; undecodable bytes are kept.

@@ -120,6 +120,19 @@ fn two_distinct_tokens_or_two_authorization_headers_are_refused() {
 }
 
 #[test]
+fn a_support_token_folded_behind_another_in_one_authorization_line_is_refused() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let other = support_token(&signer(a.path()));
+    let ours = signer(b.path());
+    let token = support_token(&ours);
+    let folded = headers(&[("authorization", &format!("Bearer {other}, Bearer {token}"))]);
+    let refused = identify(&folded, None, &[], &ours).unwrap_err();
+    assert_eq!(refused.code, "several_tokens");
+    let digest = headers(&[("authorization", r#"Digest username="a", realm="b""#)]);
+    assert_eq!(identify(&digest, None, &[], &ours), Ok(Identity::Ordinary));
+}
+
+#[test]
 fn a_token_claiming_the_support_issuer_is_support_even_when_signed_by_another_key() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let foreign = support_token(&signer(a.path()));
