@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod browser;
+mod bypass;
 mod export;
 mod lifecycle;
 mod management;
