@@ -390,6 +390,13 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
     // Sign in with a pasted admin token.
     page.client.goto(&base).await.expect("open the page");
     page.shown("body[data-ready='true']").await;
+    // Script errors, failed promises and CSP violations from here on fail the test.
+    page.js("window.__problems = []; \
+         addEventListener('error', e => __problems.push('error: ' + e.message)); \
+         addEventListener('unhandledrejection', e => __problems.push('rejection: ' + e.reason)); \
+         document.addEventListener('securitypolicyviolation', \
+           e => __problems.push('CSP: ' + e.violatedDirective + ' ' + e.blockedURI));")
+        .await;
     assert_eq!(page.text("h1").await, "Support Access");
     // A token the gateway refuses gets a sentence, is not kept, and the field stays.
     page.type_into("#token-input", "not-a-token").await;
@@ -752,6 +759,11 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
     );
     assert!(csv.contains("/crm/v8/Leads/1/actions/send_mail"), "{csv}");
 
+    assert_eq!(
+        page.js("return window.__problems;").await,
+        json!([]),
+        "no script errors or CSP violations"
+    );
     page.client
         .clone()
         .close()
