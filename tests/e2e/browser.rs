@@ -64,6 +64,8 @@ impl Chromedriver {
             .port();
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            // The browser's days are UTC days, as the gateway's are, whatever the host's zone.
+            .env("TZ", "UTC")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -426,7 +428,11 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
     let end = page.shown("#grant-end").await;
     let min = end.attr("min").await.expect("min").expect("a min date");
     let max = end.attr("max").await.expect("max").expect("a max date");
-    let today = h.now().date_naive();
+    let today = page
+        .js("return new Date().toISOString().slice(0, 10);")
+        .await;
+    let today = NaiveDate::parse_from_str(today.as_str().expect("a date"), "%Y-%m-%d")
+        .expect("the browser's date");
     let first = NaiveDate::parse_from_str(&min, "%Y-%m-%d").expect("min is a date");
     let last = NaiveDate::parse_from_str(&max, "%Y-%m-%d").expect("max is a date");
     assert_eq!(
