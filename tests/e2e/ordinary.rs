@@ -148,7 +148,9 @@ async fn a_request_with_two_distinct_tokens_is_refused() {
 async fn an_oversized_request_head_is_refused_and_never_forwarded() {
     let h = Harness::start().await;
     let huge = "a".repeat(80 * 1024);
-    let request = format!("GET /crm/v8/Leads HTTP/1.1\r\nHost: crm\r\nX-Big: {huge}\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "GET /crm/v8/Leads HTTP/1.1\r\nHost: crm\r\nX-Big: {huge}\r\nConnection: close\r\n\r\n"
+    );
     let answer = support_access_e2e::client::raw(h.gateway.proxy, request.as_bytes()).await;
     let status_line = answer.lines().next().unwrap_or_default();
     assert!(
