@@ -153,7 +153,14 @@ impl SeaOrmStore {
                 (db, Some(Arc::new(Mutex::new(()))), None)
             }
         };
-        let appender = Appender::start(db.clone(), backend, write_lock.clone());
+        // A write that outlives its connection wait and its statement timeouts is stuck
+        // on a server that stopped answering (the server-side timeout cannot fire
+        // then): give up, so that one lost connection does not stall every append.
+        let write_deadline = match backend {
+            Backend::Postgres => Some(options.acquire_timeout + options.statement_timeout),
+            Backend::Sqlite => None,
+        };
+        let appender = Appender::start(db.clone(), backend, write_lock.clone(), write_deadline);
         Ok(Self {
             inner: Arc::new(Inner {
                 db,

@@ -12,13 +12,17 @@
 //! locked in sorted order so that two batches never wait on each other in a cycle.
 //!
 //! If the batch cannot be committed, no event of it is stored and every caller gets the
-//! error. A batch that fails for a reason other than an unavailable database (say, one
+//! error. On PostgreSQL a batch that takes longer than the write deadline (a server
+//! that stopped answering mid-transaction: no server-side timeout fires then) fails as
+//! `Unavailable`; its transaction is abandoned, and since every batch reads the org's
+//! head from the database, the chain stays whole whether or not it committed. A batch that fails for a reason other than an unavailable database (say, one
 //! event reuses an id) is retried one event per transaction, so that one bad event
 //! fails only its own caller.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -75,6 +79,7 @@ impl Appender {
         db: DatabaseConnection,
         backend: Backend,
         write_lock: Option<Arc<Mutex<()>>>,
+        deadline: Option<Duration>,
     ) -> Self {
         let (queue, pending) = mpsc::channel(QUEUE);
         let counters = Arc::new(Counters::default());
@@ -82,6 +87,7 @@ impl Appender {
             db,
             backend,
             write_lock,
+            deadline,
             counters: counters.clone(),
         };
         tokio::spawn(writer.run(pending));
@@ -115,6 +121,7 @@ struct Writer {
     db: DatabaseConnection,
     backend: Backend,
     write_lock: Option<Arc<Mutex<()>>>,
+    deadline: Option<Duration>,
     counters: Arc<Counters>,
 }
 
@@ -136,7 +143,7 @@ impl Writer {
     /// Writes the batch and answers every caller in it.
     async fn commit(&self, batch: &mut Vec<Pending>) {
         let events: Vec<&NewAuditEvent> = batch.iter().map(|p| &p.event).collect();
-        match self.write(&events).await {
+        match self.write_within_deadline(&events).await {
             Ok(sealed) => {
                 for (pending, event) in batch.drain(..).zip(sealed) {
                     // A caller that stopped waiting does not need the answer.
@@ -150,16 +157,36 @@ impl Writer {
             }
             Err(_) => {
                 for pending in batch.drain(..) {
-                    let result = self.write(&[&pending.event]).await.and_then(|sealed| {
-                        sealed
-                            .into_iter()
-                            .next()
-                            .ok_or_else(|| corrupt("an append wrote no event"))
-                    });
+                    let result = self
+                        .write_within_deadline(&[&pending.event])
+                        .await
+                        .and_then(|sealed| {
+                            sealed
+                                .into_iter()
+                                .next()
+                                .ok_or_else(|| corrupt("an append wrote no event"))
+                        });
                     let _ = pending.reply.send(result);
                 }
             }
         }
+    }
+
+    /// [`Writer::write`], given up as `Unavailable` after the deadline.
+    async fn write_within_deadline(
+        &self,
+        events: &[&NewAuditEvent],
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let Some(deadline) = self.deadline else {
+            return self.write(events).await;
+        };
+        tokio::time::timeout(deadline, self.write(events))
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(format!(
+                    "the audit database did not answer within {deadline:?}"
+                )))
+            })
     }
 
     /// One transaction: per org (sorted), lock the head, seal and insert the org's
