@@ -6,6 +6,7 @@
 mod browser;
 mod bypass;
 mod export;
+mod faults;
 mod lifecycle;
 mod management;
 mod ordinary;
