@@ -7,6 +7,7 @@ mod browser;
 mod bypass;
 mod export;
 mod faults;
+mod jwt;
 mod lifecycle;
 mod management;
 mod ordinary;
