@@ -151,6 +151,7 @@ impl Kit {
     async fn run(&self, family: &str, cases: Vec<Case>) {
         let mut failures = Vec::new();
         let total = cases.len();
+        eprintln!("{family}: {total} cases");
         for case in cases {
             self.h.stub.clear();
             let bytes = client::raw_bytes(self.h.gateway.proxy, &case.bytes).await;

@@ -157,6 +157,7 @@ fn attack(name: impl Into<String>, token: String, code: &'static str) -> Attack 
 async fn run(h: &Harness, family: &str, attacks: Vec<Attack>) {
     let mut failures = Vec::new();
     let total = attacks.len();
+    eprintln!("{family}: {total} attacks");
     for attack in attacks {
         h.stub.clear();
         let answer = send(h, &attack.token).await;
