@@ -795,13 +795,12 @@ async fn a_blocked_path_in_a_path_parameter_or_fragment_of_an_allowed_route_neve
     kit.run("hidden_in_query", cases).await;
 }
 
-/// FINDING — FAILS until the gateway strips or refuses these (SPEC §3 step 3: "a path
-/// hidden in the query string … is stripped or refused"). Today only the `_url`/`_path`
-/// style parameters are refused; a bare `?/crm/…` (which front controllers such as
-/// CodeIgniter's `index.php?/path` or IIS rewrites route as the path) and a path-valued
-/// parameter are forwarded to the CRM with the blocked route in the query.
+/// Found by this suite and fixed in the normaliser (SPEC §3 step 3: "a path hidden in
+/// the query string … is stripped or refused"): a bare `?/crm/…` (which front
+/// controllers such as CodeIgniter's `index.php?/path` or IIS rewrites route as the
+/// path) and a path-valued parameter are refused, not forwarded.
 #[tokio::test]
-async fn finding_a_blocked_path_as_the_query_of_an_allowed_route_is_forwarded() {
+async fn a_blocked_path_in_the_query_of_an_allowed_route_is_refused() {
     let kit = Kit::start().await;
     let mut cases = Vec::new();
     for (route, path) in BLOCKED {
@@ -862,13 +861,13 @@ async fn other_version_prefixes_are_blocked_too() {
     kit.run("versions", cases).await;
 }
 
-/// FINDING — FAILS until the policy handles it (crates/policy): a second version
-/// segment after the first is matched as `{module}` (`/crm/v8/v8/…`) or as an unknown
-/// path under `/crm/v{N}` (`/crm/v8/bulk/v8/read`) and allowed, although Zoho's
-/// `/crm(/.*)?/v[0-9]+/…` routing — the policy's own reason to deny `/crm/x/v8/…` —
-/// reads each as the blocked route.
+/// Found by this suite and fixed in the policy: a second version segment after the
+/// first (`/crm/v8/v8/…`, `/crm/v8/bulk/v8/read`) was matched as `{module}` or as an
+/// unknown path and allowed, although Zoho's `/crm(/.*)?/v[0-9]+/…` routing — the
+/// policy's own reason to deny `/crm/x/v8/…` — reads each as the blocked route. Such
+/// paths are now denied as having no recognisable version.
 #[tokio::test]
-async fn finding_a_second_version_segment_reaches_a_blocked_route() {
+async fn a_second_version_segment_does_not_reach_a_blocked_route() {
     let kit = Kit::start().await;
     let cases = posts(
         &kit,

@@ -405,14 +405,13 @@ async fn kid_path_traversal_and_injection_are_refused() {
     run(&h, "kid", attacks).await;
 }
 
-/// FINDING — FAILS until the unverified peek (gateway/src/tokens/peek.rs) tolerates a
-/// `kid` that is not a string: today the whole header fails to deserialise, the token
-/// is classified as ordinary traffic although it claims the support issuer and is
-/// signed with the support key, and it is forwarded without verification or policy.
-/// An upstream whose JWT library ignores the odd `kid` and tries its keys would accept
-/// it — the "overlooked support token" of SPEC §2.
+/// Found by this suite and fixed in the unverified peek (gateway/src/tokens/peek.rs):
+/// a `kid` that is not a string made the whole header fail to deserialise, so a token
+/// claiming the support issuer was classified as ordinary traffic and forwarded without
+/// verification or policy — the "overlooked support token" of SPEC §2. `kid` and `iss`
+/// are now read independently.
 #[tokio::test]
-async fn finding_a_support_issuer_token_with_a_non_string_kid_is_not_overlooked() {
+async fn a_support_issuer_token_with_a_non_string_kid_is_not_overlooked() {
     let (h, token, forge) = setup().await;
     let claims = claims_of(&token);
     let mut attacks = Vec::new();

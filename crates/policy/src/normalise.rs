@@ -329,10 +329,32 @@ fn check_query(query: &str) -> Result<(), NormaliseError> {
         }
     }
     for pair in query.split(['&', ';']) {
-        let name = pair.split('=').next().unwrap_or_default();
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         check_query_parameter_name(name)?;
+        // A path hidden in the query (`?/crm/v8/…`, `?next=/crm/…`) is refused: a
+        // framework or proxy that routes on it would reach a route nobody checked.
+        for part in [name, value] {
+            let decoded = decode_repeatedly(part);
+            let decoded = decoded.trim();
+            if decoded.starts_with('/') || decoded.starts_with('\\') || decoded.contains("://") {
+                return Err(NormaliseError::PathOverride("query".to_owned()));
+            }
+        }
     }
     Ok(())
+}
+
+/// Percent-decodes up to three times, so that double encoding hides nothing.
+fn decode_repeatedly(text: &str) -> String {
+    let mut decoded = text.to_owned();
+    for _ in 0..3 {
+        let next = percent_decode_lossy(decoded.as_bytes());
+        if next == decoded {
+            break;
+        }
+        decoded = next;
+    }
+    decoded
 }
 
 fn is_unreserved(b: u8) -> bool {

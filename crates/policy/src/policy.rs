@@ -764,6 +764,15 @@ impl Policy {
                     .get(root.len())
                     .is_some_and(|s| is_version_segment(s))
             {
+                // A second version segment further on (`/crm/v8/v8/…`,
+                // `/crm/v8/bulk/v8/read`): Zoho routes `/crm(/.*)?/v[0-9]+/…`, so the
+                // path may reach another route than the one it seems to name.
+                if segments[root.len() + 1..]
+                    .iter()
+                    .any(|s| is_version_segment(s))
+                {
+                    return Lookup::Unversioned;
+                }
                 let mut key = String::with_capacity(match_key.len());
                 for (index, segment) in segments.iter().enumerate() {
                     key.push('/');

@@ -17,7 +17,7 @@ pub struct Peeked {
 
 #[derive(Deserialize)]
 struct Header {
-    kid: Option<String>,
+    kid: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -35,7 +35,12 @@ pub fn peek(token: &str) -> Option<Peeked> {
     let header: Header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
     let payload: Payload = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
     Some(Peeked {
-        kid: header.kid,
+        // A `kid` that is not a string is never one of ours, but it must not hide the
+        // `iss` either: both are read independently.
+        kid: match header.kid {
+            Some(serde_json::Value::String(kid)) => Some(kid),
+            _ => None,
+        },
         iss: match payload.iss {
             Some(serde_json::Value::String(iss)) => Some(iss),
             _ => None,
