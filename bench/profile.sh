@@ -88,5 +88,9 @@ if [[ "$KIND" == support-pg ]]; then
     REQS=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
     echo "PostgreSQL commits during the run: $((C1 - C0)) (all clients of the database) for $REQS requests ($((2 * REQS)) audit events)"
 fi
-perf report -i "$WORK/perf.data" --stdio --no-children --sort symbol --percent-limit 0.8 2>/dev/null |
-    grep -E '^ +[0-9.]+%' | head -40
+echo "== where the gateway's CPU time goes (by binary / kernel)"
+perf report -i "$WORK/perf.data" --stdio --no-children --sort dso 2>/dev/null |
+    grep -E '^ +[0-9.]+%' | sed 's/ *$//' | head -8
+echo "== top functions"
+perf report -i "$WORK/perf.data" --stdio --no-children --sort dso,symbol --percent-limit 0.7 2>/dev/null |
+    grep -E '^ +[0-9.]+%' | sed 's/ *$//' | cut -c1-160 | head -45
