@@ -189,6 +189,9 @@ pub struct Limits {
     pub max_inspected_body_bytes: usize,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// How long a support request waits for the store (grant lookup, audit append)
+    /// before it is refused with `503`.
+    pub store_timeout: Duration,
 }
 
 /// `[log]`.

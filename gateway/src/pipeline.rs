@@ -45,7 +45,7 @@ impl Ctx<'_> {
 
     async fn append(&self, event: NewAuditEvent) -> Result<(), StoreError> {
         let started = Instant::now();
-        let outcome = self.app.access.audit().append(event).await;
+        let outcome = bounded(self.app, self.app.access.audit().append(event)).await;
         self.app.metrics.audit_append(started.elapsed());
         outcome.map(|_| ())
     }
@@ -85,6 +85,20 @@ impl Ctx<'_> {
         self.app
             .finish(Class::support, Outcome::refused, self.started);
         refusal.render(self.shape, self.request_id)
+    }
+}
+
+/// Waits for a store call at most `limits.store_timeout`: a store that stopped answering
+/// is unavailable, and support traffic fails closed instead of hanging.
+async fn bounded<T>(
+    app: &App,
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(app.limits.store_timeout, call).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(StoreError::Unavailable(
+            "the audit log did not answer in time".into(),
+        )),
     }
 }
 
@@ -172,7 +186,16 @@ pub(crate) async fn support(
         .headers()
         .get(USER_AGENT)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    match app.access.authorise(&facts, now).await {
+    let authorised =
+        match tokio::time::timeout(app.limits.store_timeout, app.access.authorise(&facts, now))
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => Err(AccessRefusal::Store(StoreError::Unavailable(
+                "the grant store did not answer in time".into(),
+            ))),
+        };
+    match authorised {
         Ok(grant) => {
             ctx.event.reason = grant.reason.clone();
             ctx.event.ticket = grant.ticket.clone();

@@ -209,6 +209,7 @@ struct RawLimits {
     max_header_bytes: usize,
     max_inspected_body_bytes: usize,
     shutdown_grace: String,
+    store_timeout: String,
 }
 
 impl Default for RawLimits {
@@ -217,6 +218,7 @@ impl Default for RawLimits {
             max_header_bytes: 64 * 1024,
             max_inspected_body_bytes: 1024 * 1024,
             shutdown_grace: "30s".into(),
+            store_timeout: "10s".into(),
         }
     }
 }
@@ -456,6 +458,10 @@ impl File {
                 max_header_bytes: self.limits.max_header_bytes,
                 max_inspected_body_bytes: self.limits.max_inspected_body_bytes,
                 shutdown_grace: duration("limits.shutdown_grace", &self.limits.shutdown_grace)?,
+                store_timeout: positive(
+                    "limits.store_timeout",
+                    duration("limits.store_timeout", &self.limits.store_timeout)?,
+                )?,
             },
             log: Log {
                 format,

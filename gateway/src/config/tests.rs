@@ -38,6 +38,7 @@ fn defaults_follow_the_spec() {
     );
     assert_eq!(config.auth.customer.admin_roles, ["admin"]);
     assert_eq!(config.auth.staff.required_role, "support_agent");
+    assert_eq!(config.limits.store_timeout, Duration::from_secs(10));
 }
 
 #[test]
@@ -99,6 +100,7 @@ fn bad_values_are_refused_naming_their_key() {
     );
     assert_eq!(refused_key("[auth]\nleeway = \"5m\""), "auth.leeway");
     assert_eq!(refused_key("[log]\nformat = \"xml\""), "log.format");
+    assert_eq!(refused_key("[limits]\nstore_timeout = \"0s\""), "limits.store_timeout");
 }
 
 #[test]
