@@ -205,10 +205,24 @@ impl App {
                 refusal.render(shape, &request_id)
             }
             Ok(Identity::Support(token)) => {
-                crate::pipeline::support(&self, request, peer, token, &request_id, started).await
+                Box::pin(crate::pipeline::support(
+                    &self,
+                    request,
+                    peer,
+                    token,
+                    &request_id,
+                    started,
+                ))
+                .await
             }
             Ok(Identity::Ordinary) if request.uri().path().starts_with(MANAGEMENT_PREFIX) => {
-                crate::management::handle(&self, request, &request_id, started).await
+                Box::pin(crate::management::handle(
+                    &self,
+                    request,
+                    &request_id,
+                    started,
+                ))
+                .await
             }
             Ok(Identity::Ordinary) => {
                 self.forward_ordinary(request, peer, &request_id, started)
