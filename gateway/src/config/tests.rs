@@ -100,7 +100,10 @@ fn bad_values_are_refused_naming_their_key() {
     );
     assert_eq!(refused_key("[auth]\nleeway = \"5m\""), "auth.leeway");
     assert_eq!(refused_key("[log]\nformat = \"xml\""), "log.format");
-    assert_eq!(refused_key("[limits]\nstore_timeout = \"0s\""), "limits.store_timeout");
+    assert_eq!(
+        refused_key("[limits]\nstore_timeout = \"0s\""),
+        "limits.store_timeout"
+    );
 }
 
 #[test]
