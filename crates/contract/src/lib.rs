@@ -3,7 +3,7 @@
 //! An adapter crate proves itself by invoking the suite macros from one of its test
 //! files, each with an expression that builds a fresh, isolated fixture:
 //!
-//! ```ignore
+//! ```text
 //! mod grant_store {
 //!     support_access_contract::grant_store_suite!(crate::fixtures::grant_store());
 //! }
