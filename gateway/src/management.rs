@@ -23,9 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use support_access_core::audit::{AuditCursor, AuditKind, AuditQuery, Decision, MAX_PAGE};
 use support_access_core::ids::{GrantId, OrgId, StaffId, SupportUserId};
-use support_access_core::service::{
-    ChangeError, ClaimError, GrantEnd, GrantError, GrantRequest, ReleaseError, RevokeError,
-};
+use support_access_core::service::{GrantEnd, GrantRequest};
 use support_access_core::{Clock, SupportAccess};
 use tower::ServiceExt;
 use utoipa::OpenApi;
@@ -331,17 +329,31 @@ fn bounded_text(
     }
 }
 
-fn unprocessable(code: &'static str, message: String) -> Refusal {
-    refusal(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+/// The one mapping from a lifecycle error's stable code to its HTTP refusal (SPEC §5):
+/// bounds → 422, conflicts → 409, nothing to act on → 404, the store → 503 (its detail
+/// is logged, never sent).
+fn lifecycle_refusal(code: &'static str, message: String) -> Refusal {
+    match code {
+        "grant_too_short" | "grant_too_long" | "end_date_in_past" => {
+            refusal(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+        }
+        "grant_already_active" | "support_seat_taken" | "not_seat_holder" => {
+            refusal(StatusCode::CONFLICT, code, message)
+        }
+        "no_active_grant" => refusal(StatusCode::NOT_FOUND, code, message),
+        _ => {
+            tracing::error!(code, error = %message, "store failure in the management API");
+            refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "The store cannot be reached; try again.",
+            )
+        }
+    }
 }
 
 fn store_failure(e: &support_access_core::StoreError) -> Refusal {
-    tracing::error!(error = %e, "store failure in the management API");
-    refusal(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-        "The store cannot be reached; try again.",
-    )
+    lifecycle_refusal(e.code(), e.to_string())
 }
 
 /// Grant support access to the caller's org.
@@ -376,15 +388,7 @@ async fn post_grant(
         .access
         .grant(&admin.org, &admin.sub, request)
         .await
-        .map_err(|e| {
-            fail(match &e {
-                GrantError::EndDate(_) => unprocessable(e.code(), e.to_string()),
-                GrantError::AlreadyActive => {
-                    refusal(StatusCode::CONFLICT, "grant_already_active", e.to_string())
-                }
-                GrantError::Store(s) => store_failure(s),
-            })
-        })?;
+        .map_err(|e| fail(lifecycle_refusal(e.code(), e.to_string())))?;
     m.refresh_support_users().await;
     Ok(json_axum(
         StatusCode::CREATED,
@@ -433,15 +437,7 @@ async fn patch_grant(
         .access
         .change_end(&admin.org, &admin.sub, end)
         .await
-        .map_err(|e| {
-            fail(match &e {
-                ChangeError::EndDate(_) => unprocessable(e.code(), e.to_string()),
-                ChangeError::NoActiveGrant => {
-                    refusal(StatusCode::NOT_FOUND, "no_active_grant", e.to_string())
-                }
-                ChangeError::Store(s) => store_failure(s),
-            })
-        })?;
+        .map_err(|e| fail(lifecycle_refusal(e.code(), e.to_string())))?;
     Ok(json_axum(
         StatusCode::OK,
         &GrantBody::new(&grant, support_access_core::GrantStatus::Active),
@@ -458,14 +454,11 @@ async fn delete_grant(
 ) -> Reply {
     let fail = |r| ApiError(r, rid.0.clone());
     let admin = m.admin(&headers).map_err(fail)?;
-    let revoked = m.access.revoke(&admin.org, &admin.sub).await.map_err(|e| {
-        fail(match &e {
-            RevokeError::NoActiveGrant => {
-                refusal(StatusCode::NOT_FOUND, "no_active_grant", e.to_string())
-            }
-            RevokeError::Store(s) => store_failure(s),
-        })
-    })?;
+    let revoked = m
+        .access
+        .revoke(&admin.org, &admin.sub)
+        .await
+        .map_err(|e| fail(lifecycle_refusal(e.code(), e.to_string())))?;
     m.live.end(revoked.id);
     m.refresh_support_users().await;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -484,17 +477,11 @@ async fn post_token(
     let staff = m.staff(request.headers()).map_err(fail)?;
     let body: TokenRequest = body_json(request).await.map_err(fail)?;
     let org = OrgId::new(body.org);
-    let grant = m.access.claim_seat(&org, &staff.sub).await.map_err(|e| {
-        fail(match &e {
-            ClaimError::NoActiveGrant => {
-                refusal(StatusCode::NOT_FOUND, "no_active_grant", e.to_string())
-            }
-            ClaimError::SeatTaken => {
-                refusal(StatusCode::CONFLICT, "support_seat_taken", e.to_string())
-            }
-            ClaimError::Store(s) => store_failure(s),
-        })
-    })?;
+    let grant = m
+        .access
+        .claim_seat(&org, &staff.sub)
+        .await
+        .map_err(|e| fail(lifecycle_refusal(e.code(), e.to_string())))?;
     let (token, expires_at) = m
         .signer
         .issue(&grant, &staff.sub, m.clock.now())
@@ -545,15 +532,7 @@ pub(crate) async fn release(
         .release_seat(org, staff)
         .await
         .map(|_| ())
-        .map_err(|e| match &e {
-            ReleaseError::NoActiveGrant => {
-                refusal(StatusCode::NOT_FOUND, "no_active_grant", e.to_string())
-            }
-            ReleaseError::NotSeatHolder => {
-                refusal(StatusCode::CONFLICT, "not_seat_holder", e.to_string())
-            }
-            ReleaseError::Store(s) => store_failure(s),
-        })
+        .map_err(|e| lifecycle_refusal(e.code(), e.to_string()))
 }
 
 /// Filters of the audit listing and export.
