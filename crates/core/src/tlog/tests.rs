@@ -1,0 +1,6 @@
+//! Tests of the tree, the proofs, notes and checkpoints: published vectors, an
+//! independent RFC 9162 implementation, property tests and tampering.
+
+mod naive;
+mod tree;
+mod vectors;
