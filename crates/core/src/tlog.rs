@@ -10,10 +10,13 @@
 //! - [`proof`]: [`InclusionPlan`] / [`ConsistencyPlan`] list the stored nodes a proof
 //!   needs (so an adapter fetches them in one query) and build the proof from them;
 //!   [`InclusionProof::verify`] / [`ConsistencyProof::verify`] check proofs the way a
-//!   customer does, with the RFC 9162 §2.1.3.2 / §2.1.4.2 algorithms.
+//!   customer does, with the RFC 9162 §2.1.3.2 / §2.1.4.2 algorithms;
+//! - [`note`]: C2SP signed notes with Ed25519 ([`NoteSigner`], [`NoteVerifier`], verifier
+//!   keys `<name>+<hex key id>+<base64(0x01 ‖ public key)>`);
+//! - [`checkpoint`]: [`Checkpoint`], the signed tree head `origin / size / root`.
 //!
 //! The tree's leaves are an org's events in `seq` order: leaf index `seq - 1`, leaf input
-//! the event's 32-byte chain `hash` ([`event_leaf`]). The design note for the integrator says what a store
+//! the event's 32-byte chain `hash` ([`event_leaf`]). `docs/tlog.md` says what a store
 //! persists per append and how proofs are served.
 
 use std::fmt;
@@ -27,9 +30,16 @@ use thiserror::Error;
 
 use crate::audit::ChainHash;
 
+pub mod checkpoint;
+pub mod note;
 pub mod proof;
 pub mod tree;
 
+pub use checkpoint::{Checkpoint, CheckpointError, audit_key_name, audit_origin};
+pub use note::{
+    NoteError, NoteSignature, NoteSigner, NoteVerifier, OpenedNote, SignedNote, SignerKeyError,
+    VerifierKeyError, key_id, open_note, parse_note,
+};
 pub use proof::{ConsistencyPlan, ConsistencyProof, InclusionPlan, InclusionProof, ProofError};
 pub use tree::{
     Frontier, HashReader, MAX_TREE_SIZE, MemoryTree, Node, NodeId, TreeError, consistency_proof,
