@@ -12,7 +12,7 @@
 //!   `k` leaves computing `O(k + log n)` hashes and gives the root.
 //! - Any tree head, inclusion or consistency proof at any size `m ≤ n` needs only
 //!   `O(log m)` stored nodes, listed up front ([`Frontier::nodes_for`],
-//!   [`InclusionPlan`](super::InclusionPlan), [`ConsistencyPlan`](super::ConsistencyPlan)),
+//!   [`InclusionPlan`], [`ConsistencyPlan`]),
 //!   so a database adapter reads them in one query.
 //!
 //! [`HashReader`] is the store's side of that contract for synchronous readers;
