@@ -86,7 +86,8 @@ impl NodeId {
     }
 
     /// The node at position `packed` in the dense order; the inverse of
-    /// [`NodeId::packed`].
+    /// [`NodeId::packed`]. Defined for positions of trees up to [`MAX_TREE_SIZE`]
+    /// (`packed < stored_node_count(MAX_TREE_SIZE)`), i.e. keys a store wrote itself.
     pub fn from_packed(packed: u64) -> Self {
         // The leaf written last before `packed`: StoredHashIndex(0, n) < 2n, so n lies
         // in [packed/2, packed/2 + log2(packed)].
