@@ -9,7 +9,9 @@
 //! - [`restriction`]: the catalogue of the 32 things the support user may not do;
 //! - [`ports`]: [`ports::GrantStore`], [`ports::AuditLog`], [`ports::Clock`] and the
 //!   backend-neutral [`ports::StoreError`];
-//! - [`service`]: [`service::SupportAccess`], the one service that uses the ports.
+//! - [`service`]: [`service::SupportAccess`], the one service that uses the ports;
+//! - [`tlog`]: the audit log as a Merkle tree (RFC 9162), signed checkpoints (C2SP) and
+//!   inclusion and consistency proofs, so customers can verify it.
 //!
 //! Time comes only from the [`ports::Clock`] port; pure functions take `now` as an argument.
 
@@ -20,6 +22,7 @@ pub mod ports;
 pub mod restriction;
 pub mod service;
 pub mod time;
+pub mod tlog;
 
 pub use audit::{AuditEvent, AuditKind, AuditPage, AuditQuery, Decision, NewAuditEvent};
 pub use grant::{ClosedAs, Closure, EndDateError, Grant, GrantBounds, GrantStatus, Seat};
