@@ -17,6 +17,7 @@ use tokio::sync::Mutex;
 
 use crate::audit::Appender;
 use crate::error::{from_db, from_sqlx};
+use crate::pool::{settled_after_release, settled_before_acquire};
 
 /// Which database a [`SeaOrmStore`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,6 +239,8 @@ async fn postgres_pool(options: &StoreOptions) -> Result<PgPool, StoreError> {
     PgPoolOptions::new()
         .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
+        .before_acquire(settled_before_acquire)
+        .after_release(settled_after_release)
         .connect_with(connect)
         .await
         .map_err(|e| match from_sqlx(&e) {
@@ -274,6 +277,8 @@ async fn sqlite_connection(options: &StoreOptions) -> Result<DatabaseConnection,
         } else {
             Some(Duration::from_secs(1800))
         })
+        .before_acquire(settled_before_acquire)
+        .after_release(settled_after_release)
         .connect_with(connect)
         .await
         .map_err(|e| match from_sqlx(&e) {

@@ -108,6 +108,8 @@ async fn audit_log() -> AuditLogFixture {
 
 #[path = "common/cases.rs"]
 mod cases;
+#[path = "common/tmpfs.rs"]
+mod tmpfs;
 
 /// Raw SQL on the database file, through a connection of its own.
 fn exec(path: PathBuf) -> cases::Exec {
@@ -198,6 +200,100 @@ mod adapter {
             std::panic::resume_unwind(panic);
         }
         again.expect("migrate again");
+    }
+
+    /// The root cause of lost audit events and revokes on a full disk: a connection
+    /// whose COMMIT failed went back to the pool still counted inside a transaction,
+    /// and later "transactions" on it were savepoints of one that never committed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn on_a_full_disk_every_write_fails_and_every_acknowledged_write_is_durable() {
+        use support_access_core::audit::{AuditKind, NewAuditEvent};
+        use support_access_core::grant::{ClosedAs, Closure, Grant};
+        use support_access_core::ids::OrgId;
+        use support_access_core::{AuditLog, GrantStore};
+
+        let disk = tmpfs::Tmpfs::mount(1024);
+        let path = disk.path().join("gateway.db");
+        let options = || {
+            StoreOptions::new(url(&path))
+                .max_connections(4)
+                .busy_timeout(std::time::Duration::from_millis(500))
+        };
+        let store = SeaOrmStore::connect_with(options()).await.expect("open");
+        store.migrate().await.expect("migrate");
+        let org = OrgId::from("org-full");
+        let now = chrono::DateTime::from_timestamp(1_795_000_000, 0).expect("an instant");
+        let event = |n: usize| {
+            let mut e = NewAuditEvent::new(org.clone(), AuditKind::RequestAllowed, now);
+            e.user_agent = Some(format!("{n}:{}", "x".repeat(1500)));
+            e
+        };
+        let grant = Grant::new(
+            org.clone(),
+            "admin",
+            now,
+            now + chrono::Duration::days(2),
+            None,
+            None,
+        );
+        store.insert(&grant).await.expect("insert");
+        store
+            .append(event(0))
+            .await
+            .expect("append before the disk fills");
+
+        disk.fill();
+        for n in 1..=30 {
+            let appended = store.append(event(n)).await;
+            assert!(appended.is_err(), "append {n} on a full disk: {appended:?}");
+        }
+        let revoke = Closure {
+            reason: ClosedAs::Revoked,
+            at: now,
+            by: Some("admin".into()),
+        };
+        let closed = GrantStore::close(&store, grant.id, revoke.clone()).await;
+        assert!(closed.is_err(), "a revoke on a full disk: {closed:?}");
+
+        disk.free();
+        let mut acknowledged = Vec::new();
+        for n in 31..=40 {
+            let started = std::time::Instant::now();
+            let appended = store
+                .append(event(n))
+                .await
+                .expect("append once there is room");
+            assert!(
+                started.elapsed() < std::time::Duration::from_millis(400),
+                "no lock wait"
+            );
+            acknowledged.push(appended.id);
+        }
+        GrantStore::close(&store, grant.id, revoke)
+            .await
+            .expect("revoke once there is room");
+        store.close().await;
+
+        // What another process finds: every acknowledged write, nothing else.
+        let fresh = SeaOrmStore::connect_with(options()).await.expect("reopen");
+        let stored: Vec<_> = fresh
+            .scan(&org, 0, 100)
+            .await
+            .expect("scan")
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(stored.len(), 1 + acknowledged.len(), "{stored:?}");
+        assert!(acknowledged.iter().all(|id| stored.contains(id)));
+        assert!(
+            !fresh.get(grant.id).await.expect("get").is_open(),
+            "the revoke held"
+        );
+        fresh
+            .append(event(99))
+            .await
+            .expect("another writer is not locked out");
+        fresh.close().await;
     }
 
     #[tokio::test]
