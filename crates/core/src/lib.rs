@@ -24,6 +24,6 @@ pub mod time;
 pub use audit::{AuditEvent, AuditKind, AuditPage, AuditQuery, Decision, NewAuditEvent};
 pub use grant::{ClosedAs, Closure, EndDateError, Grant, GrantBounds, GrantStatus, Seat};
 pub use ids::{GrantId, OrgId, StaffId, SupportUserId};
-pub use ports::{AuditLog, Clock, GrantStore, StoreError};
+pub use ports::{AuditLog, Clock, GrantStore, Recorded, StoreError};
 pub use restriction::{CATALOGUE, Restriction};
 pub use service::SupportAccess;

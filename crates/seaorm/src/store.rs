@@ -183,15 +183,11 @@ impl SeaOrmStore {
     /// starting together take turns (an advisory lock), so each migration runs once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let db = &self.inner.db;
-        let options = match self.inner.backend {
-            Backend::Postgres => TransactionOptions::default(),
-            Backend::Sqlite => TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            },
-        };
         let _guard = self.write_guard().await;
-        let txn = db.begin_with_options(options).await.map_err(from_db)?;
+        let txn = db
+            .begin_with_options(write_transaction(self.inner.backend))
+            .await
+            .map_err(from_db)?;
         if self.inner.backend == Backend::Postgres {
             txn.execute_unprepared(
                 "SELECT pg_advisory_xact_lock(hashtext('support-access/migrations/' || current_schema()))",
@@ -216,6 +212,18 @@ impl SeaOrmStore {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,
         }
+    }
+}
+
+/// How a writing transaction begins: on SQLite `BEGIN IMMEDIATE`, so that it takes the
+/// write lock at once (a deferred one could fail to upgrade midway).
+pub(crate) fn write_transaction(backend: Backend) -> TransactionOptions {
+    match backend {
+        Backend::Postgres => TransactionOptions::default(),
+        Backend::Sqlite => TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        },
     }
 }
 

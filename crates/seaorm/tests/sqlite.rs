@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use support_access_cache::{CacheConfig, CachedGrantStore, LocalGrantChanges};
-use support_access_contract::{AuditLogFixture, GrantStoreFixture, Tamper, Teardown};
+use support_access_contract::{
+    AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper, Teardown,
+};
 use support_access_core::StoreError;
 use support_access_seaorm::{SeaOrmStore, StoreOptions};
 
@@ -51,8 +53,9 @@ async fn two_stores() -> (SeaOrmStore, SeaOrmStore, PathBuf, Teardown) {
 async fn grant_store() -> GrantStoreFixture {
     let (store, second, _, teardown) = two_stores().await;
     GrantStoreFixture {
-        store: Arc::new(store),
+        store: Arc::new(store.clone()),
         second: Arc::new(second),
+        audit: Arc::new(store),
         teardown,
     }
 }
@@ -62,6 +65,7 @@ async fn cached_grant_store() -> GrantStoreFixture {
     let (store, second, _, teardown) = two_stores().await;
     let changes = Arc::new(LocalGrantChanges::new());
     GrantStoreFixture {
+        audit: Arc::new(store.clone()),
         store: Arc::new(CachedGrantStore::new(
             store,
             changes.clone(),
@@ -78,6 +82,7 @@ async fn cached_grant_store() -> GrantStoreFixture {
 
 async fn audit_log() -> AuditLogFixture {
     let (log, second, path, teardown) = two_stores().await;
+    let stall = write_lock_holder(path.clone());
     let tamper: Tamper = Arc::new(move |org, seq, new_path| {
         let url = url(&path);
         Box::pin(async move {
@@ -102,8 +107,33 @@ async fn audit_log() -> AuditLogFixture {
         log: Arc::new(log),
         second: Arc::new(second),
         tamper,
+        stall,
         teardown,
     }
+}
+
+/// Another process's write transaction on the file: the store's writes wait for it.
+fn write_lock_holder(path: PathBuf) -> Stall {
+    use sqlx::{Connection, Executor};
+    Arc::new(move || {
+        let url = url(&path);
+        Box::pin(async move {
+            let mut holder = sqlx::SqliteConnection::connect(&url)
+                .await
+                .expect("stall: connect");
+            holder
+                .execute("BEGIN IMMEDIATE")
+                .await
+                .expect("stall: take the write lock");
+            let release: Release = Box::new(move || {
+                Box::pin(async move {
+                    holder.execute("ROLLBACK").await.expect("stall: release");
+                    let _ = holder.close().await;
+                })
+            });
+            release
+        })
+    })
 }
 
 #[path = "common/cases.rs"]
@@ -155,6 +185,22 @@ mod adapter {
     async fn a_refused_batch_leaves_no_trace() {
         adapter_case(|a, b, path| async move {
             cases::a_refused_batch_leaves_no_trace(
+                a,
+                b,
+                exec(path),
+                "CREATE TRIGGER refuse BEFORE INSERT ON audit_events \
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+                "DROP TRIGGER refuse",
+            )
+            .await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_revoke_whose_event_the_database_refuses_is_not_stored() {
+        adapter_case(|a, b, path| async move {
+            cases::a_revoke_whose_event_the_database_refuses_is_not_stored(
                 a,
                 b,
                 exec(path),
@@ -236,7 +282,10 @@ mod adapter {
             None,
             None,
         );
-        store.insert(&grant).await.expect("insert");
+        store
+            .insert(&grant, grant.event(AuditKind::GrantCreated, now))
+            .await
+            .expect("insert");
         store
             .append(event(0))
             .await
@@ -252,7 +301,13 @@ mod adapter {
             at: now,
             by: Some("admin".into()),
         };
-        let closed = GrantStore::close(&store, grant.id, revoke.clone()).await;
+        let closed = GrantStore::close(
+            &store,
+            grant.id,
+            revoke.clone(),
+            grant.event(AuditKind::GrantRevoked, now),
+        )
+        .await;
         assert!(closed.is_err(), "a revoke on a full disk: {closed:?}");
 
         disk.free();
@@ -269,9 +324,14 @@ mod adapter {
             );
             acknowledged.push(appended.id);
         }
-        GrantStore::close(&store, grant.id, revoke)
-            .await
-            .expect("revoke once there is room");
+        let revoked = GrantStore::close(
+            &store,
+            grant.id,
+            revoke,
+            grant.event(AuditKind::GrantRevoked, now),
+        )
+        .await
+        .expect("revoke once there is room");
         store.close().await;
 
         // What another process finds: every acknowledged write, nothing else.
@@ -283,7 +343,8 @@ mod adapter {
             .into_iter()
             .map(|e| e.id)
             .collect();
-        assert_eq!(stored.len(), 1 + acknowledged.len(), "{stored:?}");
+        acknowledged.push(revoked.event.id);
+        assert_eq!(stored.len(), 2 + acknowledged.len(), "{stored:?}");
         assert!(acknowledged.iter().all(|id| stored.contains(id)));
         assert!(
             !fresh.get(grant.id).await.expect("get").is_open(),
