@@ -12,4 +12,5 @@ mod lifecycle;
 mod management;
 mod ordinary;
 mod restrictions;
+mod revocation;
 mod support;
