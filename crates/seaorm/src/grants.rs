@@ -248,7 +248,7 @@ impl SeaOrmStore {
         let _guard = self.write_guard().await;
         let txn = self
             .inner
-            .db
+            .writer
             .begin_with_options(write_transaction(self.inner.backend))
             .await
             .map_err(from_db)?;

@@ -16,8 +16,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use sqlx::Connection;
 use sqlx::pool::PoolConnectionMetadata;
+use sqlx::{Connection, SqliteConnection};
 
 type Check<'c> = Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + 'c>>;
 
@@ -33,6 +33,35 @@ pub(crate) fn settled_after_release<C: Connection>(
             conn.ping().await?;
         }
         Ok(at_top_level(conn, "released"))
+    })
+}
+
+/// `after_release` of SQLite's writing connection: as [`settled_after_release`], and a
+/// connection whose last statement failed at the file (`PERM`, `READONLY`, `IOERR`,
+/// `CORRUPT`, `FULL`, `CANTOPEN`, `NOTADB`) is closed too: one opened while the file
+/// could not be written was opened read-only, and would stay so.
+pub(crate) fn writable_after_release(
+    conn: &mut SqliteConnection,
+    meta: PoolConnectionMetadata,
+) -> Check<'_> {
+    Box::pin(async move {
+        if !settled_after_release(conn, meta).await? {
+            return Ok(false);
+        }
+        let failed = conn.lock_handle().await?.last_error();
+        let at_the_file = failed
+            .as_ref()
+            .and_then(sqlx::error::DatabaseError::code)
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 3 | 8 | 10 | 11 | 13 | 14 | 26));
+        if at_the_file {
+            tracing::warn!(
+                target: "support_access_seaorm",
+                error = %failed.map(|e| e.to_string()).unwrap_or_default(),
+                "closing the SQLite writing connection after a file error; the next write opens a new one"
+            );
+        }
+        Ok(!at_the_file)
     })
 }
 
