@@ -71,6 +71,11 @@ impl Connection {
         }
     }
 
+    /// Whether someone asked this connection to close.
+    pub fn close_was_requested(&self) -> bool {
+        *self.inner.close.borrow()
+    }
+
     /// Resolves once someone asked this connection to close.
     pub async fn close_requested(&self) {
         let mut close = self.inner.close.subscribe();

@@ -70,9 +70,22 @@ pub(crate) async fn serve<H, F>(
                 let connection = Connection::new(peer);
                 let handler = handler.clone();
                 let for_requests = connection.clone();
-                let service = service_fn(move |request| {
-                    let response = handler(request, for_requests.clone());
-                    async move { Ok::<_, Infallible>(response.await) }
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let http1 = request.version() <= http::Version::HTTP_11;
+                    let connection = for_requests.clone();
+                    let response = handler(request, connection.clone());
+                    async move {
+                        let mut response = response.await;
+                        // This request ended its own connection's support access (a
+                        // revoke, a seat release): say so, so that the client does not
+                        // send its next request on a connection that is closing.
+                        if http1 && connection.close_was_requested() {
+                            response
+                                .headers_mut()
+                                .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+                        }
+                        Ok::<_, Infallible>(response)
+                    }
                 });
                 let served = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 connections.spawn(drive(served, connection, draining.clone()));

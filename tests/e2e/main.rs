@@ -13,4 +13,5 @@ mod management;
 mod ordinary;
 mod restrictions;
 mod revocation;
+mod sqlite_faults;
 mod support;
