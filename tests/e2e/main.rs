@@ -5,9 +5,11 @@
 
 mod browser;
 mod bypass;
+mod child;
 mod export;
 mod faults;
 mod jwt;
+mod kill9;
 mod lifecycle;
 mod management;
 mod ordinary;
