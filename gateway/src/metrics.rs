@@ -207,7 +207,7 @@ impl Default for Metrics {
         registry.register(
             "store_errors",
             "Store calls of the gateway that failed, by operation and kind \
-             (unavailable, timeout, backend, conflict, not_found)",
+             (unavailable, timeout, backend)",
             store_errors.clone(),
         );
         registry.register(

@@ -48,13 +48,13 @@ store_failure!(
     AccessRefusal
 );
 
-/// The metrics label of a store failure.
-fn kind(error: &StoreError) -> &'static str {
+/// The metrics label of a store failure; `None` for the store's domain answers
+/// (`NotFound`, `Conflict`), which are not failures.
+fn kind(error: &StoreError) -> Option<&'static str> {
     match error {
-        StoreError::NotFound => "not_found",
-        StoreError::Conflict(_) => "conflict",
-        StoreError::Unavailable(_) => "unavailable",
-        StoreError::Backend(_) => "backend",
+        StoreError::NotFound | StoreError::Conflict(_) => None,
+        StoreError::Unavailable(_) => Some("unavailable"),
+        StoreError::Backend(_) => Some("backend"),
     }
 }
 
@@ -71,8 +71,7 @@ pub(crate) async fn bounded<T, E: StoreFailure>(
                 .as_ref()
                 .err()
                 .and_then(StoreFailure::store_error)
-                .filter(|e| !matches!(e, StoreError::NotFound | StoreError::Conflict(_)))
-                .map(kind);
+                .and_then(kind);
             metrics.store_call(op, failure);
             outcome
         }
@@ -85,3 +84,6 @@ pub(crate) async fn bounded<T, E: StoreFailure>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
