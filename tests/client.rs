@@ -278,4 +278,19 @@ impl RawConnection {
             }
         }
     }
+
+    /// Writes raw bytes without reading anything.
+    pub async fn write(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).await.is_ok()
+    }
+
+    /// Whether the server closes the connection within `limit` (nothing more arrives
+    /// and the read ends); `false` if it stays open that long or sends bytes.
+    pub async fn closed_within(&mut self, limit: std::time::Duration) -> bool {
+        let mut buf = [0u8; 1024];
+        matches!(
+            tokio::time::timeout(limit, self.stream.read(&mut buf)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    }
 }

@@ -42,7 +42,8 @@ pub struct Harness {
     _dir: TempDir,
 }
 
-/// The test configuration; `extra` is appended (later keys win per table).
+/// The test configuration; `extra` is appended right after the `[limits]` table, so
+/// keys before its first table header are limits (`body_read_timeout = "300ms"`).
 pub fn config_text(upstream: &str, dir: &std::path::Path, extra: &str) -> String {
     config_text_timed(upstream, "2s", dir, extra)
 }

@@ -3,6 +3,7 @@
 //! also send raw bytes.
 
 pub mod client;
+pub mod fault_fs;
 pub mod harness;
 pub mod stub;
 pub mod tokens;

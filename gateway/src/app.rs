@@ -18,8 +18,9 @@ use support_access_policy::{Policy, RefusalShape};
 
 use crate::body::Body;
 use crate::config;
+use crate::conn::Connection;
 use crate::identify::{Identity, identify};
-use crate::metrics::{Class, Metrics, Outcome};
+use crate::metrics::{Class, Metrics, Outcome, StoreOp};
 use crate::refusal::{Refusal, Shape};
 use crate::tokens::{SupportSigner, Verifier};
 use crate::upstream::{Upstream, prepare_headers};
@@ -32,7 +33,7 @@ pub struct App {
     pub(crate) signer: SupportSigner,
     pub(crate) policy: Arc<Policy>,
     pub(crate) upstream: Upstream,
-    pub(crate) metrics: Metrics,
+    pub(crate) metrics: Arc<Metrics>,
     pub(crate) auth: config::Auth,
     pub(crate) limits: config::Limits,
     pub(crate) support_users: Arc<SupportUsers>,
@@ -93,6 +94,7 @@ impl RequestIds {
 pub(crate) enum BodyError {
     TooLarge,
     Broken,
+    TimedOut,
 }
 
 impl BodyError {
@@ -109,6 +111,11 @@ impl BodyError {
                 StatusCode::BAD_REQUEST,
                 "body_unreadable",
                 "The request body could not be read.",
+            ),
+            Self::TimedOut => Refusal::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_read_timeout",
+                "The request body did not arrive in time.",
             ),
         }
     }
@@ -131,7 +138,8 @@ impl App {
         limits: config::Limits,
     ) -> Self {
         let support_users = Arc::new(SupportUsers::default());
-        let live = Arc::new(crate::live::LiveGrants::default());
+        let metrics = Arc::new(Metrics::default());
+        let live = Arc::new(crate::live::LiveGrants::new(metrics.cuts()));
         let management = crate::management::Management::new(crate::management::Mgmt {
             access: access.clone(),
             clock: clock.clone(),
@@ -142,6 +150,8 @@ impl App {
             support_users: support_users.clone(),
             live: live.clone(),
             openapi: Arc::new(crate::management::openapi_json()),
+            metrics: metrics.clone(),
+            store_timeout: limits.store_timeout,
         });
         Self {
             access,
@@ -149,7 +159,7 @@ impl App {
             signer,
             policy,
             upstream,
-            metrics: Metrics::default(),
+            metrics,
             auth,
             limits,
             support_users,
@@ -183,8 +193,9 @@ impl App {
     pub async fn handle(
         self: Arc<Self>,
         request: Request<Incoming>,
-        peer: SocketAddr,
+        connection: Connection,
     ) -> Response<Body> {
+        let peer = connection.peer();
         let started = Instant::now();
         let request_id = self.request_ids.next();
         let identity = identify(
@@ -208,7 +219,7 @@ impl App {
                 Box::pin(crate::pipeline::support(
                     &self,
                     request,
-                    peer,
+                    &connection,
                     token,
                     &request_id,
                     started,
@@ -299,7 +310,8 @@ impl App {
         }
     }
 
-    /// Reads a body a rule must inspect, refusing it beyond the configured limit.
+    /// Reads a body a rule must inspect, refusing it beyond the configured limit or when
+    /// it does not arrive within `limits.body_read_timeout`.
     pub(crate) async fn read_body(
         &self,
         headers: &HeaderMap,
@@ -313,10 +325,12 @@ impl App {
         if declared.is_some_and(|length| length > limit as u64) {
             return Err(BodyError::TooLarge);
         }
-        match Limited::new(incoming, limit).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
-            Err(_) => Err(BodyError::Broken),
+        let read = Limited::new(incoming, limit).collect();
+        match tokio::time::timeout(self.limits.body_read_timeout, read).await {
+            Err(_) => Err(BodyError::TimedOut),
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+            Ok(Err(_)) => Err(BodyError::Broken),
         }
     }
 
@@ -332,25 +346,40 @@ impl App {
         self.metrics.request(class, outcome, started.elapsed());
     }
 
-    /// Ends support responses in flight whose grant ended (revoked elsewhere, expired,
-    /// seat released).
+    /// How many support token holders have something in flight (a request, a stream, a
+    /// connection): for tests that must wait until a request is under way.
+    pub fn live_holders(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Ends what is in flight (requests, uploads, streams, connections) of support
+    /// holders the store no longer authorises (revoked elsewhere, expired, seat
+    /// released). Bounded by `limits.store_timeout`.
     pub async fn recheck_live(&self) {
-        if self.live.streams() > 0 {
-            self.live
-                .recheck(self.access.grants().as_ref(), self.clock.now())
-                .await;
+        if !self.live.is_empty() {
+            let recheck = self.live.recheck(&self.access, self.clock.now());
+            if tokio::time::timeout(self.limits.store_timeout, recheck)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the recheck of support access in flight did not finish in time");
+            }
         }
     }
 
-    /// Closes open grants past their end and refreshes the list of support users.
+    /// Closes open grants past their end, ends what they had in flight, and refreshes
+    /// the list of support users. Each store call is bounded by `limits.store_timeout`.
     pub async fn sweep(&self) {
-        self.recheck_live().await;
-        match self.access.expire_due(100).await {
+        let (metrics, limit) = (&self.metrics, self.limits.store_timeout);
+        let expired = self.access.expire_due(100);
+        match crate::store_call::bounded(metrics, limit, StoreOp::sweep, expired).await {
             Ok(0) => {}
             Ok(closed) => tracing::info!(closed, "closed expired grants"),
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
         }
-        match self.access.grants().open_grants(10_000).await {
+        self.recheck_live().await;
+        let open = self.access.grants().open_grants(10_000);
+        match crate::store_call::bounded(metrics, limit, StoreOp::sweep, open).await {
             Ok(grants) => self
                 .support_users
                 .set(grants.iter().map(|g| g.support_user).collect()),

@@ -22,8 +22,8 @@ pub enum Body {
     Full(Full<Bytes>),
     /// Produced by the management API (possibly streamed, e.g. an audit export).
     Api(axum::body::Body),
-    /// A support response that ends when its grant ends.
-    Revocable(Box<crate::live::Revocable>),
+    /// A support body (response or upload) that ends when its holder's access ends.
+    Revocable(Box<crate::live::Revocable<Incoming>>),
 }
 
 impl Body {

@@ -190,8 +190,11 @@ pub struct Limits {
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
     /// How long a support request waits for the store (grant lookup, audit append)
-    /// before it is refused with `503`.
+    /// before it is refused with `503`; also bounds the management API's store calls.
     pub store_timeout: Duration,
+    /// How long the gateway waits for a body it must read before it refuses the
+    /// request with `408`.
+    pub body_read_timeout: Duration,
 }
 
 /// `[log]`.

@@ -12,8 +12,10 @@ pub mod app;
 pub mod body;
 pub mod cli;
 pub mod config;
+pub mod conn;
 pub mod demo;
 pub mod identify;
+mod inflight;
 pub mod live;
 pub mod management;
 pub mod metrics;
@@ -21,6 +23,7 @@ mod ops;
 mod pipeline;
 pub mod refusal;
 mod server;
+mod store_call;
 pub mod tokens;
 pub mod upstream;
 pub mod wiring;
@@ -80,7 +83,11 @@ pub struct Running {
     pub ops: SocketAddr,
     app: Arc<App>,
     shutdown: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    /// The listeners: each drains within `limits.shutdown_grace` of the shutdown.
+    servers: Vec<JoinHandle<()>>,
+    /// The expiry sweep and the live recheck: they keep working while the listeners
+    /// drain, and are cancelled once they have (at the latest at the deadline).
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -89,12 +96,30 @@ impl Running {
         &self.app
     }
 
-    /// Stops accepting, lets in-flight requests finish, and returns when all is done.
+    /// Stops accepting, lets in-flight requests finish (with their `request.completed`
+    /// events), and returns when all is done — within `limits.shutdown_grace`, whatever
+    /// the store does: connections still open at the deadline are closed, and the
+    /// background tasks are cancelled.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
-        for task in self.tasks {
+        for server in self.servers {
+            let _ = server.await;
+        }
+        for task in &self.background {
+            task.abort();
+        }
+        for task in self.background {
             let _ = task.await;
         }
+        let cut = self.app.metrics.support_requests_in_flight();
+        if cut > 0 {
+            tracing::warn!(
+                requests = cut,
+                "gave up on support requests still in flight at the end of the grace period; \
+                 their request.completed events are missing"
+            );
+        }
+        tracing::info!("drained");
     }
 
     /// Runs until `signal` completes, then shuts down gracefully.
@@ -166,54 +191,47 @@ pub async fn build_with(
         grace: config.limits.shutdown_grace,
     };
     app.sweep().await;
-    let mut tasks = Vec::new();
+    let mut servers = Vec::new();
+    let mut background = Vec::new();
     let proxy_app = app.clone();
-    tasks.push(tokio::spawn(server::serve(
+    servers.push(tokio::spawn(server::serve(
         proxy_listener,
         settings,
         watcher.clone(),
-        move |request, peer| proxy_app.clone().handle(request, peer),
+        move |request, connection| proxy_app.clone().handle(request, connection),
     )));
     let ops_app = app.clone();
-    tasks.push(tokio::spawn(server::serve(
+    servers.push(tokio::spawn(server::serve(
         ops_listener,
         settings,
         watcher.clone(),
-        move |request, _peer| {
+        move |request, _connection| {
             let app = ops_app.clone();
             async move { ops::handle(&app, request).await }
         },
     )));
+    drop(watcher);
     let sweep_app = app.clone();
-    let mut sweep_watcher = watcher;
     let interval = config.grants.sweep_interval;
     let keep_alive = stores.changes.clone();
-    tasks.push(tokio::spawn(async move {
+    background.push(tokio::spawn(async move {
         let _keep_alive = keep_alive;
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                _ = ticker.tick() => sweep_app.sweep().await,
-                _ = sweep_watcher.changed() => break,
-            }
+            ticker.tick().await;
+            sweep_app.sweep().await;
         }
     }));
     if let Some(changes) = &stores.changes {
-        // A grant changed somewhere (another instance revoked it, say): end the streams
-        // in flight that it no longer allows.
+        // A grant changed somewhere (another instance revoked it, say): end what is in
+        // flight that it no longer allows.
         let mut feed = changes.subscribe();
         let live_app = app.clone();
-        let mut live_watcher = shutdown.subscribe();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    change = feed.recv() => match change {
-                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => live_app.recheck_live().await,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                    },
-                    _ = live_watcher.changed() => break,
-                }
+        background.push(tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            while let Ok(_) | Err(RecvError::Lagged(_)) = feed.recv().await {
+                live_app.recheck_live().await;
             }
         }));
     }
@@ -223,6 +241,7 @@ pub async fn build_with(
         ops,
         app,
         shutdown,
-        tasks,
+        servers,
+        background,
     })
 }

@@ -33,8 +33,10 @@ use utoipa_axum::routes;
 use crate::app::{App, SupportUsers};
 use crate::body::Body;
 use crate::config;
-use crate::metrics::{Class, Outcome};
+use crate::live::Ended;
+use crate::metrics::{Class, Metrics, Outcome, StoreOp};
 use crate::refusal::{Refusal, Shape};
+use crate::store_call::{StoreFailure, bounded};
 use crate::tokens::{SupportSigner, Verifier};
 
 pub mod api;
@@ -66,6 +68,9 @@ pub(crate) struct Mgmt {
     pub support_users: Arc<SupportUsers>,
     pub live: Arc<crate::live::LiveGrants>,
     pub openapi: Arc<Value>,
+    pub metrics: Arc<Metrics>,
+    /// Bounds every store call (`limits.store_timeout`): `503` after it.
+    pub store_timeout: std::time::Duration,
 }
 
 /// A refusal with the request id, rendered as JSON.
@@ -269,8 +274,18 @@ impl Mgmt {
         }
     }
 
+    /// A store call of a handler, bounded and counted.
+    async fn call<T, E: StoreFailure>(
+        &self,
+        op: StoreOp,
+        call: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        bounded(&self.metrics, self.store_timeout, op, call).await
+    }
+
     async fn refresh_support_users(&self) {
-        if let Ok(grants) = self.access.grants().open_grants(10_000).await {
+        let open = self.access.grants().open_grants(10_000);
+        if let Ok(grants) = self.call(StoreOp::sweep, open).await {
             self.support_users
                 .set(grants.iter().map(|g| g.support_user).collect());
         }
@@ -332,7 +347,7 @@ fn bounded_text(
 /// The one mapping from a lifecycle error's stable code to its HTTP refusal (SPEC §5):
 /// bounds → 422, conflicts → 409, nothing to act on → 404, the store → 503 (its detail
 /// is logged, never sent).
-fn lifecycle_refusal(code: &'static str, message: String) -> Refusal {
+pub(crate) fn lifecycle_refusal(code: &'static str, message: String) -> Refusal {
     match code {
         "grant_too_short" | "grant_too_long" | "end_date_in_past" => {
             refusal(StatusCode::UNPROCESSABLE_ENTITY, code, message)
@@ -384,9 +399,9 @@ async fn post_grant(
         reason: bounded_text("reason", body.reason, 1000).map_err(fail)?,
         ticket: bounded_text("ticket", body.ticket, 200).map_err(fail)?,
     };
+    let granted = m.access.grant(&admin.org, &admin.sub, request);
     let grant = m
-        .access
-        .grant(&admin.org, &admin.sub, request)
+        .call(StoreOp::lifecycle, granted)
         .await
         .map_err(|e| fail(lifecycle_refusal(e.code(), e.to_string())))?;
     m.refresh_support_users().await;
@@ -406,7 +421,10 @@ async fn get_grant(
 ) -> Reply {
     let fail = |r| ApiError(r, rid.0.clone());
     let admin = m.admin(&headers).map_err(fail)?;
-    match m.access.status(&admin.org).await {
+    match m
+        .call(StoreOp::lifecycle, m.access.status(&admin.org))
+        .await
+    {
         Ok(Some(view)) => Ok(json_axum(
             StatusCode::OK,
             &GrantBody::new(&view.grant, view.status),
@@ -433,9 +451,9 @@ async fn patch_grant(
     let admin = m.admin(request.headers()).map_err(fail)?;
     let body: GrantChange = body_json(request).await.map_err(fail)?;
     let end = parse_time("expires_at", &body.expires_at).map_err(fail)?;
+    let changed = m.access.change_end(&admin.org, &admin.sub, end);
     let grant = m
-        .access
-        .change_end(&admin.org, &admin.sub, end)
+        .call(StoreOp::lifecycle, changed)
         .await
         .map_err(|e| fail(lifecycle_refusal(e.code(), e.to_string())))?;
     Ok(json_axum(
@@ -454,12 +472,15 @@ async fn delete_grant(
 ) -> Reply {
     let fail = |r| ApiError(r, rid.0.clone());
     let admin = m.admin(&headers).map_err(fail)?;
+    // Answered 204 only once the revoke and its event are durable; a 503 (a store that
+    // failed or did not answer in time) changed nothing, unless the commit was already
+    // under way when the time was up.
+    let revoke = m.access.revoke(&admin.org, &admin.sub);
     let revoked = m
-        .access
-        .revoke(&admin.org, &admin.sub)
+        .call(StoreOp::lifecycle, revoke)
         .await
         .map_err(|e| fail(lifecycle_refusal(e.code(), e.to_string())))?;
-    m.live.end(revoked.id);
+    m.live.end(revoked.id, Ended::Revoked);
     m.refresh_support_users().await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -477,9 +498,9 @@ async fn post_token(
     let staff = m.staff(request.headers()).map_err(fail)?;
     let body: TokenRequest = body_json(request).await.map_err(fail)?;
     let org = OrgId::new(body.org);
+    let claimed = m.access.claim_seat(&org, &staff.sub);
     let grant = m
-        .access
-        .claim_seat(&org, &staff.sub)
+        .call(StoreOp::lifecycle, claimed)
         .await
         .map_err(|e| fail(lifecycle_refusal(e.code(), e.to_string())))?;
     let (token, expires_at) = m
@@ -516,23 +537,14 @@ async fn delete_token(
     let fail = |r| ApiError(r, rid.0.clone());
     let staff = m.staff(request.headers()).map_err(fail)?;
     let body: TokenRequest = body_json(request).await.map_err(fail)?;
-    release(&m.access, &OrgId::new(body.org), &staff.sub)
+    let org = OrgId::new(body.org);
+    let released = m.access.release_seat(&org, &staff.sub);
+    let grant = m
+        .call(StoreOp::lifecycle, released)
         .await
-        .map_err(fail)?;
+        .map_err(|e| fail(lifecycle_refusal(e.code(), e.to_string())))?;
+    m.live.end_actor(grant.id, &staff.sub, Ended::SeatReleased);
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// Releases `staff`'s seat in `org`.
-pub(crate) async fn release(
-    access: &SupportAccess,
-    org: &OrgId,
-    staff: &StaffId,
-) -> Result<(), Refusal> {
-    access
-        .release_seat(org, staff)
-        .await
-        .map(|_| ())
-        .map_err(|e| lifecycle_refusal(e.code(), e.to_string()))
 }
 
 /// Filters of the audit listing and export.
@@ -639,9 +651,7 @@ async fn get_audit(
         )));
     }
     let page = m
-        .access
-        .audit()
-        .query(&query)
+        .call(StoreOp::audit_read, m.access.audit().query(&query))
         .await
         .map_err(|e| fail(store_failure(&e)))?;
     Ok(json_axum(

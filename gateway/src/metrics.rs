@@ -1,11 +1,16 @@
 //! Prometheus metrics: requests by class and decision, latency histograms, audit append
-//! latency and upstream errors.
+//! latency, upstream errors, store failures by operation and kind, support access cut in
+//! flight, and support requests between their `request.allowed` and
+//! `request.completed`. Also the audit log's recent health, for `/readyz`.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -49,6 +54,106 @@ struct ErrorLabels {
     kind: &'static str,
 }
 
+/// A store operation of the gateway.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum StoreOp {
+    /// The grant lookup of a support request.
+    grant_lookup,
+    /// An audit append of a support request.
+    audit_append,
+    /// A grant change with its event (management API, token exchange, seat release).
+    lifecycle,
+    /// The expiry sweep and the support-user refresh.
+    sweep,
+    /// An audit listing of the management API.
+    audit_read,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreErrorLabels {
+    op: StoreOp,
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CutLabels {
+    what: &'static str,
+}
+
+/// Counts support access cut in flight when it ended, by what was cut.
+#[derive(Debug, Clone, Default)]
+pub struct Cuts(Family<CutLabels, Counter>);
+
+impl Cuts {
+    fn inc(&self, what: &'static str, by: u64) {
+        self.0.get_or_create(&CutLabels { what }).inc_by(by);
+    }
+
+    /// A request refused while it waited for the CRM's response head.
+    pub fn head_wait(&self) {
+        self.inc("head_wait", 1);
+    }
+
+    /// A body the gateway was reading.
+    pub fn body_read(&self) {
+        self.inc("body_read", 1);
+    }
+
+    /// An upload aborted on its way to the CRM.
+    pub fn upload(&self) {
+        self.inc("upload", 1);
+    }
+
+    /// A response cut on its way to the client.
+    pub fn response(&self) {
+        self.inc("response", 1);
+    }
+
+    /// Connections asked to close.
+    pub fn connections(&self, n: usize) {
+        if n > 0 {
+            self.inc("connection", n as u64);
+        }
+    }
+}
+
+/// How long a failed audit append keeps `/readyz` unready when nothing succeeds after it.
+const AUDIT_FAILURE_MEMORY: Duration = Duration::from_secs(30);
+
+/// The audit log's recent health: whether the latest append failed, and when.
+#[derive(Debug, Default)]
+pub struct AuditHealth {
+    /// Milliseconds since `epoch` of the latest failed append that no success followed;
+    /// -1 when the latest append succeeded (or none was made).
+    failing_since: AtomicI64,
+    epoch: std::sync::OnceLock<Instant>,
+}
+
+impl AuditHealth {
+    fn now_ms(&self) -> i64 {
+        let epoch = self.epoch.get_or_init(Instant::now);
+        i64::try_from(epoch.elapsed().as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn record(&self, ok: bool) {
+        if ok {
+            self.failing_since.store(-1, Ordering::Relaxed);
+        } else {
+            let now = self.now_ms();
+            let _ =
+                self.failing_since
+                    .compare_exchange(-1, now, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the latest append failed, within the last 30 s, and none succeeded since.
+    pub fn failing(&self) -> bool {
+        let since = self.failing_since.load(Ordering::Relaxed);
+        since >= 0 && self.now_ms().saturating_sub(since) < AUDIT_FAILURE_MEMORY.as_millis() as i64
+    }
+}
+
 /// The gateway's metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -57,6 +162,10 @@ pub struct Metrics {
     latency: Family<ClassLabels, Histogram>,
     audit_append: Histogram,
     upstream_errors: Family<ErrorLabels, Counter>,
+    store_errors: Family<StoreErrorLabels, Counter>,
+    cuts: Cuts,
+    in_flight: Gauge,
+    audit_health: Arc<AuditHealth>,
 }
 
 fn latency_buckets() -> Histogram {
@@ -72,6 +181,9 @@ impl Default for Metrics {
         );
         let audit_append = latency_buckets();
         let upstream_errors = Family::<ErrorLabels, Counter>::default();
+        let store_errors = Family::<StoreErrorLabels, Counter>::default();
+        let cuts = Cuts::default();
+        let in_flight = Gauge::default();
         registry.register(
             "requests",
             "Requests by class and outcome",
@@ -92,12 +204,33 @@ impl Default for Metrics {
             "Upstream failures by kind",
             upstream_errors.clone(),
         );
+        registry.register(
+            "store_errors",
+            "Store calls of the gateway that failed, by operation and kind \
+             (unavailable, timeout, backend)",
+            store_errors.clone(),
+        );
+        registry.register(
+            "access_cut",
+            "Support access cut in flight when it ended (revoke, expiry, seat release), \
+             by what was cut (head_wait, body_read, upload, response, connection)",
+            cuts.0.clone(),
+        );
+        registry.register(
+            "support_requests_in_flight",
+            "Support requests forwarded whose request.completed is not recorded yet",
+            in_flight.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
             audit_append,
             upstream_errors,
+            store_errors,
+            cuts,
+            in_flight,
+            audit_health: Arc::default(),
         }
     }
 }
@@ -125,6 +258,41 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a failed store call; an audit append's outcome also feeds
+    /// [`Metrics::audit_health`].
+    pub fn store_call(&self, op: StoreOp, failure: Option<&'static str>) {
+        if op == StoreOp::audit_append {
+            self.audit_health.record(failure.is_none());
+        }
+        if let Some(kind) = failure {
+            self.store_errors
+                .get_or_create(&StoreErrorLabels { op, kind })
+                .inc();
+        }
+    }
+
+    /// The audit log's recent health.
+    pub fn audit_health(&self) -> &AuditHealth {
+        &self.audit_health
+    }
+
+    /// The counters of support access cut in flight.
+    pub fn cuts(&self) -> Cuts {
+        self.cuts.clone()
+    }
+
+    /// One support request more (or less) between its `request.allowed` and its
+    /// `request.completed`.
+    pub fn support_in_flight(&self, delta: i64) {
+        self.in_flight.inc_by(delta);
+    }
+
+    /// How many support requests are between their `request.allowed` and their
+    /// `request.completed`.
+    pub fn support_requests_in_flight(&self) -> i64 {
+        self.in_flight.get()
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut text = String::new();
@@ -145,7 +313,22 @@ mod tests {
         metrics.request(Class::support, Outcome::refused, Duration::from_millis(2));
         metrics.upstream_error("timeout");
         metrics.audit_append(Duration::from_micros(300));
+        metrics.store_call(StoreOp::audit_append, Some("timeout"));
+        metrics.cuts().head_wait();
         let text = metrics.render();
+        assert!(
+            text.contains(
+                r#"support_gateway_store_errors_total{op="audit_append",kind="timeout"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"support_gateway_access_cut_total{what="head_wait"} 1"#),
+            "{text}"
+        );
+        assert!(metrics.audit_health().failing());
+        metrics.store_call(StoreOp::audit_append, None);
+        assert!(!metrics.audit_health().failing());
         assert!(
             text.contains(r#"support_gateway_requests_total{class="support",outcome="refused"} 1"#),
             "{text}"

@@ -1,5 +1,5 @@
-//! The ops listener: `/healthz` (the process answers), `/readyz` (the store answers),
-//! `/metrics` (Prometheus text format).
+//! The ops listener: `/healthz` (the process answers), `/readyz` (the store answers and
+//! the audit log takes events), `/metrics` (Prometheus text format).
 
 use std::time::Duration;
 
@@ -21,6 +21,12 @@ pub(crate) async fn handle(app: &App, request: Request<Incoming>) -> Response<Bo
             let probe_org = OrgId::new("__readyz__");
             let probe = app.access.grants().open_for_org(&probe_org);
             match tokio::time::timeout(Duration::from_secs(2), probe).await {
+                // The store reads, but the audit log refused the latest support
+                // request's event (a full or read-only disk): support traffic gets 503.
+                Ok(Ok(_)) if app.metrics().audit_health().failing() => json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({"status": "unavailable", "error": "audit_unavailable"}),
+                ),
                 Ok(Ok(_)) => json(StatusCode::OK, &json!({"status": "ready"})),
                 Ok(Err(e)) => json(
                     StatusCode::SERVICE_UNAVAILABLE,

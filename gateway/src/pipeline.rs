@@ -5,7 +5,6 @@
 //! Every refusal after verification is audited as `request.blocked`; if the audit log
 //! cannot take an event, the answer is `503` and nothing is forwarded.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use http::header::{CONTENT_LENGTH, HeaderValue, TRANSFER_ENCODING, USER_AGENT};
@@ -20,8 +19,12 @@ use support_access_policy::{BodyOutcome, BodyRefusal, RefusalKind, SupportContex
 
 use crate::app::{App, MANAGEMENT_PREFIX, strip_support_headers};
 use crate::body::Body;
-use crate::metrics::{Class, Outcome};
+use crate::conn::Connection;
+use crate::inflight::{Cut, ended_refusal};
+use crate::live::{Ended, Streaming};
+use crate::metrics::{Class, Outcome, StoreOp};
 use crate::refusal::{Refusal, Shape};
+use crate::store_call::bounded;
 use crate::upstream::prepare_headers;
 
 /// Who is asking, for the audit events of one support request.
@@ -45,8 +48,15 @@ impl Ctx<'_> {
 
     async fn append(&self, event: NewAuditEvent) -> Result<(), StoreError> {
         let started = Instant::now();
-        let outcome = bounded(self.app, self.app.access.audit().append(event)).await;
-        self.app.metrics.audit_append(started.elapsed());
+        let app = self.app;
+        let outcome = bounded(
+            &app.metrics,
+            app.limits.store_timeout,
+            StoreOp::audit_append,
+            app.access.audit().append(event),
+        )
+        .await;
+        app.metrics.audit_append(started.elapsed());
         outcome.map(|_| ())
     }
 
@@ -88,20 +98,6 @@ impl Ctx<'_> {
     }
 }
 
-/// Waits for a store call at most `limits.store_timeout`: a store that stopped answering
-/// is unavailable, and support traffic fails closed instead of hanging.
-async fn bounded<T>(
-    app: &App,
-    call: impl std::future::Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    match tokio::time::timeout(app.limits.store_timeout, call).await {
-        Ok(outcome) => outcome,
-        Err(_) => Err(StoreError::Unavailable(
-            "the audit log did not answer in time".into(),
-        )),
-    }
-}
-
 fn audit_unavailable() -> Refusal {
     Refusal::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -139,12 +135,13 @@ fn header_value(text: &str) -> Option<HeaderValue> {
 pub(crate) async fn support(
     app: &App,
     request: Request<Incoming>,
-    peer: SocketAddr,
+    connection: &Connection,
     token: String,
     request_id: &str,
     started: Instant,
 ) -> Response<Body> {
     let now = app.clock.now();
+    let peer = connection.peer();
     let raw_path = request.uri().path().to_owned();
     let mut ctx = Ctx {
         app,
@@ -186,20 +183,21 @@ pub(crate) async fn support(
         .headers()
         .get(USER_AGENT)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let authorised =
-        match tokio::time::timeout(app.limits.store_timeout, app.access.authorise(&facts, now))
-            .await
-        {
-            Ok(outcome) => outcome,
-            Err(_) => Err(AccessRefusal::Store(StoreError::Unavailable(
-                "the grant store did not answer in time".into(),
-            ))),
-        };
+    // Watched from before the grant is read: an end of access after this is seen.
+    let watch = app.live.watch(&facts);
+    let authorised = bounded(
+        &app.metrics,
+        app.limits.store_timeout,
+        StoreOp::grant_lookup,
+        app.access.authorise(&facts, now),
+    )
+    .await;
     match authorised {
         Ok(grant) => {
             ctx.event.reason = grant.reason.clone();
             ctx.event.ticket = grant.ticket.clone();
             ctx.grant = Some(grant);
+            app.live.attach(&facts, connection);
         }
         Err(AccessRefusal::Store(e)) => {
             tracing::error!(request_id, error = %e, "grant store unavailable");
@@ -261,9 +259,19 @@ pub(crate) async fn support(
     // token may make is releasing its own seat.
     if request.method() == http::Method::DELETE && target.match_key() == "/support-access/v1/token"
     {
-        return match crate::management::release(&app.access, &facts.org, &facts.actor).await {
-            Ok(()) => {
-                app.live.end(facts.grant);
+        let released = bounded(
+            &app.metrics,
+            app.limits.store_timeout,
+            StoreOp::lifecycle,
+            app.access.release_seat(&facts.org, &facts.actor),
+        )
+        .await;
+        return match released
+            .map_err(|e| crate::management::lifecycle_refusal(e.code(), e.to_string()))
+        {
+            Ok(_) => {
+                app.live
+                    .end_actor(facts.grant, &facts.actor, Ended::SeatReleased);
                 app.finish(Class::support, Outcome::answered, started);
                 let mut response = Response::new(Body::empty());
                 *response.status_mut() = StatusCode::NO_CONTENT;
@@ -301,13 +309,10 @@ pub(crate) async fn support(
     ctx.event.restriction = decision.restriction;
     let (mut parts, incoming) = request.into_parts();
     let body = if decision.needs_body() {
-        let bytes = match app.read_body(&parts.headers, incoming).await {
+        let read = crate::inflight::read_body(app, &watch, &facts, &parts.headers, incoming);
+        let bytes = match read.await {
             Ok(bytes) => bytes,
-            Err(e) => {
-                return ctx
-                    .block(e.refusal(app.limits.max_inspected_body_bytes))
-                    .await;
-            }
+            Err(refusal) => return ctx.block(refusal).await,
         };
         ctx.event.body_sha256 = Some(hex::encode(Sha256::digest(&bytes)));
         let guard_ctx = SupportContext {
@@ -328,8 +333,11 @@ pub(crate) async fn support(
             }
             Err(refused) => return ctx.block(body_refusal(&refused)).await,
         }
-    } else {
+    } else if http_body::Body::is_end_stream(&incoming) {
         Body::from(incoming)
+    } else {
+        // An upload streams under the guard: if access ends, the CRM sees it cut.
+        Body::Revocable(Box::new(watch.guard(incoming, Streaming::Upload)))
     };
 
     // 4. Record the decision durably before anything is forwarded.
@@ -342,6 +350,7 @@ pub(crate) async fn support(
     }
 
     // 5. Forward with the identity headers, then record the outcome.
+    let in_flight = InFlight::new(&app.metrics);
     strip_support_headers(&mut parts.headers);
     let identity = [
         ("x-support-access-grant", grant.id.to_string()),
@@ -354,20 +363,28 @@ pub(crate) async fn support(
         }
     }
     prepare_headers(&mut parts.headers, peer);
-    let forwarded = app
-        .upstream
-        .send(Request::from_parts(parts, body), &target.forward_target())
-        .await;
+    let request = Request::from_parts(parts, body);
+    let forwarded = crate::inflight::forward(app, &watch, request, &target.forward_target()).await;
     let mut completed = ctx.event(AuditKind::RequestCompleted);
     completed.latency_ms = Some(started.elapsed().as_millis() as u64);
     let response = match forwarded {
         Ok(response) => {
             completed.status = Some(response.status().as_u16());
             app.finish(Class::support, Outcome::forwarded, started);
-            let live = app.live.clone();
-            response.map(|body| Body::Revocable(Box::new(live.guard(grant.id, &facts.actor, body))))
+            response.map(|body| Body::Revocable(Box::new(watch.guard(body, Streaming::Response))))
         }
-        Err(failure) => {
+        Err(Cut::Ended(why)) => {
+            let refusal = ended_refusal(why);
+            tracing::info!(
+                request_id,
+                code = refusal.code,
+                "support access ended while the request waited for the CRM; upstream request dropped"
+            );
+            completed.status = Some(refusal.status.as_u16());
+            app.finish(Class::support, Outcome::refused, started);
+            refusal.render(ctx.shape, request_id)
+        }
+        Err(Cut::Upstream(failure)) => {
             app.metrics.upstream_error(failure.label());
             let refusal = failure.refusal();
             completed.status = Some(refusal.status.as_u16());
@@ -378,5 +395,23 @@ pub(crate) async fn support(
     if let Err(e) = ctx.append(completed).await {
         tracing::error!(request_id, error = %e, "could not record the outcome of a forwarded support request");
     }
+    drop(in_flight);
     response
+}
+
+/// Counts a support request between its durable `request.allowed` and its
+/// `request.completed` (also when the request is dropped in between, at shutdown).
+struct InFlight<'a>(&'a crate::metrics::Metrics);
+
+impl<'a> InFlight<'a> {
+    fn new(metrics: &'a crate::metrics::Metrics) -> Self {
+        metrics.support_in_flight(1);
+        Self(metrics)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.support_in_flight(-1);
+    }
 }

@@ -26,7 +26,7 @@ use support_access_core::audit::{AuditEvent, AuditKind};
 use support_access_core::ids::{OrgId, StaffId};
 use support_access_core::service::{GrantEnd, GrantRequest};
 use support_access_core::{Clock, Grant};
-use support_access_e2e::client::{Answer, HttpClient};
+use support_access_e2e::client::{Answer, HttpClient, RawConnection};
 use support_access_e2e::harness::{config_dir, config_text};
 use support_access_e2e::stub::Stub;
 use support_access_memory::{ManualClock, SystemClock};
@@ -256,9 +256,20 @@ struct Pg {
 
 impl Pg {
     async fn start(database: &str) -> Self {
+        Self::start_keyed(database, None).await
+    }
+
+    /// Another instance on the same database, with the same support signing key (as
+    /// instances sharing storage must have).
+    async fn start_beside(database: &str, other: &Pg) -> Self {
+        Self::start_keyed(database, Some(other._dir.path())).await
+    }
+
+    async fn start_keyed(database: &str, keys: Option<&std::path::Path>) -> Self {
         let stub = Stub::start().await;
         let dir = tempfile::tempdir().expect("temp dir");
-        let text = config_text(&stub.addr.to_string(), dir.path(), "");
+        let keys = keys.unwrap_or(dir.path());
+        let text = config_text(&stub.addr.to_string(), keys, "");
         let mut config = Config::from_toml(&text, &config_dir()).expect("test config");
         config.storage = Storage::Postgres(database.to_owned());
         let now = SystemClock
@@ -284,6 +295,20 @@ impl Pg {
             clock,
             _dir: dir,
         }
+    }
+
+    /// `DELETE /support-access/v1/grant` as an admin of the org, on a new connection.
+    async fn revoke(&self) -> Answer {
+        let admin = support_access_e2e::tokens::admin(ORG, "alice", self.clock.now());
+        let auth = format!("Bearer {admin}");
+        HttpClient::new(self.gateway.proxy)
+            .send(
+                "DELETE",
+                "/support-access/v1/grant",
+                &[("authorization", &auth)],
+                b"",
+            )
+            .await
     }
 
     async fn grant_and_token(&self, staff: &str) -> (Grant, String) {
@@ -531,6 +556,14 @@ async fn support_traffic_fails_closed_while_postgres_is_away_and_recovers_withou
             .iter()
             .map(|s| s.user_agent.clone())
             .collect();
+        // A revoke PostgreSQL cannot take answers 503 and changes nothing.
+        let revoke = pg.revoke().await;
+        assert_eq!(
+            revoke.status, 503,
+            "a revoke with PostgreSQL away: {:?}",
+            revoke.body
+        );
+        assert_eq!(refusal_code(&revoke), "store_unavailable");
 
         // (b) PostgreSQL is back: support traffic recovers by itself. The pool and the
         // change listener reconnect asynchronously, so poll, within a deadline.
@@ -557,11 +590,19 @@ async fn support_traffic_fails_closed_while_postgres_is_away_and_recovers_withou
         let answer = ledger.send(&pg.http, &token, "POST", DENIED, b"{}").await;
         assert_eq!(answer.status, 403, "{:?}", answer.body);
         let answer = ledger.send(&pg.http, &token, "GET", ALLOWED, b"").await;
-        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        assert_eq!(
+            answer.status, 200,
+            "the refused revoke left the grant active"
+        );
         eprintln!(
             "recovered after {} polls",
             recovered_at - first_cut - cut_agents.len()
         );
+        // Once PostgreSQL is back, a revoke holds at once.
+        assert_eq!(pg.revoke().await.status, 204);
+        let fresh = HttpClient::new(pg.gateway.proxy);
+        let answer = ledger.send(&fresh, &token, "GET", ALLOWED, b"").await;
+        assert_eq!(answer.status, 401, "{:?}", answer.body);
 
         // (c) The audit log: one decision per answered support request, none for a
         // 503, and the chain verifies.
@@ -579,6 +620,14 @@ async fn support_traffic_fails_closed_while_postgres_is_away_and_recovers_withou
                 .get("user-agent")
                 .is_some_and(|ua| cut_agents.iter().any(|a| a.as_bytes() == ua.as_bytes()))),
             "a support request refused with 503 reached the CRM"
+        );
+        let revokes = log
+            .iter()
+            .filter(|e| e.kind == AuditKind::GrantRevoked)
+            .count();
+        assert_eq!(
+            revokes, 1,
+            "only the revoke answered 204 left a grant.revoked"
         );
         assert_chain_verifies(&pg.gateway, log.len()).await;
         tokio::time::timeout(ANSWER_WITHIN, pg.gateway.shutdown())
@@ -901,6 +950,144 @@ async fn support_traffic_fails_closed_in_bounded_time_when_postgres_stops_answer
         tokio::time::timeout(ANSWER_WITHIN, pg.gateway.shutdown())
             .await
             .expect("the gateway shuts down");
+        drop(relay);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_on_one_instance_cuts_head_waits_and_idle_connections_on_every_instance() {
+    in_schema(|schema| async move {
+        let url = url_via(server_addr().await, &schema);
+        let a = Pg::start(&url).await;
+        let b = Pg::start_beside(&url, &a).await;
+        let (_, token) = a.grant_and_token("staff-ana").await;
+        let request = format!(
+            "GET /crm/v8/Leads HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {token}\r\n\r\n"
+        );
+        let mut idle = Vec::new();
+        let mut waiting = Vec::new();
+        for instance in [&a, &b] {
+            let mut connection = RawConnection::open(instance.gateway.proxy).await;
+            let answer = connection.exchange(request.as_bytes()).await;
+            assert_eq!(answer.as_ref().map(|a| a.status), Some(200), "{:?}", answer.map(|a| String::from_utf8_lossy(&a.body).into_owned()));
+            idle.push(connection);
+            let http = instance.http.clone();
+            let token = token.clone();
+            // The stub answers this one after 5 s: it waits for its response head.
+            waiting.push(tokio::spawn(async move {
+                http.get("/crm/v8/Leads/__delay/5000", &token).await
+            }));
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ![&a, &b]
+            .iter()
+            .all(|i| i.stub.heads().iter().any(|t| t.contains("__delay")))
+        {
+            assert!(Instant::now() < deadline, "the slow requests reached the CRMs");
+            tokio::time::sleep(Duration::from_millis(5)).await; // polling interval
+        }
+
+        let revoked = a.revoke().await;
+        assert_eq!(revoked.status, 204, "{:?}", revoked.body);
+        let revoked_at = Instant::now();
+        for (instance, task) in ["a", "b"].into_iter().zip(waiting) {
+            let answer = tokio::time::timeout(Duration::from_secs(1), task)
+                .await
+                .unwrap_or_else(|_| panic!("instance {instance}: the waiting request was not cut within 1 s"))
+                .expect("task");
+            assert_eq!(answer.status, 401, "instance {instance}");
+            assert_eq!(refusal_code(&answer), "support_access_revoked");
+        }
+        for (instance, connection) in ["a", "b"].into_iter().zip(&mut idle) {
+            let left = Duration::from_secs(1).saturating_sub(revoked_at.elapsed());
+            assert!(
+                connection.closed_within(left).await,
+                "instance {instance}: an idle connection of the revoked user is still open 1 s later"
+            );
+        }
+        eprintln!("both instances cut within {:?}", revoked_at.elapsed());
+        for instance in [a, b] {
+            tokio::time::timeout(ANSWER_WITHIN, instance.gateway.shutdown())
+                .await
+                .expect("the gateway shuts down");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_postgres_does_not_answer_exits_within_the_grace_period() {
+    in_schema(|schema| async move {
+        let relay = Relay::start(server_addr().await).await;
+        let stub = Stub::start().await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = crate::child::config(
+            dir.path(),
+            &url_via(relay.addr, &schema),
+            stub.addr,
+            "shutdown_grace = \"1s\"",
+        );
+        let gateway = crate::child::Gateway::serve(&file);
+        let now = SystemClock.now();
+        let http = HttpClient::new(gateway.proxy);
+        let admin = format!(
+            "Bearer {}",
+            support_access_e2e::tokens::admin(ORG, "alice", now)
+        );
+        let granted = http
+            .send(
+                "POST",
+                "/support-access/v1/grant",
+                &[("authorization", &admin)],
+                br#"{"days": 2}"#,
+            )
+            .await;
+        assert_eq!(granted.status, 201, "{:?}", granted.body);
+        let staff = format!(
+            "Bearer {}",
+            support_access_e2e::tokens::staff("staff-ana", now)
+        );
+        let exchanged = http
+            .send(
+                "POST",
+                "/support-access/v1/token",
+                &[("authorization", &staff)],
+                br#"{"org": "org-faults"}"#,
+            )
+            .await;
+        assert_eq!(exchanged.status, 200, "{:?}", exchanged.body);
+        let token = exchanged.json()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        relay.freeze();
+        // A support request that waits on the store, and the sweep blocked with it.
+        let stuck = {
+            let http = http.clone();
+            tokio::spawn(async move { http.get(ALLOWED, &token).await })
+        };
+        // Observable proof that the store hangs: /readyz gives up on it.
+        let ops = HttpClient::new(gateway.ops);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let ready = ops.send("GET", "/readyz", &[], b"").await;
+            if ready.status == 503 && ready.json()["error"] == "store_timeout" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the store kept answering");
+            tokio::time::sleep(Duration::from_millis(20)).await; // polling interval
+        }
+        let (status, took) = gateway.terminate(Duration::from_secs(5));
+        eprintln!("exited {status} {took:?} after SIGTERM");
+        assert!(status.success(), "{status}");
+        assert!(
+            took < Duration::from_millis(2500),
+            "SIGTERM with a 1 s grace took {took:?}"
+        );
+        stuck.abort();
+        relay.restore();
         drop(relay);
     })
     .await;

@@ -5,11 +5,15 @@
 
 mod browser;
 mod bypass;
+mod child;
 mod export;
 mod faults;
 mod jwt;
+mod kill9;
 mod lifecycle;
 mod management;
 mod ordinary;
 mod restrictions;
+mod revocation;
+mod sqlite_faults;
 mod support;

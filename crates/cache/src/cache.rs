@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use support_access_core::audit::NewAuditEvent;
 use support_access_core::grant::{Closure, Grant};
 use support_access_core::ids::{GrantId, OrgId, StaffId};
-use support_access_core::{GrantStore, StoreError};
+use support_access_core::{GrantStore, Recorded, StoreError};
 use tokio::sync::broadcast::{self, error::TryRecvError};
 use tokio::time::Instant;
 
@@ -42,6 +43,8 @@ impl Default for CacheConfig {
 /// - It MUST NOT serve an entry read from the store more than
 ///   [`CacheConfig::max_age`] ago.
 /// - After a write through this cache returns, reads through it MUST see the write.
+/// - A write that fails MUST leave nothing of it in the cache: the next read asks the
+///   store.
 /// - A change delivered by the [`GrantChanges`] feed MUST be seen by the next read;
 ///   a read that raced with a change is not kept.
 /// - Writes, `latest_for_org` and `due_for_expiry` MUST go to the store.
@@ -164,13 +167,17 @@ impl<S: GrantStore> CachedGrantStore<S> {
         }
     }
 
-    /// Forgets what a write touched, and passes its result on.
+    /// Forgets what a write touched, and passes its result on. A failed write changed
+    /// nothing, but what it touched is forgotten all the same (and read again).
     fn after_write(
         &self,
         id: GrantId,
-        result: Result<Grant, StoreError>,
-    ) -> Result<Grant, StoreError> {
-        let org = result.as_ref().ok().map(|grant| grant.org.clone());
+        result: Result<Recorded, StoreError>,
+    ) -> Result<Recorded, StoreError> {
+        let org = result
+            .as_ref()
+            .ok()
+            .map(|recorded| recorded.grant.org.clone());
         self.changed(id, org.as_ref());
         result
     }
@@ -178,8 +185,8 @@ impl<S: GrantStore> CachedGrantStore<S> {
 
 #[async_trait]
 impl<S: GrantStore> GrantStore for CachedGrantStore<S> {
-    async fn insert(&self, grant: &Grant) -> Result<(), StoreError> {
-        let result = self.inner.insert(grant).await;
+    async fn insert(&self, grant: &Grant, event: NewAuditEvent) -> Result<Recorded, StoreError> {
+        let result = self.inner.insert(grant, event).await;
         self.changed(grant.id, Some(&grant.org));
         result
     }
@@ -248,13 +255,19 @@ impl<S: GrantStore> GrantStore for CachedGrantStore<S> {
         &self,
         id: GrantId,
         expires_at: DateTime<Utc>,
-    ) -> Result<Grant, StoreError> {
-        let result = self.inner.set_expiry(id, expires_at).await;
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        let result = self.inner.set_expiry(id, expires_at, event).await;
         self.after_write(id, result)
     }
 
-    async fn close(&self, id: GrantId, closure: Closure) -> Result<Grant, StoreError> {
-        let result = self.inner.close(id, closure).await;
+    async fn close(
+        &self,
+        id: GrantId,
+        closure: Closure,
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        let result = self.inner.close(id, closure, event).await;
         self.after_write(id, result)
     }
 
@@ -263,13 +276,19 @@ impl<S: GrantStore> GrantStore for CachedGrantStore<S> {
         id: GrantId,
         staff: &StaffId,
         at: DateTime<Utc>,
-    ) -> Result<Grant, StoreError> {
-        let result = self.inner.claim_seat(id, staff, at).await;
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        let result = self.inner.claim_seat(id, staff, at, event).await;
         self.after_write(id, result)
     }
 
-    async fn release_seat(&self, id: GrantId, staff: &StaffId) -> Result<Grant, StoreError> {
-        let result = self.inner.release_seat(id, staff).await;
+    async fn release_seat(
+        &self,
+        id: GrantId,
+        staff: &StaffId,
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        let result = self.inner.release_seat(id, staff, event).await;
         self.after_write(id, result)
     }
 

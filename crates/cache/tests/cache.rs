@@ -12,9 +12,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use support_access_cache::{
     CacheConfig, CachedGrantStore, GrantChange, GrantChanges, LocalGrantChanges,
 };
+use support_access_core::audit::{AuditKind, NewAuditEvent};
 use support_access_core::grant::{ClosedAs, Closure, Grant};
 use support_access_core::ids::{GrantId, OrgId, StaffId};
-use support_access_core::{GrantStore, StoreError};
+use support_access_core::{GrantStore, Recorded, StoreError};
 use support_access_memory::InMemoryStore;
 
 /// An in-memory store that counts the reads the cache lets through, and can hold a
@@ -34,8 +35,8 @@ impl CountingStore {
 
 #[async_trait]
 impl GrantStore for CountingStore {
-    async fn insert(&self, grant: &Grant) -> Result<(), StoreError> {
-        self.inner.insert(grant).await
+    async fn insert(&self, grant: &Grant, event: NewAuditEvent) -> Result<Recorded, StoreError> {
+        self.inner.insert(grant, event).await
     }
     async fn get(&self, id: GrantId) -> Result<Grant, StoreError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
@@ -50,22 +51,38 @@ impl GrantStore for CountingStore {
     async fn latest_for_org(&self, org: &OrgId) -> Result<Option<Grant>, StoreError> {
         self.inner.latest_for_org(org).await
     }
-    async fn set_expiry(&self, id: GrantId, at: DateTime<Utc>) -> Result<Grant, StoreError> {
-        self.inner.set_expiry(id, at).await
+    async fn set_expiry(
+        &self,
+        id: GrantId,
+        at: DateTime<Utc>,
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        self.inner.set_expiry(id, at, event).await
     }
-    async fn close(&self, id: GrantId, closure: Closure) -> Result<Grant, StoreError> {
-        self.inner.close(id, closure).await
+    async fn close(
+        &self,
+        id: GrantId,
+        closure: Closure,
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        self.inner.close(id, closure, event).await
     }
     async fn claim_seat(
         &self,
         id: GrantId,
         staff: &StaffId,
         at: DateTime<Utc>,
-    ) -> Result<Grant, StoreError> {
-        self.inner.claim_seat(id, staff, at).await
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        self.inner.claim_seat(id, staff, at, event).await
     }
-    async fn release_seat(&self, id: GrantId, staff: &StaffId) -> Result<Grant, StoreError> {
-        self.inner.release_seat(id, staff).await
+    async fn release_seat(
+        &self,
+        id: GrantId,
+        staff: &StaffId,
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        self.inner.release_seat(id, staff, event).await
     }
     async fn due_for_expiry(
         &self,
@@ -74,6 +91,11 @@ impl GrantStore for CountingStore {
     ) -> Result<Vec<Grant>, StoreError> {
         self.inner.due_for_expiry(now, limit).await
     }
+}
+
+/// The event of a change of `grant`.
+fn ev(grant: &Grant, kind: AuditKind) -> NewAuditEvent {
+    grant.event(kind, t0())
 }
 
 fn t0() -> DateTime<Utc> {
@@ -121,7 +143,10 @@ fn cached(
 async fn repeated_lookups_within_the_max_age_are_answered_from_memory() {
     let store = CountingStore::default();
     let g = grant("org-a");
-    store.insert(&g).await.expect("insert");
+    store
+        .insert(&g, ev(&g, AuditKind::GrantCreated))
+        .await
+        .expect("insert");
     let cache = cached(&store, Arc::new(LocalGrantChanges::new()));
     for _ in 0..10 {
         assert_eq!(cache.get(g.id).await.expect("get"), g);
@@ -137,12 +162,15 @@ async fn repeated_lookups_within_the_max_age_are_answered_from_memory() {
 async fn an_entry_older_than_the_max_age_is_read_again_even_without_notification() {
     let store = CountingStore::default();
     let g = grant("org-a");
-    store.insert(&g).await.expect("insert");
+    store
+        .insert(&g, ev(&g, AuditKind::GrantCreated))
+        .await
+        .expect("insert");
     // No feed tells this cache of the revoke below: only the age bound can.
     let cache = cached(&store, Arc::new(LocalGrantChanges::new()));
     assert!(cache.get(g.id).await.expect("get").is_open());
     store
-        .close(g.id, revoke())
+        .close(g.id, revoke(), ev(&g, AuditKind::GrantRevoked))
         .await
         .expect("revoke behind the cache");
     tokio::time::advance(MAX_AGE - Duration::from_millis(1)).await;
@@ -156,12 +184,17 @@ async fn an_entry_older_than_the_max_age_is_read_again_even_without_notification
 async fn a_write_through_one_cache_is_seen_at_once_by_a_cache_sharing_its_feed() {
     let store = CountingStore::default();
     let g = grant("org-a");
-    store.insert(&g).await.expect("insert");
+    store
+        .insert(&g, ev(&g, AuditKind::GrantCreated))
+        .await
+        .expect("insert");
     let changes: Arc<dyn GrantChanges> = Arc::new(LocalGrantChanges::new());
     let (a, b) = (cached(&store, changes.clone()), cached(&store, changes));
     assert!(b.get(g.id).await.expect("b caches").is_open());
     assert!(b.open_for_org(&g.org).await.expect("b caches").is_some());
-    a.close(g.id, revoke()).await.expect("revoke through a");
+    a.close(g.id, revoke(), ev(&g, AuditKind::GrantRevoked))
+        .await
+        .expect("revoke through a");
     assert!(!b.get(g.id).await.expect("b reads again").is_open());
     assert_eq!(b.open_for_org(&g.org).await.expect("b reads again"), None);
 }
@@ -170,12 +203,15 @@ async fn a_write_through_one_cache_is_seen_at_once_by_a_cache_sharing_its_feed()
 async fn a_feed_that_may_have_missed_changes_makes_the_cache_forget_everything() {
     let store = CountingStore::default();
     let g = grant("org-a");
-    store.insert(&g).await.expect("insert");
+    store
+        .insert(&g, ev(&g, AuditKind::GrantCreated))
+        .await
+        .expect("insert");
     let changes = Arc::new(LocalGrantChanges::new());
     let cache = cached(&store, changes.clone());
     cache.get(g.id).await.expect("cache");
     store
-        .close(g.id, revoke())
+        .close(g.id, revoke(), ev(&g, AuditKind::GrantRevoked))
         .await
         .expect("revoke behind the cache");
     changes.announce(GrantChange::Everything);
@@ -188,13 +224,19 @@ async fn a_write_through_the_cache_is_seen_by_its_next_read() {
     let g = grant("org-a");
     let cache = cached(&store, Arc::new(LocalGrantChanges::new()));
     assert_eq!(cache.open_for_org(&g.org).await.expect("none yet"), None);
-    cache.insert(&g).await.expect("insert");
+    cache
+        .insert(&g, ev(&g, AuditKind::GrantCreated))
+        .await
+        .expect("insert");
     assert_eq!(
         cache.open_for_org(&g.org).await.expect("open"),
         Some(g.clone())
     );
     let end = t0() + chrono::Duration::days(5);
-    cache.set_expiry(g.id, end).await.expect("change");
+    cache
+        .set_expiry(g.id, end, ev(&g, AuditKind::GrantChanged))
+        .await
+        .expect("change");
     assert_eq!(cache.get(g.id).await.expect("get").expires_at, end);
 }
 
@@ -202,7 +244,10 @@ async fn a_write_through_the_cache_is_seen_by_its_next_read() {
 async fn a_read_that_raced_with_a_change_is_not_kept() {
     let store = CountingStore::default();
     let g = grant("org-a");
-    store.insert(&g).await.expect("insert");
+    store
+        .insert(&g, ev(&g, AuditKind::GrantCreated))
+        .await
+        .expect("insert");
     let changes = Arc::new(LocalGrantChanges::new());
     let cache = Arc::new(cached(&store, changes.clone()));
     // The read sees the open grant, then waits at the gate before it returns.
@@ -215,7 +260,10 @@ async fn a_read_that_raced_with_a_change_is_not_kept() {
         tokio::task::yield_now().await;
     }
     // Meanwhile another instance revokes, and its notification arrives.
-    store.close(g.id, revoke()).await.expect("revoke elsewhere");
+    store
+        .close(g.id, revoke(), ev(&g, AuditKind::GrantRevoked))
+        .await
+        .expect("revoke elsewhere");
     changes.announce(GrantChange::Grant {
         id: g.id,
         org: g.org.clone(),

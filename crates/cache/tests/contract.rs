@@ -17,10 +17,11 @@ async fn cached_grant_store() -> GrantStoreFixture {
             CacheConfig::default(),
         )),
         second: Arc::new(CachedGrantStore::new(
-            store,
+            store.clone(),
             changes,
             CacheConfig::default(),
         )),
+        audit: Arc::new(store),
         teardown: nothing_to_tear_down(),
     }
 }

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use futures::future::join_all;
-use support_access_core::AuditLog;
 use support_access_core::audit::{
     AuditEvent, AuditKind, AuditQuery, ChainProblem, ChainVerifier, Decision, GENESIS, MAX_PAGE,
     NewAuditEvent,
 };
 use support_access_core::ids::{GrantId, OrgId, SupportUserId};
+use support_access_core::{AuditLog, StoreError};
 
 use crate::AuditLogFixture;
 use crate::support::{fresh_org, t0};
@@ -409,4 +409,59 @@ pub async fn orgs_lists_every_org_with_events(f: AuditLogFixture) {
     let orgs = f.log.orgs().await.expect("orgs");
     assert!(orgs.contains(&a) && orgs.contains(&b), "{orgs:?}");
     assert!(!orgs.contains(&fresh_org()));
+}
+
+/// An event whose id is already in the log (of any org) is refused with `Conflict`;
+/// nothing of it is stored and the chain goes on.
+pub async fn an_event_id_already_in_the_log_is_refused_and_stores_nothing(f: AuditLogFixture) {
+    let org = fresh_org();
+    let first = append(&f.log, event(&org, AuditKind::GrantCreated, 0)).await;
+    let mut again = event(&org, AuditKind::RequestAllowed, 1);
+    again.id = first.id;
+    let refused = f.second.append(again).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    let elsewhere = fresh_org();
+    let mut other = event(&elsewhere, AuditKind::RequestAllowed, 1);
+    other.id = first.id;
+    let refused = f.log.append(other).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        f.second.scan(&elsewhere, 0, 10).await.expect("scan"),
+        Vec::new()
+    );
+    let next = append(&f.log, event(&org, AuditKind::RequestAllowed, 2)).await;
+    assert_eq!((next.seq, next.prev_hash), (2, first.hash));
+    assert_eq!(verify(&f.second, &org).await, Ok(2));
+}
+
+/// An append whose caller gave up while the store was stalled (a timeout) is not
+/// written when the store goes on: the caller got no answer, and no record is left.
+pub async fn an_append_abandoned_while_the_store_is_stalled_is_never_written(f: AuditLogFixture) {
+    let org = fresh_org();
+    let before = append(&f.log, event(&org, AuditKind::GrantCreated, 0)).await;
+    let release = (f.stall)().await;
+    let abandoned = event(&org, AuditKind::RequestAllowed, 1);
+    let abandoned_id = abandoned.id;
+    // The caller's patience is what is under test: it runs out, the store is stalled.
+    let gave_up = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        f.log.append(abandoned),
+    )
+    .await;
+    assert!(gave_up.is_err(), "a stalled store answered: {gave_up:?}");
+    release().await;
+    let after = append(&f.log, event(&org, AuditKind::RequestAllowed, 2)).await;
+    assert_eq!((after.seq, after.prev_hash), (2, before.hash));
+    let stored = f.second.scan(&org, 0, 10).await.expect("scan");
+    assert!(
+        stored.iter().all(|e| e.id != abandoned_id),
+        "the abandoned append was written: {stored:?}"
+    );
+    assert_eq!(stored.len(), 2);
 }

@@ -45,6 +45,13 @@ pub fn nothing_to_tear_down() -> Teardown {
 /// is set to the given text), as someone with write access to the store could.
 pub type Tamper = Arc<dyn Fn(OrgId, u64, String) -> BoxFuture<'static, ()> + Send + Sync>;
 
+/// Makes the store stop taking writes, as a database whose write lock another process
+/// holds; resolves once writes are held, to a [`Release`] that lets them go on.
+pub type Stall = Arc<dyn Fn() -> BoxFuture<'static, Release> + Send + Sync>;
+
+/// Lets the writes held by a [`Stall`] go on.
+pub type Release = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
+
 /// What the grant-store suite needs from an adapter.
 #[derive(Clone)]
 pub struct GrantStoreFixture {
@@ -52,6 +59,8 @@ pub struct GrantStoreFixture {
     pub store: Arc<dyn GrantStore>,
     /// A second handle on the same data (another connection pool, another instance).
     pub second: Arc<dyn GrantStore>,
+    /// The audit log of the same data, where the lifecycle events go.
+    pub audit: Arc<dyn AuditLog>,
     /// Runs after the case.
     pub teardown: Teardown,
 }
@@ -65,6 +74,8 @@ pub struct AuditLogFixture {
     pub second: Arc<dyn AuditLog>,
     /// Alters a stored event behind the log's back.
     pub tamper: Tamper,
+    /// Holds the log's writes for a while.
+    pub stall: Stall,
     /// Runs after the case.
     pub teardown: Teardown,
 }
@@ -161,6 +172,10 @@ macro_rules! grant_store_suite {
                 due_for_expiry_lists_open_grants_past_their_end_oldest_first,
                 second_handle_sees_the_first_handles_writes,
                 open_grants_lists_every_open_grant,
+                every_change_stores_its_event_as_the_next_in_its_orgs_chain,
+                a_refused_change_stores_no_event,
+                a_change_whose_event_cannot_be_stored_leaves_the_grant_unchanged,
+                changes_and_appends_racing_share_one_gap_free_chain,
             ]
         );
     };
@@ -197,6 +212,8 @@ macro_rules! audit_log_suite {
                 parallel_appends_from_many_tasks_stay_gap_free,
                 second_handle_sees_the_first_handles_appends,
                 orgs_lists_every_org_with_events,
+                an_event_id_already_in_the_log_is_refused_and_stores_nothing,
+                an_append_abandoned_while_the_store_is_stalled_is_never_written,
             ]
         );
     };

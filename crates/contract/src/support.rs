@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use support_access_core::audit::{AuditKind, NewAuditEvent};
 use support_access_core::grant::Grant;
 use support_access_core::ids::OrgId;
 
@@ -31,4 +32,16 @@ pub fn grant_for(org: &OrgId, days: i64) -> Grant {
         Some("diagnose sync failures".into()),
         Some("T-4711".into()),
     )
+}
+
+/// The event of a lifecycle change of `grant`, at [`t0`].
+pub fn ev(grant: &Grant, kind: AuditKind) -> NewAuditEvent {
+    let mut event = grant.event(kind, t0());
+    event.actor = Some("admin-1".into());
+    event
+}
+
+/// An event for a change of a grant that does not exist (of an org no case uses).
+pub fn stray(kind: AuditKind) -> NewAuditEvent {
+    NewAuditEvent::new(fresh_org(), kind, t0())
 }

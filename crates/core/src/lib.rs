@@ -27,6 +27,6 @@ pub mod tlog;
 pub use audit::{AuditEvent, AuditKind, AuditPage, AuditQuery, Decision, NewAuditEvent};
 pub use grant::{ClosedAs, Closure, EndDateError, Grant, GrantBounds, GrantStatus, Seat};
 pub use ids::{GrantId, OrgId, StaffId, SupportUserId};
-pub use ports::{AuditLog, Clock, GrantStore, StoreError};
+pub use ports::{AuditLog, Clock, GrantStore, Recorded, StoreError};
 pub use restriction::{CATALOGUE, Restriction};
 pub use service::SupportAccess;

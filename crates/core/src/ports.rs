@@ -41,9 +41,29 @@ pub trait Clock: Send + Sync + Debug {
     fn now(&self) -> DateTime<Utc>;
 }
 
+/// A grant change together with the audit event that records it, both durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The grant as the change left it.
+    pub grant: Grant,
+    /// The event as stored: sealed in its org's chain.
+    pub event: AuditEvent,
+}
+
 /// Grants and their support seat.
 ///
+/// Every change (`insert`, `set_expiry`, `close`, `claim_seat`, `release_seat`) takes
+/// the audit event that records it and stores both in one transaction, in the audit
+/// log of the same data (the store's own [`AuditLog`]).
+///
 /// Promises:
+/// - Every change MUST store its event in the same transaction as the change, as the
+///   org's next event of the audit log of the same data (sealed as
+///   [`AuditLog::append`] seals it), and MUST return both: the change and its event
+///   are both durable or neither is.
+/// - A change that is refused (`Conflict`, `NotFound`) or fails MUST store no event.
+/// - A change whose event cannot be stored (its id is already in the log, say) MUST
+///   fail and leave the grant unchanged.
 /// - `insert` MUST return `Conflict` when the org already has an open grant, also when
 ///   two inserts for one org race: exactly one wins.
 /// - `get` MUST return `NotFound` for an unknown id, and otherwise the grant exactly as
@@ -67,28 +87,45 @@ pub trait Clock: Send + Sync + Debug {
 /// - A second handle on the same data MUST see every write of the first.
 #[async_trait]
 pub trait GrantStore: Send + Sync + Debug {
-    /// Stores a new open grant.
-    async fn insert(&self, grant: &Grant) -> Result<(), StoreError>;
+    /// Stores a new open grant and the event that records it.
+    async fn insert(&self, grant: &Grant, event: NewAuditEvent) -> Result<Recorded, StoreError>;
     /// One grant by id.
     async fn get(&self, id: GrantId) -> Result<Grant, StoreError>;
     /// The org's open grant, if any.
     async fn open_for_org(&self, org: &OrgId) -> Result<Option<Grant>, StoreError>;
     /// The org's open grant, or its latest closed one.
     async fn latest_for_org(&self, org: &OrgId) -> Result<Option<Grant>, StoreError>;
-    /// Moves an open grant's end date; returns the changed grant.
-    async fn set_expiry(&self, id: GrantId, expires_at: DateTime<Utc>)
-    -> Result<Grant, StoreError>;
-    /// Closes an open grant (revoke or expiry); returns the closed grant.
-    async fn close(&self, id: GrantId, closure: Closure) -> Result<Grant, StoreError>;
-    /// Claims the support seat for `staff` at `at`; returns the grant with its seat.
+    /// Moves an open grant's end date; returns the changed grant and its event.
+    async fn set_expiry(
+        &self,
+        id: GrantId,
+        expires_at: DateTime<Utc>,
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError>;
+    /// Closes an open grant (revoke or expiry); returns the closed grant and its event.
+    async fn close(
+        &self,
+        id: GrantId,
+        closure: Closure,
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError>;
+    /// Claims the support seat for `staff` at `at`; returns the grant with its seat and
+    /// the event.
     async fn claim_seat(
         &self,
         id: GrantId,
         staff: &StaffId,
         at: DateTime<Utc>,
-    ) -> Result<Grant, StoreError>;
-    /// Frees the support seat held by `staff`; returns the grant without a seat.
-    async fn release_seat(&self, id: GrantId, staff: &StaffId) -> Result<Grant, StoreError>;
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError>;
+    /// Frees the support seat held by `staff`; returns the grant without a seat and the
+    /// event.
+    async fn release_seat(
+        &self,
+        id: GrantId,
+        staff: &StaffId,
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError>;
     /// Open grants whose end date has come.
     async fn due_for_expiry(
         &self,
@@ -111,10 +148,19 @@ pub trait GrantStore: Send + Sync + Debug {
 ///   gap and no repeat, also under concurrent appends from many tasks and from several
 ///   handles on the same data), MUST set `prev_hash` to the previous event's `hash`
 ///   ([`crate::audit::GENESIS`] for the first) and `hash` by
-///   [`crate::audit::NewAuditEvent::seal`], and MUST return only once the event is
-///   durable.
+///   [`crate::audit::NewAuditEvent::seal`], and MUST return `Ok` only once the event is
+///   durable — never when it gave up waiting for the database.
+/// - `append` MUST refuse an event whose `id` is already in the log with `Conflict`,
+///   storing nothing of it.
 /// - `append` MUST return `Unavailable` when the event could not be made durable; the
-///   event MUST then not appear later.
+///   event MUST then not appear later — unless the outcome is unknown because the
+///   store had already asked the database to commit it when it gave up (the
+///   connection was lost, the write deadline passed): then the event MUST appear whole,
+///   in its place in the chain, or not at all.
+/// - An append whose caller stops waiting (drops the call, e.g. on a timeout) before
+///   the store holds the org's append order for it MUST NOT be written, then or later.
+///   So a caller that gives up on a stalled store gets neither an answer nor a record;
+///   only an append abandoned while its commit was under way may still appear.
 /// - `query` MUST return the org's events that pass every filter of the query, newest
 ///   (highest `seq`) first, at most `page_size()` of them, with a `next_cursor` exactly
 ///   when more match; following cursors MUST list every matching event once, with no

@@ -307,7 +307,7 @@ impl SupportAccess {
         self.bounds
     }
 
-    /// Grants support access to `org`; records `grant.created`.
+    /// Grants support access to `org`; records `grant.created` in the same transaction.
     pub async fn grant(
         &self,
         org: &OrgId,
@@ -322,14 +322,12 @@ impl SupportAccess {
         self.bounds.check_end(now, end)?;
         self.close_if_expired(org, now).await?;
         let grant = Grant::new(org.clone(), admin, now, end, request.reason, request.ticket);
-        match self.grants.insert(&grant).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Err(GrantError::AlreadyActive),
-            Err(e) => return Err(e.into()),
+        let event = lifecycle_event(&grant, AuditKind::GrantCreated, now, admin);
+        match self.grants.insert(&grant, event).await {
+            Ok(recorded) => Ok(recorded.grant),
+            Err(StoreError::Conflict(_)) => Err(GrantError::AlreadyActive),
+            Err(e) => Err(e.into()),
         }
-        self.record(&grant, AuditKind::GrantCreated, now, admin)
-            .await?;
-        Ok(grant)
     }
 
     /// Moves the end date of the org's active grant, within the same bounds as a new
@@ -346,20 +344,16 @@ impl SupportAccess {
             .active_grant(org, now)
             .await?
             .ok_or(ChangeError::NoActiveGrant)?;
-        let changed = match self
+        let event = lifecycle_event(&grant, AuditKind::GrantChanged, now, admin);
+        match self
             .grants
-            .set_expiry(grant.id, crate::time::to_micros(expires_at))
+            .set_expiry(grant.id, crate::time::to_micros(expires_at), event)
             .await
         {
-            Ok(changed) => changed,
-            Err(StoreError::Conflict(_) | StoreError::NotFound) => {
-                return Err(ChangeError::NoActiveGrant);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        self.record(&changed, AuditKind::GrantChanged, now, admin)
-            .await?;
-        Ok(changed)
+            Ok(recorded) => Ok(recorded.grant),
+            Err(StoreError::Conflict(_) | StoreError::NotFound) => Err(ChangeError::NoActiveGrant),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Revokes the org's active grant now; records `grant.revoked`. The very next
@@ -375,16 +369,12 @@ impl SupportAccess {
             at: crate::time::to_micros(now),
             by: Some(admin.to_owned()),
         };
-        let revoked = match self.grants.close(grant.id, closure).await {
-            Ok(revoked) => revoked,
-            Err(StoreError::Conflict(_) | StoreError::NotFound) => {
-                return Err(RevokeError::NoActiveGrant);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        self.record(&revoked, AuditKind::GrantRevoked, now, admin)
-            .await?;
-        Ok(revoked)
+        let event = lifecycle_event(&grant, AuditKind::GrantRevoked, now, admin);
+        match self.grants.close(grant.id, closure, event).await {
+            Ok(recorded) => Ok(recorded.grant),
+            Err(StoreError::Conflict(_) | StoreError::NotFound) => Err(RevokeError::NoActiveGrant),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The org's current grant with its status now: the active one, or the latest
@@ -411,22 +401,20 @@ impl SupportAccess {
             .active_grant(org, now)
             .await?
             .ok_or(ClaimError::NoActiveGrant)?;
-        let claimed = match self.grants.claim_seat(grant.id, staff, now).await {
-            Ok(claimed) => claimed,
+        let event = lifecycle_event(&grant, AuditKind::TokenIssued, now, staff.as_str());
+        match self.grants.claim_seat(grant.id, staff, now, event).await {
+            Ok(recorded) => Ok(recorded.grant),
             Err(StoreError::Conflict(_)) => {
                 let current = self.grants.get(grant.id).await?;
-                return Err(if current.is_open() {
+                Err(if current.is_open() {
                     ClaimError::SeatTaken
                 } else {
                     ClaimError::NoActiveGrant
-                });
+                })
             }
-            Err(StoreError::NotFound) => return Err(ClaimError::NoActiveGrant),
-            Err(e) => return Err(e.into()),
-        };
-        self.record(&claimed, AuditKind::TokenIssued, now, staff.as_str())
-            .await?;
-        Ok(claimed)
+            Err(StoreError::NotFound) => Err(ClaimError::NoActiveGrant),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Frees the support seat held by `staff`; records `seat.released`. Support tokens
@@ -439,15 +427,13 @@ impl SupportAccess {
             .open_for_org(org)
             .await?
             .ok_or(ReleaseError::NoActiveGrant)?;
-        let released = match self.grants.release_seat(grant.id, staff).await {
-            Ok(released) => released,
-            Err(StoreError::Conflict(_)) => return Err(ReleaseError::NotSeatHolder),
-            Err(StoreError::NotFound) => return Err(ReleaseError::NoActiveGrant),
-            Err(e) => return Err(e.into()),
-        };
-        self.record(&released, AuditKind::SeatReleased, now, staff.as_str())
-            .await?;
-        Ok(released)
+        let event = lifecycle_event(&grant, AuditKind::SeatReleased, now, staff.as_str());
+        match self.grants.release_seat(grant.id, staff, event).await {
+            Ok(recorded) => Ok(recorded.grant),
+            Err(StoreError::Conflict(_)) => Err(ReleaseError::NotSeatHolder),
+            Err(StoreError::NotFound) => Err(ReleaseError::NoActiveGrant),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Decides whether a verified support token may act at `now`: its grant must exist
@@ -547,29 +533,25 @@ impl SupportAccess {
             at: grant.expires_at,
             by: None,
         };
-        match self.grants.close(grant.id, closure).await {
-            Ok(closed) => {
-                self.audit
-                    .append(closed.event(AuditKind::GrantExpired, now))
-                    .await?;
-                Ok(true)
-            }
+        let event = grant.event(AuditKind::GrantExpired, now);
+        match self.grants.close(grant.id, closure, event).await {
+            Ok(_) => Ok(true),
             Err(StoreError::Conflict(_)) => Ok(false),
             Err(e) => Err(e),
         }
     }
+}
 
-    async fn record(
-        &self,
-        grant: &Grant,
-        kind: AuditKind,
-        now: DateTime<Utc>,
-        actor: &str,
-    ) -> Result<(), StoreError> {
-        let mut event = grant.event(kind, now);
-        event.actor = Some(actor.to_owned());
-        self.audit.append(event).await.map(|_| ())
-    }
+/// The event of a lifecycle change made by `actor` (the admin's `sub`, or the staff id).
+fn lifecycle_event(
+    grant: &Grant,
+    kind: AuditKind,
+    now: DateTime<Utc>,
+    actor: &str,
+) -> NewAuditEvent {
+    let mut event = grant.event(kind, now);
+    event.actor = Some(actor.to_owned());
+    event
 }
 
 fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {

@@ -10,4 +10,4 @@ mod clock;
 mod store;
 
 pub use clock::{ManualClock, SystemClock};
-pub use store::InMemoryStore;
+pub use store::{InMemoryStore, WriteStall};

@@ -1,6 +1,6 @@
 //! Grants, seats and the audit log in memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -9,12 +9,22 @@ use support_access_core::audit::{AuditEvent, AuditPage, AuditQuery, GENESIS, New
 use support_access_core::grant::{Closure, Grant, Seat};
 use support_access_core::ids::{GrantId, OrgId, StaffId};
 use support_access_core::time::to_micros;
-use support_access_core::{AuditLog, GrantStore, StoreError};
+use support_access_core::{AuditLog, GrantStore, Recorded, StoreError};
+use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
+use uuid::Uuid;
 
 /// Grants and audit streams in memory. Cheap to clone; clones share the data.
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryStore {
     state: Arc<Mutex<State>>,
+    /// Writes pass it shared; [`InMemoryStore::stall_writes`] holds it alone.
+    writes: Arc<RwLock<()>>,
+}
+
+/// Writes wait while this lives; see [`InMemoryStore::stall_writes`].
+#[derive(Debug)]
+pub struct WriteStall {
+    _held: OwnedRwLockWriteGuard<()>,
 }
 
 #[derive(Debug, Default)]
@@ -23,6 +33,8 @@ struct State {
     /// Insertion order per org, oldest first; the open grant, if any, is the last.
     by_org: HashMap<OrgId, Vec<GrantId>>,
     streams: HashMap<OrgId, Vec<AuditEvent>>,
+    /// Every stored event's id.
+    event_ids: HashSet<Uuid>,
     unavailable: bool,
 }
 
@@ -30,6 +42,20 @@ impl InMemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes every write (appends and grant changes) wait until the returned guard is
+    /// dropped, as a database whose write lock another process holds would: for tests
+    /// of callers that stop waiting. Returns once writes are held.
+    pub async fn stall_writes(&self) -> WriteStall {
+        WriteStall {
+            _held: self.writes.clone().write_owned().await,
+        }
+    }
+
+    /// Waits while writes are stalled.
+    async fn stalled(&self) {
+        drop(self.writes.read().await);
     }
 
     /// Makes every call fail with `Unavailable` (or work again), as a store that went
@@ -68,6 +94,51 @@ impl InMemoryStore {
 }
 
 impl State {
+    /// Refuses an event whose id is taken, before anything changes.
+    fn check_event(&self, event: &NewAuditEvent) -> Result<(), StoreError> {
+        if self.event_ids.contains(&event.id) {
+            Err(StoreError::Conflict(format!(
+                "audit event {} is already in the log",
+                event.id
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Seals `event` as its org's next and stores it. The one place events enter the
+    /// log: appends and lifecycle changes both come here, under the store's lock.
+    fn append(&mut self, event: NewAuditEvent) -> AuditEvent {
+        let stream = self.streams.entry(event.org.clone()).or_default();
+        let (seq, prev_hash) = stream
+            .last()
+            .map_or((1, GENESIS), |last| (last.seq + 1, last.hash));
+        let sealed = event.seal(seq, prev_hash);
+        stream.push(sealed.clone());
+        self.event_ids.insert(sealed.id);
+        sealed
+    }
+
+    /// Applies a checked change to grant `id` and records its event, both under the one
+    /// lock the caller holds: both happen or neither does.
+    fn change(
+        &mut self,
+        id: GrantId,
+        event: NewAuditEvent,
+        change: impl FnOnce(&mut Grant) -> Result<(), StoreError>,
+    ) -> Result<Recorded, StoreError> {
+        self.check_event(&event)?;
+        let grant = self.grants.get_mut(&id).ok_or(StoreError::NotFound)?;
+        let mut changed = grant.clone();
+        change(&mut changed)?;
+        *grant = changed.clone();
+        let event = self.append(event);
+        Ok(Recorded {
+            grant: changed,
+            event,
+        })
+    }
+
     fn open_for_org(&self, org: &OrgId) -> Option<&Grant> {
         self.by_org
             .get(org)
@@ -75,20 +146,12 @@ impl State {
             .and_then(|id| self.grants.get(id))
             .filter(|grant| grant.is_open())
     }
-
-    fn open_grant_mut(&mut self, id: GrantId) -> Result<&mut Grant, StoreError> {
-        let grant = self.grants.get_mut(&id).ok_or(StoreError::NotFound)?;
-        if grant.is_open() {
-            Ok(grant)
-        } else {
-            Err(StoreError::Conflict(format!("grant {id} is closed")))
-        }
-    }
 }
 
 #[async_trait]
 impl GrantStore for InMemoryStore {
-    async fn insert(&self, grant: &Grant) -> Result<(), StoreError> {
+    async fn insert(&self, grant: &Grant, event: NewAuditEvent) -> Result<Recorded, StoreError> {
+        self.stalled().await;
         let mut state = self.lock()?;
         if state.open_for_org(&grant.org).is_some() {
             return Err(StoreError::Conflict(format!(
@@ -99,13 +162,18 @@ impl GrantStore for InMemoryStore {
         if state.grants.contains_key(&grant.id) {
             return Err(StoreError::Conflict(format!("grant {} exists", grant.id)));
         }
+        state.check_event(&event)?;
         state
             .by_org
             .entry(grant.org.clone())
             .or_default()
             .push(grant.id);
         state.grants.insert(grant.id, grant.clone());
-        Ok(())
+        let event = state.append(event);
+        Ok(Recorded {
+            grant: grant.clone(),
+            event,
+        })
     }
 
     async fn get(&self, id: GrantId) -> Result<Grant, StoreError> {
@@ -134,21 +202,31 @@ impl GrantStore for InMemoryStore {
         &self,
         id: GrantId,
         expires_at: DateTime<Utc>,
-    ) -> Result<Grant, StoreError> {
-        let mut state = self.lock()?;
-        let grant = state.open_grant_mut(id)?;
-        grant.expires_at = to_micros(expires_at);
-        Ok(grant.clone())
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        self.stalled().await;
+        self.lock()?.change(id, event, |grant| {
+            open(grant)?;
+            grant.expires_at = to_micros(expires_at);
+            Ok(())
+        })
     }
 
-    async fn close(&self, id: GrantId, closure: Closure) -> Result<Grant, StoreError> {
-        let mut state = self.lock()?;
-        let grant = state.open_grant_mut(id)?;
-        grant.closure = Some(Closure {
-            at: to_micros(closure.at),
-            ..closure
-        });
-        Ok(grant.clone())
+    async fn close(
+        &self,
+        id: GrantId,
+        closure: Closure,
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        self.stalled().await;
+        self.lock()?.change(id, event, |grant| {
+            open(grant)?;
+            grant.closure = Some(Closure {
+                at: to_micros(closure.at),
+                ..closure
+            });
+            Ok(())
+        })
     }
 
     async fn claim_seat(
@@ -156,38 +234,43 @@ impl GrantStore for InMemoryStore {
         id: GrantId,
         staff: &StaffId,
         at: DateTime<Utc>,
-    ) -> Result<Grant, StoreError> {
-        let mut state = self.lock()?;
-        let grant = state.open_grant_mut(id)?;
-        match &grant.seat {
-            Some(seat) if &seat.holder != staff => {
-                return Err(StoreError::Conflict(format!(
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        self.stalled().await;
+        self.lock()?.change(id, event, |grant| {
+            open(grant)?;
+            match &grant.seat {
+                Some(seat) if &seat.holder != staff => Err(StoreError::Conflict(format!(
                     "the seat of grant {id} is held by another staff member"
-                )));
+                ))),
+                Some(_) => Ok(()),
+                None => {
+                    grant.seat = Some(Seat {
+                        holder: staff.clone(),
+                        claimed_at: to_micros(at),
+                    });
+                    Ok(())
+                }
             }
-            Some(_) => {}
-            None => {
-                grant.seat = Some(Seat {
-                    holder: staff.clone(),
-                    claimed_at: to_micros(at),
-                });
-            }
-        }
-        Ok(grant.clone())
+        })
     }
 
-    async fn release_seat(&self, id: GrantId, staff: &StaffId) -> Result<Grant, StoreError> {
-        let mut state = self.lock()?;
-        let grant = state.grants.get_mut(&id).ok_or(StoreError::NotFound)?;
-        match &grant.seat {
+    async fn release_seat(
+        &self,
+        id: GrantId,
+        staff: &StaffId,
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        self.stalled().await;
+        self.lock()?.change(id, event, |grant| match &grant.seat {
             Some(seat) if &seat.holder == staff => {
                 grant.seat = None;
-                Ok(grant.clone())
+                Ok(())
             }
             _ => Err(StoreError::Conflict(format!(
                 "{staff} does not hold the seat of grant {id}"
             ))),
-        }
+        })
     }
 
     async fn due_for_expiry(
@@ -208,17 +291,25 @@ impl GrantStore for InMemoryStore {
     }
 }
 
+/// `Conflict` unless the grant is open.
+fn open(grant: &Grant) -> Result<(), StoreError> {
+    if grant.is_open() {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "grant {} is closed",
+            grant.id
+        )))
+    }
+}
+
 #[async_trait]
 impl AuditLog for InMemoryStore {
     async fn append(&self, event: NewAuditEvent) -> Result<AuditEvent, StoreError> {
+        self.stalled().await;
         let mut state = self.lock()?;
-        let stream = state.streams.entry(event.org.clone()).or_default();
-        let (seq, prev_hash) = stream
-            .last()
-            .map_or((1, GENESIS), |last| (last.seq + 1, last.hash));
-        let sealed = event.seal(seq, prev_hash);
-        stream.push(sealed.clone());
-        Ok(sealed)
+        state.check_event(&event)?;
+        Ok(state.append(event))
     }
 
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {

@@ -2,14 +2,17 @@
 
 use std::sync::Arc;
 
-use support_access_contract::{AuditLogFixture, GrantStoreFixture, Tamper, nothing_to_tear_down};
+use support_access_contract::{
+    AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper, nothing_to_tear_down,
+};
 use support_access_memory::InMemoryStore;
 
 async fn grant_store() -> GrantStoreFixture {
     let store = InMemoryStore::new();
     GrantStoreFixture {
         store: Arc::new(store.clone()),
-        second: Arc::new(store),
+        second: Arc::new(store.clone()),
+        audit: Arc::new(store),
         teardown: nothing_to_tear_down(),
     }
 }
@@ -21,10 +24,23 @@ async fn audit_log() -> AuditLogFixture {
         handle.tamper_with_event(&org, seq, |event| event.data.path = Some(path));
         Box::pin(async {})
     });
+    let stalled = store.clone();
+    let stall: Stall = Arc::new(move || {
+        let store = stalled.clone();
+        Box::pin(async move {
+            let held = store.stall_writes().await;
+            let release: Release = Box::new(move || {
+                drop(held);
+                Box::pin(async {})
+            });
+            release
+        })
+    });
     AuditLogFixture {
         log: Arc::new(store.clone()),
         second: Arc::new(store),
         tamper,
+        stall,
         teardown: nothing_to_tear_down(),
     }
 }

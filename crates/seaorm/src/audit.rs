@@ -19,9 +19,11 @@ use crate::error::{corrupt, from_db};
 use crate::instant::{self, bound, ceil};
 
 mod appender;
+mod chain;
 
 pub use appender::AppendStats;
 pub(crate) use appender::Appender;
+pub(crate) use chain::append_one_in;
 
 fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(value)

@@ -40,8 +40,9 @@ pub(crate) fn from_sqlx(error: &sqlx::Error) -> StoreError {
 }
 
 /// PostgreSQL SQLSTATEs of a lost or refused connection, a shutdown, exhausted
-/// resources or a lock timeout; SQLite's `BUSY` and `LOCKED` (primary and extended
-/// result codes).
+/// resources or a lock timeout; SQLite's `BUSY` and `LOCKED`, and the codes of a
+/// database file that cannot take writes now — `PERM`, `READONLY`, `IOERR`, `FULL`,
+/// `CANTOPEN` (a full disk, a file made read-only or immutable) — primary and extended.
 fn is_transient(error: &dyn sqlx::error::DatabaseError) -> bool {
     const PG_CLASSES: [&str; 3] = ["08", "53", "57"];
     const PG_CODES: [&str; 3] = ["40001", "40P01", "55P03"];
@@ -52,7 +53,8 @@ fn is_transient(error: &dyn sqlx::error::DatabaseError) -> bool {
         .try_downcast_ref::<sqlx::sqlite::SqliteError>()
         .is_some()
     {
-        code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
+        code.parse::<i32>()
+            .is_ok_and(|n| matches!(n & 0xff, 3 | 5 | 6 | 8 | 10 | 13 | 14))
     } else {
         PG_CLASSES.iter().any(|class| code.starts_with(class)) || PG_CODES.contains(&code.as_ref())
     }

@@ -4,20 +4,27 @@
 //! precondition (open, seat free or held by the caller), so that concurrent callers on
 //! any number of instances cannot both succeed; the unique partial index
 //! `grants_one_open_per_org` decides racing inserts. When no row changed, a read tells
-//! `NotFound` from `Conflict`.
+//! `NotFound` from `Conflict`. The change and its audit event share one transaction
+//! (the event goes in through [`append_one_in`], the audit log's one entry).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order};
-use sea_orm::{ActiveValue, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use support_access_core::audit::NewAuditEvent;
 use support_access_core::grant::{ClosedAs, Closure, Grant, Seat};
 use support_access_core::ids::{GrantId, OrgId, StaffId, SupportUserId};
-use support_access_core::{GrantStore, StoreError};
+use support_access_core::{GrantStore, Recorded, StoreError};
 
 use crate::SeaOrmStore;
+use crate::audit::append_one_in;
 use crate::entity::grant::{self, Column, Entity};
 use crate::error::{corrupt, from_db};
 use crate::instant::{bound, stored};
+use crate::store::write_transaction;
 
 const REVOKED: &str = "revoked";
 const EXPIRED: &str = "expired";
@@ -99,53 +106,167 @@ fn to_row(grant: &Grant) -> Result<grant::ActiveModel, StoreError> {
     })
 }
 
-impl SeaOrmStore {
-    async fn find(&self, id: GrantId) -> Result<Option<Grant>, StoreError> {
-        Entity::find_by_id(id.as_uuid())
-            .one(&self.inner.db)
-            .await
-            .map_err(from_db)?
-            .map(to_domain)
-            .transpose()
-    }
+/// A grant change, applied inside a lifecycle transaction.
+enum Change<'a> {
+    Insert(&'a Grant),
+    SetExpiry(GrantId, DateTime<Utc>),
+    Close(GrantId, Closure),
+    ClaimSeat(GrantId, &'a StaffId, DateTime<Utc>),
+    ReleaseSeat(GrantId, &'a StaffId),
+}
 
-    /// The single row an `UPDATE … RETURNING` changed, if any.
-    fn changed(rows: Vec<grant::Model>) -> Result<Option<Grant>, StoreError> {
-        rows.into_iter().next().map(to_domain).transpose()
-    }
-
-    /// Why a conditional update of an open grant changed nothing.
-    async fn not_open(&self, id: GrantId) -> StoreError {
-        match self.find(id).await {
-            Ok(None) => StoreError::NotFound,
-            Ok(Some(_)) => StoreError::Conflict(format!("grant {id} is closed")),
-            Err(e) => e,
+impl Change<'_> {
+    fn grant_id(&self) -> GrantId {
+        match self {
+            Self::Insert(grant) => grant.id,
+            Self::SetExpiry(id, _)
+            | Self::Close(id, _)
+            | Self::ClaimSeat(id, _, _)
+            | Self::ReleaseSeat(id, _) => *id,
         }
+    }
+
+    /// One conditional statement whose `WHERE` states the precondition; when no row
+    /// changed, a read in the same transaction tells `NotFound` from `Conflict`.
+    async fn apply<C: ConnectionTrait>(self, txn: &C) -> Result<Grant, StoreError> {
+        let id = self.grant_id();
+        let rows = match self {
+            Self::Insert(grant) => {
+                return match Entity::insert(to_row(grant)?)
+                    .exec_without_returning(txn)
+                    .await
+                {
+                    Ok(_) => Ok(grant.clone()),
+                    Err(e) => Err(match from_db(e) {
+                        StoreError::Conflict(_) => StoreError::Conflict(format!(
+                            "org {} already has an open grant, or grant {} exists",
+                            grant.org, grant.id
+                        )),
+                        other => other,
+                    }),
+                };
+            }
+            Self::SetExpiry(_, expires_at) => {
+                Entity::update_many()
+                    .col_expr(Column::ExpiresAt, Expr::value(stored(expires_at)?))
+                    .filter(Column::Id.eq(id.as_uuid()))
+                    .filter(Column::ClosedAt.is_null())
+                    .exec_with_returning(txn)
+                    .await
+            }
+            Self::Close(_, closure) => {
+                Entity::update_many()
+                    .col_expr(Column::ClosedAs, Expr::value(closed_as(closure.reason)))
+                    .col_expr(Column::ClosedAt, Expr::value(stored(closure.at)?))
+                    .col_expr(Column::ClosedBy, Expr::value(closure.by))
+                    .filter(Column::Id.eq(id.as_uuid()))
+                    .filter(Column::ClosedAt.is_null())
+                    .exec_with_returning(txn)
+                    .await
+            }
+            Self::ClaimSeat(_, staff, at) => {
+                let rows = Entity::update_many()
+                    .col_expr(Column::SeatHolder, Expr::value(staff.as_str()))
+                    .col_expr(Column::SeatClaimedAt, Expr::value(stored(at)?))
+                    .filter(Column::Id.eq(id.as_uuid()))
+                    .filter(Column::ClosedAt.is_null())
+                    .filter(Column::SeatHolder.is_null())
+                    .exec_with_returning(txn)
+                    .await
+                    .map_err(from_db)?;
+                if let Some(grant) = changed(rows)? {
+                    return Ok(grant);
+                }
+                return match find(txn, id).await? {
+                    None => Err(StoreError::NotFound),
+                    Some(grant) if !grant.is_open() => {
+                        Err(StoreError::Conflict(format!("grant {id} is closed")))
+                    }
+                    Some(grant) if grant.seat.as_ref().is_some_and(|s| &s.holder == staff) => {
+                        Ok(grant)
+                    }
+                    Some(_) => Err(StoreError::Conflict(format!(
+                        "the seat of grant {id} is held by another staff member"
+                    ))),
+                };
+            }
+            Self::ReleaseSeat(_, staff) => {
+                let rows = Entity::update_many()
+                    .col_expr(Column::SeatHolder, Expr::value(Option::<String>::None))
+                    .col_expr(
+                        Column::SeatClaimedAt,
+                        Expr::value(Option::<DateTime<Utc>>::None),
+                    )
+                    .filter(Column::Id.eq(id.as_uuid()))
+                    .filter(Column::SeatHolder.eq(staff.as_str()))
+                    .exec_with_returning(txn)
+                    .await
+                    .map_err(from_db)?;
+                if let Some(grant) = changed(rows)? {
+                    return Ok(grant);
+                }
+                return match find(txn, id).await? {
+                    None => Err(StoreError::NotFound),
+                    Some(_) => Err(StoreError::Conflict(format!(
+                        "{staff} does not hold the seat of grant {id}"
+                    ))),
+                };
+            }
+        };
+        match changed(rows.map_err(from_db)?)? {
+            Some(grant) => Ok(grant),
+            None => Err(match find(txn, id).await? {
+                None => StoreError::NotFound,
+                Some(_) => StoreError::Conflict(format!("grant {id} is closed")),
+            }),
+        }
+    }
+}
+
+async fn find<C: ConnectionTrait>(db: &C, id: GrantId) -> Result<Option<Grant>, StoreError> {
+    Entity::find_by_id(id.as_uuid())
+        .one(db)
+        .await
+        .map_err(from_db)?
+        .map(to_domain)
+        .transpose()
+}
+
+/// The single row an `UPDATE … RETURNING` changed, if any.
+fn changed(rows: Vec<grant::Model>) -> Result<Option<Grant>, StoreError> {
+    rows.into_iter().next().map(to_domain).transpose()
+}
+
+impl SeaOrmStore {
+    /// Applies `change` and appends `event` in one transaction: both commit or neither
+    /// does. The change goes first, so that an event that cannot be stored undoes it.
+    async fn record(
+        &self,
+        change: Change<'_>,
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        let _guard = self.write_guard().await;
+        let txn = self
+            .inner
+            .writer
+            .begin_with_options(write_transaction(self.inner.backend))
+            .await
+            .map_err(from_db)?;
+        let grant = change.apply(&txn).await?;
+        let event = append_one_in(&txn, &event).await?;
+        txn.commit().await.map_err(from_db)?;
+        Ok(Recorded { grant, event })
     }
 }
 
 #[async_trait]
 impl GrantStore for SeaOrmStore {
-    async fn insert(&self, grant: &Grant) -> Result<(), StoreError> {
-        let row = to_row(grant)?;
-        let _guard = self.write_guard().await;
-        match Entity::insert(row)
-            .exec_without_returning(&self.inner.db)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => Err(match from_db(e) {
-                StoreError::Conflict(_) => StoreError::Conflict(format!(
-                    "org {} already has an open grant, or grant {} exists",
-                    grant.org, grant.id
-                )),
-                other => other,
-            }),
-        }
+    async fn insert(&self, grant: &Grant, event: NewAuditEvent) -> Result<Recorded, StoreError> {
+        self.record(Change::Insert(grant), event).await
     }
 
     async fn get(&self, id: GrantId) -> Result<Grant, StoreError> {
-        self.find(id).await?.ok_or(StoreError::NotFound)
+        find(&self.inner.db, id).await?.ok_or(StoreError::NotFound)
     }
 
     async fn open_for_org(&self, org: &OrgId) -> Result<Option<Grant>, StoreError> {
@@ -177,36 +298,18 @@ impl GrantStore for SeaOrmStore {
         &self,
         id: GrantId,
         expires_at: DateTime<Utc>,
-    ) -> Result<Grant, StoreError> {
-        let _guard = self.write_guard().await;
-        let rows = Entity::update_many()
-            .col_expr(Column::ExpiresAt, Expr::value(stored(expires_at)?))
-            .filter(Column::Id.eq(id.as_uuid()))
-            .filter(Column::ClosedAt.is_null())
-            .exec_with_returning(&self.inner.db)
-            .await
-            .map_err(from_db)?;
-        match Self::changed(rows)? {
-            Some(grant) => Ok(grant),
-            None => Err(self.not_open(id).await),
-        }
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        self.record(Change::SetExpiry(id, expires_at), event).await
     }
 
-    async fn close(&self, id: GrantId, closure: Closure) -> Result<Grant, StoreError> {
-        let _guard = self.write_guard().await;
-        let rows = Entity::update_many()
-            .col_expr(Column::ClosedAs, Expr::value(closed_as(closure.reason)))
-            .col_expr(Column::ClosedAt, Expr::value(stored(closure.at)?))
-            .col_expr(Column::ClosedBy, Expr::value(closure.by))
-            .filter(Column::Id.eq(id.as_uuid()))
-            .filter(Column::ClosedAt.is_null())
-            .exec_with_returning(&self.inner.db)
-            .await
-            .map_err(from_db)?;
-        match Self::changed(rows)? {
-            Some(grant) => Ok(grant),
-            None => Err(self.not_open(id).await),
-        }
+    async fn close(
+        &self,
+        id: GrantId,
+        closure: Closure,
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        self.record(Change::Close(id, closure), event).await
     }
 
     async fn claim_seat(
@@ -214,54 +317,18 @@ impl GrantStore for SeaOrmStore {
         id: GrantId,
         staff: &StaffId,
         at: DateTime<Utc>,
-    ) -> Result<Grant, StoreError> {
-        let _guard = self.write_guard().await;
-        let rows = Entity::update_many()
-            .col_expr(Column::SeatHolder, Expr::value(staff.as_str()))
-            .col_expr(Column::SeatClaimedAt, Expr::value(stored(at)?))
-            .filter(Column::Id.eq(id.as_uuid()))
-            .filter(Column::ClosedAt.is_null())
-            .filter(Column::SeatHolder.is_null())
-            .exec_with_returning(&self.inner.db)
-            .await
-            .map_err(from_db)?;
-        if let Some(grant) = Self::changed(rows)? {
-            return Ok(grant);
-        }
-        match self.find(id).await? {
-            None => Err(StoreError::NotFound),
-            Some(grant) if !grant.is_open() => {
-                Err(StoreError::Conflict(format!("grant {id} is closed")))
-            }
-            Some(grant) if grant.seat.as_ref().is_some_and(|s| &s.holder == staff) => Ok(grant),
-            Some(_) => Err(StoreError::Conflict(format!(
-                "the seat of grant {id} is held by another staff member"
-            ))),
-        }
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        self.record(Change::ClaimSeat(id, staff, at), event).await
     }
 
-    async fn release_seat(&self, id: GrantId, staff: &StaffId) -> Result<Grant, StoreError> {
-        let _guard = self.write_guard().await;
-        let rows = Entity::update_many()
-            .col_expr(Column::SeatHolder, Expr::value(Option::<String>::None))
-            .col_expr(
-                Column::SeatClaimedAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .filter(Column::Id.eq(id.as_uuid()))
-            .filter(Column::SeatHolder.eq(staff.as_str()))
-            .exec_with_returning(&self.inner.db)
-            .await
-            .map_err(from_db)?;
-        if let Some(grant) = Self::changed(rows)? {
-            return Ok(grant);
-        }
-        match self.find(id).await? {
-            None => Err(StoreError::NotFound),
-            Some(_) => Err(StoreError::Conflict(format!(
-                "{staff} does not hold the seat of grant {id}"
-            ))),
-        }
+    async fn release_seat(
+        &self,
+        id: GrantId,
+        staff: &StaffId,
+        event: NewAuditEvent,
+    ) -> Result<Recorded, StoreError> {
+        self.record(Change::ReleaseSeat(id, staff), event).await
     }
 
     async fn due_for_expiry(

@@ -26,6 +26,7 @@ mod entity;
 mod error;
 mod grants;
 mod instant;
+mod pool;
 mod store;
 
 pub use audit::AppendStats;

@@ -17,6 +17,7 @@ use tokio::sync::Mutex;
 
 use crate::audit::Appender;
 use crate::error::{from_db, from_sqlx};
+use crate::pool::{settled_after_release, settled_before_acquire, writable_after_release};
 
 /// Which database a [`SeaOrmStore`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +120,13 @@ pub struct SeaOrmStore {
 
 #[derive(Debug)]
 pub(crate) struct Inner {
+    /// Reads.
     pub(crate) db: DatabaseConnection,
+    /// Writes (audit batches, lifecycle changes, migrations). On SQLite a pool of one
+    /// connection of its own, so that a connection left unable to write (opened
+    /// read-only while the file was not writable, say) is found by the next write and
+    /// replaced; on PostgreSQL and in memory the same pool as `db`.
+    pub(crate) writer: DatabaseConnection,
     pub(crate) backend: Backend,
     pub(crate) appender: Appender,
     /// SQLite: one writer at a time within this process (other processes wait on the
@@ -142,15 +149,15 @@ impl SeaOrmStore {
     /// Returns `Unavailable` when the database cannot be reached.
     pub async fn connect_with(options: StoreOptions) -> Result<Self, StoreError> {
         let backend = options.backend()?;
-        let (db, write_lock, pg_pool) = match backend {
+        let (db, writer, write_lock, pg_pool) = match backend {
             Backend::Postgres => {
                 let pool = postgres_pool(&options).await?;
                 let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone());
-                (db, None, Some(pool))
+                (db.clone(), db, None, Some(pool))
             }
             Backend::Sqlite => {
-                let db = sqlite_connection(&options).await?;
-                (db, Some(Arc::new(Mutex::new(()))), None)
+                let (db, writer) = sqlite_connections(&options).await?;
+                (db, writer, Some(Arc::new(Mutex::new(()))), None)
             }
         };
         // A write that outlives its connection wait and its statement timeouts is stuck
@@ -160,10 +167,11 @@ impl SeaOrmStore {
             Backend::Postgres => Some(options.acquire_timeout + options.statement_timeout),
             Backend::Sqlite => None,
         };
-        let appender = Appender::start(db.clone(), backend, write_lock.clone(), write_deadline);
+        let appender = Appender::start(writer.clone(), backend, write_lock.clone(), write_deadline);
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
+                writer,
                 backend,
                 appender,
                 write_lock,
@@ -181,16 +189,12 @@ impl SeaOrmStore {
     /// Applies every pending migration, in one transaction. On PostgreSQL, instances
     /// starting together take turns (an advisory lock), so each migration runs once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let db = &self.inner.db;
-        let options = match self.inner.backend {
-            Backend::Postgres => TransactionOptions::default(),
-            Backend::Sqlite => TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            },
-        };
+        let db = &self.inner.writer;
         let _guard = self.write_guard().await;
-        let txn = db.begin_with_options(options).await.map_err(from_db)?;
+        let txn = db
+            .begin_with_options(write_transaction(self.inner.backend))
+            .await
+            .map_err(from_db)?;
         if self.inner.backend == Backend::Postgres {
             txn.execute_unprepared(
                 "SELECT pg_advisory_xact_lock(hashtext('support-access/migrations/' || current_schema()))",
@@ -207,6 +211,7 @@ impl SeaOrmStore {
     pub async fn close(&self) {
         // Closing a pool cannot fail in a way the caller could act on.
         let _ = self.inner.db.close_by_ref().await;
+        let _ = self.inner.writer.close_by_ref().await;
     }
 
     /// Waits for this process's turn to write (SQLite); no wait on PostgreSQL.
@@ -215,6 +220,18 @@ impl SeaOrmStore {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,
         }
+    }
+}
+
+/// How a writing transaction begins: on SQLite `BEGIN IMMEDIATE`, so that it takes the
+/// write lock at once (a deferred one could fail to upgrade midway).
+pub(crate) fn write_transaction(backend: Backend) -> TransactionOptions {
+    match backend {
+        Backend::Postgres => TransactionOptions::default(),
+        Backend::Sqlite => TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        },
     }
 }
 
@@ -238,6 +255,8 @@ async fn postgres_pool(options: &StoreOptions) -> Result<PgPool, StoreError> {
     PgPoolOptions::new()
         .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
+        .before_acquire(settled_before_acquire)
+        .after_release(settled_after_release)
         .connect_with(connect)
         .await
         .map_err(|e| match from_sqlx(&e) {
@@ -246,7 +265,11 @@ async fn postgres_pool(options: &StoreOptions) -> Result<PgPool, StoreError> {
         })
 }
 
-async fn sqlite_connection(options: &StoreOptions) -> Result<DatabaseConnection, StoreError> {
+/// The reading pool and the one-connection writing pool of an SQLite database (one
+/// pool for both when the database lives in memory: it lives as long as its connection).
+async fn sqlite_connections(
+    options: &StoreOptions,
+) -> Result<(DatabaseConnection, DatabaseConnection), StoreError> {
     let connect = SqliteConnectOptions::from_str(&options.url)
         .map_err(|e| StoreError::Backend(format!("invalid SQLite URL: {e}")))?
         .journal_mode(SqliteJournalMode::Wal)
@@ -255,32 +278,46 @@ async fn sqlite_connection(options: &StoreOptions) -> Result<DatabaseConnection,
         .busy_timeout(options.busy_timeout)
         .foreign_keys(true);
     let in_memory = options.url.contains(":memory:") || options.url.contains("mode=memory");
-    let max = if in_memory {
-        1
-    } else {
-        options.max_connections
+    let unavailable = |e: sqlx::Error| match from_sqlx(&e) {
+        StoreError::Backend(text) => StoreError::Unavailable(text),
+        other => other,
     };
-    let pool = SqlitePoolOptions::new()
-        .max_connections(max)
+    if in_memory {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .before_acquire(settled_before_acquire)
+            .after_release(writable_after_release)
+            .connect_with(connect)
+            .await
+            .map_err(unavailable)?;
+        let db = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
+        return Ok((db.clone(), db));
+    }
+    let readers = SqlitePoolOptions::new()
+        .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
-        // An in-memory database lives as long as its connection.
-        .idle_timeout(if in_memory {
-            None
-        } else {
-            Some(Duration::from_secs(600))
-        })
-        .max_lifetime(if in_memory {
-            None
-        } else {
-            Some(Duration::from_secs(1800))
-        })
-        .connect_with(connect)
+        .idle_timeout(Some(Duration::from_secs(600)))
+        .max_lifetime(Some(Duration::from_secs(1800)))
+        .before_acquire(settled_before_acquire)
+        .after_release(settled_after_release)
+        .connect_with(connect.clone())
         .await
-        .map_err(|e| match from_sqlx(&e) {
-            StoreError::Backend(text) => StoreError::Unavailable(text),
-            other => other,
-        })?;
-    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+        .map_err(unavailable)?;
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(options.acquire_timeout)
+        .idle_timeout(Some(Duration::from_secs(600)))
+        .max_lifetime(Some(Duration::from_secs(1800)))
+        .before_acquire(settled_before_acquire)
+        .after_release(writable_after_release)
+        .connect_lazy_with(connect);
+    Ok((
+        SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
+        SqlxSqliteConnector::from_sqlx_sqlite_pool(writer),
+    ))
 }
 
 /// `"name"` with inner quotes doubled: a schema name as a PostgreSQL identifier.

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use support_access_cache::{CacheConfig, CachedGrantStore, LocalGrantChanges};
-use support_access_contract::{AuditLogFixture, GrantStoreFixture, Tamper, Teardown};
+use support_access_contract::{
+    AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper, Teardown,
+};
 use support_access_core::StoreError;
 use support_access_seaorm::{SeaOrmStore, StoreOptions};
 
@@ -51,8 +53,9 @@ async fn two_stores() -> (SeaOrmStore, SeaOrmStore, PathBuf, Teardown) {
 async fn grant_store() -> GrantStoreFixture {
     let (store, second, _, teardown) = two_stores().await;
     GrantStoreFixture {
-        store: Arc::new(store),
+        store: Arc::new(store.clone()),
         second: Arc::new(second),
+        audit: Arc::new(store),
         teardown,
     }
 }
@@ -62,6 +65,7 @@ async fn cached_grant_store() -> GrantStoreFixture {
     let (store, second, _, teardown) = two_stores().await;
     let changes = Arc::new(LocalGrantChanges::new());
     GrantStoreFixture {
+        audit: Arc::new(store.clone()),
         store: Arc::new(CachedGrantStore::new(
             store,
             changes.clone(),
@@ -78,6 +82,7 @@ async fn cached_grant_store() -> GrantStoreFixture {
 
 async fn audit_log() -> AuditLogFixture {
     let (log, second, path, teardown) = two_stores().await;
+    let stall = write_lock_holder(path.clone());
     let tamper: Tamper = Arc::new(move |org, seq, new_path| {
         let url = url(&path);
         Box::pin(async move {
@@ -102,12 +107,39 @@ async fn audit_log() -> AuditLogFixture {
         log: Arc::new(log),
         second: Arc::new(second),
         tamper,
+        stall,
         teardown,
     }
 }
 
+/// Another process's write transaction on the file: the store's writes wait for it.
+fn write_lock_holder(path: PathBuf) -> Stall {
+    use sqlx::{Connection, Executor};
+    Arc::new(move || {
+        let url = url(&path);
+        Box::pin(async move {
+            let mut holder = sqlx::SqliteConnection::connect(&url)
+                .await
+                .expect("stall: connect");
+            holder
+                .execute("BEGIN IMMEDIATE")
+                .await
+                .expect("stall: take the write lock");
+            let release: Release = Box::new(move || {
+                Box::pin(async move {
+                    holder.execute("ROLLBACK").await.expect("stall: release");
+                    let _ = holder.close().await;
+                })
+            });
+            release
+        })
+    })
+}
+
 #[path = "common/cases.rs"]
 mod cases;
+#[path = "common/tmpfs.rs"]
+mod tmpfs;
 
 /// Raw SQL on the database file, through a connection of its own.
 fn exec(path: PathBuf) -> cases::Exec {
@@ -166,6 +198,22 @@ mod adapter {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_revoke_whose_event_the_database_refuses_is_not_stored() {
+        adapter_case(|a, b, path| async move {
+            cases::a_revoke_whose_event_the_database_refuses_is_not_stored(
+                a,
+                b,
+                exec(path),
+                "CREATE TRIGGER refuse BEFORE INSERT ON audit_events \
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+                "DROP TRIGGER refuse",
+            )
+            .await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn the_end_of_time_lists_every_open_grant_and_far_instants_are_refused() {
         adapter_case(|a, _, _| {
             cases::the_end_of_time_lists_every_open_grant_and_far_instants_are_refused(a)
@@ -198,6 +246,115 @@ mod adapter {
             std::panic::resume_unwind(panic);
         }
         again.expect("migrate again");
+    }
+
+    /// The root cause of lost audit events and revokes on a full disk: a connection
+    /// whose COMMIT failed went back to the pool still counted inside a transaction,
+    /// and later "transactions" on it were savepoints of one that never committed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn on_a_full_disk_every_write_fails_and_every_acknowledged_write_is_durable() {
+        use support_access_core::audit::{AuditKind, NewAuditEvent};
+        use support_access_core::grant::{ClosedAs, Closure, Grant};
+        use support_access_core::ids::OrgId;
+        use support_access_core::{AuditLog, GrantStore};
+
+        let disk = tmpfs::Tmpfs::mount(1024);
+        let path = disk.path().join("gateway.db");
+        let options = || {
+            StoreOptions::new(url(&path))
+                .max_connections(4)
+                .busy_timeout(std::time::Duration::from_millis(500))
+        };
+        let store = SeaOrmStore::connect_with(options()).await.expect("open");
+        store.migrate().await.expect("migrate");
+        let org = OrgId::from("org-full");
+        let now = chrono::DateTime::from_timestamp(1_795_000_000, 0).expect("an instant");
+        let event = |n: usize| {
+            let mut e = NewAuditEvent::new(org.clone(), AuditKind::RequestAllowed, now);
+            e.user_agent = Some(format!("{n}:{}", "x".repeat(1500)));
+            e
+        };
+        let grant = Grant::new(
+            org.clone(),
+            "admin",
+            now,
+            now + chrono::Duration::days(2),
+            None,
+            None,
+        );
+        store
+            .insert(&grant, grant.event(AuditKind::GrantCreated, now))
+            .await
+            .expect("insert");
+        store
+            .append(event(0))
+            .await
+            .expect("append before the disk fills");
+
+        disk.fill();
+        for n in 1..=30 {
+            let appended = store.append(event(n)).await;
+            assert!(appended.is_err(), "append {n} on a full disk: {appended:?}");
+        }
+        let revoke = Closure {
+            reason: ClosedAs::Revoked,
+            at: now,
+            by: Some("admin".into()),
+        };
+        let closed = GrantStore::close(
+            &store,
+            grant.id,
+            revoke.clone(),
+            grant.event(AuditKind::GrantRevoked, now),
+        )
+        .await;
+        assert!(closed.is_err(), "a revoke on a full disk: {closed:?}");
+
+        disk.free();
+        let mut acknowledged = Vec::new();
+        for n in 31..=40 {
+            let started = std::time::Instant::now();
+            let appended = store
+                .append(event(n))
+                .await
+                .expect("append once there is room");
+            assert!(
+                started.elapsed() < std::time::Duration::from_millis(400),
+                "no lock wait"
+            );
+            acknowledged.push(appended.id);
+        }
+        let revoked = GrantStore::close(
+            &store,
+            grant.id,
+            revoke,
+            grant.event(AuditKind::GrantRevoked, now),
+        )
+        .await
+        .expect("revoke once there is room");
+        store.close().await;
+
+        // What another process finds: every acknowledged write, nothing else.
+        let fresh = SeaOrmStore::connect_with(options()).await.expect("reopen");
+        let stored: Vec<_> = fresh
+            .scan(&org, 0, 100)
+            .await
+            .expect("scan")
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        acknowledged.push(revoked.event.id);
+        assert_eq!(stored.len(), 2 + acknowledged.len(), "{stored:?}");
+        assert!(acknowledged.iter().all(|id| stored.contains(id)));
+        assert!(
+            !fresh.get(grant.id).await.expect("get").is_open(),
+            "the revoke held"
+        );
+        fresh
+            .append(event(99))
+            .await
+            .expect("another writer is not locked out");
+        fresh.close().await;
     }
 
     #[tokio::test]

@@ -210,6 +210,7 @@ struct RawLimits {
     max_inspected_body_bytes: usize,
     shutdown_grace: String,
     store_timeout: String,
+    body_read_timeout: String,
 }
 
 impl Default for RawLimits {
@@ -219,6 +220,7 @@ impl Default for RawLimits {
             max_inspected_body_bytes: 1024 * 1024,
             shutdown_grace: "30s".into(),
             store_timeout: "10s".into(),
+            body_read_timeout: "30s".into(),
         }
     }
 }
@@ -461,6 +463,10 @@ impl File {
                 store_timeout: positive(
                     "limits.store_timeout",
                     duration("limits.store_timeout", &self.limits.store_timeout)?,
+                )?,
+                body_read_timeout: positive(
+                    "limits.body_read_timeout",
+                    duration("limits.body_read_timeout", &self.limits.body_read_timeout)?,
                 )?,
             },
             log: Log {

@@ -39,6 +39,7 @@ fn defaults_follow_the_spec() {
     assert_eq!(config.auth.customer.admin_roles, ["admin"]);
     assert_eq!(config.auth.staff.required_role, "support_agent");
     assert_eq!(config.limits.store_timeout, Duration::from_secs(10));
+    assert_eq!(config.limits.body_read_timeout, Duration::from_secs(30));
 }
 
 #[test]
@@ -103,6 +104,10 @@ fn bad_values_are_refused_naming_their_key() {
     assert_eq!(
         refused_key("[limits]\nstore_timeout = \"0s\""),
         "limits.store_timeout"
+    );
+    assert_eq!(
+        refused_key("[limits]\nbody_read_timeout = \"0s\""),
+        "limits.body_read_timeout"
     );
 }
 

@@ -6,10 +6,11 @@
 //! while the previous one commits, so one commit serves many appends; alone, an append
 //! waits for no one.
 //!
-//! Inside the transaction each org's head row in `audit_heads` is locked (an upsert),
-//! which orders appends to one org across every instance sharing the database: `seq`
-//! stays gap-free and each event chains to the one committed before it. Orgs are
-//! locked in sorted order so that two batches never wait on each other in a cycle.
+//! Inside the transaction [`append_in`] locks each org's head row, which orders appends
+//! to one org across every instance sharing the database: `seq` stays gap-free and
+//! each event chains to the one committed before it. An event whose caller stopped
+//! waiting (a timeout) before the batch's heads are locked is left out, so that a
+//! caller who gave up on a stalled database leaves no record behind.
 //!
 //! If the batch cannot be committed, no event of it is stored and every caller gets the
 //! error. On PostgreSQL a batch that takes longer than the write deadline (a server
@@ -19,25 +20,20 @@
 //! event reuses an id) is retried one event per transaction, so that one bad event
 //! fails only its own caller.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ActiveValue, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use support_access_core::StoreError;
-use support_access_core::audit::{AuditEvent, ChainHash, GENESIS, NewAuditEvent};
-use support_access_core::ids::OrgId;
+use support_access_core::audit::{AuditEvent, GENESIS, NewAuditEvent};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::{to_i64, to_row};
+use super::chain::append_in;
+use super::to_row;
 use crate::Backend;
-use crate::entity::{audit_event, audit_head};
-use crate::error::{corrupt, from_db};
+use crate::error::from_db;
+use crate::store::write_transaction;
 
 /// The most events one transaction takes.
 const MAX_BATCH: usize = 256;
@@ -140,14 +136,17 @@ impl Writer {
         }
     }
 
-    /// Writes the batch and answers every caller in it.
+    /// Writes the batch and answers every caller in it (a caller that stopped waiting
+    /// gets nothing, and its event is not written unless its commit was under way).
     async fn commit(&self, batch: &mut Vec<Pending>) {
-        let events: Vec<&NewAuditEvent> = batch.iter().map(|p| &p.event).collect();
-        match self.write_within_deadline(&events).await {
+        let all: Vec<&Pending> = batch.iter().collect();
+        match self.write_within_deadline(&all).await {
             Ok(sealed) => {
                 for (pending, event) in batch.drain(..).zip(sealed) {
-                    // A caller that stopped waiting does not need the answer.
-                    let _ = pending.reply.send(Ok(event));
+                    if let Some(event) = event {
+                        // A caller that stopped waiting meanwhile does not need it.
+                        let _ = pending.reply.send(Ok(event));
+                    }
                 }
             }
             Err(error) if batch.len() == 1 || matches!(error, StoreError::Unavailable(_)) => {
@@ -158,15 +157,19 @@ impl Writer {
             Err(_) => {
                 for pending in batch.drain(..) {
                     let result = self
-                        .write_within_deadline(&[&pending.event])
+                        .write_within_deadline(&[&pending])
                         .await
-                        .and_then(|sealed| {
-                            sealed
-                                .into_iter()
-                                .next()
-                                .ok_or_else(|| corrupt("an append wrote no event"))
-                        });
-                    let _ = pending.reply.send(result);
+                        .map(|sealed| sealed.into_iter().next().flatten());
+                    match result {
+                        Ok(Some(event)) => {
+                            let _ = pending.reply.send(Ok(event));
+                        }
+                        // Left out: its caller is gone.
+                        Ok(None) => {}
+                        Err(error) => {
+                            let _ = pending.reply.send(Err(error));
+                        }
+                    }
                 }
             }
         }
@@ -175,12 +178,12 @@ impl Writer {
     /// [`Writer::write`], given up as `Unavailable` after the deadline.
     async fn write_within_deadline(
         &self,
-        events: &[&NewAuditEvent],
-    ) -> Result<Vec<AuditEvent>, StoreError> {
+        batch: &[&Pending],
+    ) -> Result<Vec<Option<AuditEvent>>, StoreError> {
         let Some(deadline) = self.deadline else {
-            return self.write(events).await;
+            return self.write(batch).await;
         };
-        tokio::time::timeout(deadline, self.write(events))
+        tokio::time::timeout(deadline, self.write(batch))
             .await
             .unwrap_or_else(|_| {
                 Err(StoreError::Unavailable(format!(
@@ -189,72 +192,30 @@ impl Writer {
             })
     }
 
-    /// One transaction: per org (sorted), lock the head, seal and insert the org's
-    /// events in arrival order, move the head; then commit. Returns the sealed events
-    /// in the order given.
-    async fn write(&self, events: &[&NewAuditEvent]) -> Result<Vec<AuditEvent>, StoreError> {
-        let mut by_org: BTreeMap<&OrgId, Vec<usize>> = BTreeMap::new();
-        for (i, event) in events.iter().enumerate() {
-            by_org.entry(&event.org).or_default().push(i);
-        }
-        let options = match self.backend {
-            Backend::Postgres => TransactionOptions::default(),
-            Backend::Sqlite => TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            },
-        };
+    /// One transaction: [`append_in`] on the batch, then commit. An event whose caller
+    /// stopped waiting by the time every head is locked is left out. Returns, in the
+    /// order given, each event as sealed, or `None` where it was left out.
+    async fn write(&self, batch: &[&Pending]) -> Result<Vec<Option<AuditEvent>>, StoreError> {
         let _guard = match &self.write_lock {
             Some(lock) => Some(lock.lock().await),
             None => None,
         };
-        let txn = self.db.begin_with_options(options).await.map_err(from_db)?;
-        let mut sealed: Vec<Option<AuditEvent>> = vec![None; events.len()];
-        for (org, indices) in by_org {
-            let head = audit_head::Entity::insert(audit_head::ActiveModel {
-                org: ActiveValue::Set(org.as_str().to_owned()),
-                seq: ActiveValue::Set(0),
-                hash: ActiveValue::Set(GENESIS.to_hex()),
-            })
-            .on_conflict(
-                OnConflict::column(audit_head::Column::Org)
-                    .update_column(audit_head::Column::Org)
-                    .to_owned(),
-            )
-            .exec_with_returning(&txn)
+        if batch.iter().all(|p| p.reply.is_closed()) {
+            return Ok(vec![None; batch.len()]);
+        }
+        let txn = self
+            .db
+            .begin_with_options(write_transaction(self.backend))
             .await
             .map_err(from_db)?;
-            let mut seq = u64::try_from(head.seq).map_err(|_| corrupt("audit head seq"))?;
-            let mut prev = ChainHash::from_hex(head.hash.trim())
-                .map_err(|_| corrupt(format!("audit head hash of org {org}")))?;
-            let mut rows = Vec::with_capacity(indices.len());
-            for i in indices {
-                seq += 1;
-                let event = events[i].clone().seal(seq, prev);
-                prev = event.hash;
-                rows.push(to_row(&event)?);
-                sealed[i] = Some(event);
-            }
-            audit_event::Entity::insert_many(rows)
-                .exec_without_returning(&txn)
-                .await
-                .map_err(from_db)?;
-            audit_head::Entity::update_many()
-                .col_expr(audit_head::Column::Seq, Expr::value(to_i64(seq, "seq")?))
-                .col_expr(audit_head::Column::Hash, Expr::value(prev.to_hex()))
-                .filter(audit_head::Column::Org.eq(org.as_str()))
-                .exec(&txn)
-                .await
-                .map_err(from_db)?;
-        }
+        let events: Vec<&NewAuditEvent> = batch.iter().map(|p| &p.event).collect();
+        let sealed = append_in(&txn, &events, &|i| !batch[i].reply.is_closed()).await?;
         txn.commit().await.map_err(from_db)?;
-        self.counters.batches.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .events
-            .fetch_add(events.len() as u64, Ordering::Relaxed);
-        sealed
-            .into_iter()
-            .map(|event| event.ok_or_else(|| corrupt("an event of the batch was not sealed")))
-            .collect()
+        let written = sealed.iter().flatten().count() as u64;
+        if written > 0 {
+            self.counters.batches.fetch_add(1, Ordering::Relaxed);
+            self.counters.events.fetch_add(written, Ordering::Relaxed);
+        }
+        Ok(sealed)
     }
 }

@@ -51,7 +51,7 @@ pub async fn a_closed_store_is_unavailable_and_writes_nothing(a: SeaOrmStore, b:
         "{appended:?}"
     );
     let g = grant("org-closed", t0() + Duration::days(2));
-    let inserted = a.insert(&g).await;
+    let inserted = a.insert(&g, g.event(AuditKind::GrantCreated, t0())).await;
     assert!(
         matches!(inserted, Err(StoreError::Unavailable(_))),
         "{inserted:?}"
@@ -128,7 +128,9 @@ pub async fn the_end_of_time_lists_every_open_grant_and_far_instants_are_refused
     let mut ids = BTreeSet::new();
     for (i, years) in [1, 50, 7000].into_iter().enumerate() {
         let g = grant(&format!("org-far-{i}"), t0() + Duration::days(365 * years));
-        a.insert(&g).await.expect("insert");
+        a.insert(&g, g.event(AuditKind::GrantCreated, t0()))
+            .await
+            .expect("insert");
         ids.insert(g.id);
     }
     let due: BTreeSet<GrantId> = a
@@ -141,7 +143,66 @@ pub async fn the_end_of_time_lists_every_open_grant_and_far_instants_are_refused
     assert!(ids.is_subset(&due), "{ids:?} in {due:?}");
     let too_far = grant("org-too-far", DateTime::<Utc>::MAX_UTC);
     assert!(matches!(
-        a.insert(&too_far).await,
+        a.insert(&too_far, too_far.event(AuditKind::GrantCreated, t0()))
+            .await,
         Err(StoreError::Backend(_))
     ));
+}
+
+/// When the database refuses the event of a revoke, the revoke is not stored either —
+/// not in the database, not in a cache in front of the store — and it goes through once
+/// events are taken again.
+pub async fn a_revoke_whose_event_the_database_refuses_is_not_stored(
+    a: SeaOrmStore,
+    b: SeaOrmStore,
+    exec: Exec,
+    refuse: &str,
+    allow: &str,
+) {
+    use support_access_cache::{CacheConfig, CachedGrantStore, LocalGrantChanges};
+    use support_access_core::grant::{ClosedAs, Closure};
+
+    let org = OrgId::from("org-refused-revoke");
+    let g = grant("org-refused-revoke", t0() + Duration::days(2));
+    let cache = CachedGrantStore::new(
+        a.clone(),
+        Arc::new(LocalGrantChanges::new()),
+        CacheConfig::default(),
+    );
+    cache
+        .insert(&g, g.event(AuditKind::GrantCreated, t0()))
+        .await
+        .expect("insert");
+    assert!(cache.get(g.id).await.expect("warm the cache").is_open());
+    let revoke = Closure {
+        reason: ClosedAs::Revoked,
+        at: t0() + Duration::minutes(1),
+        by: Some("admin".into()),
+    };
+    exec(refuse.to_owned()).await;
+    let refused = cache
+        .close(g.id, revoke.clone(), g.event(AuditKind::GrantRevoked, t0()))
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(cache.get(g.id).await.expect("get").is_open(), "cache");
+    assert!(a.get(g.id).await.expect("get").is_open(), "store");
+    assert!(
+        b.get(g.id).await.expect("get").is_open(),
+        "another instance"
+    );
+    let kinds: Vec<AuditKind> = b
+        .scan(&org, 0, 10)
+        .await
+        .expect("scan")
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, [AuditKind::GrantCreated]);
+    exec(allow.to_owned()).await;
+    let revoked = cache
+        .close(g.id, revoke, g.event(AuditKind::GrantRevoked, t0()))
+        .await
+        .expect("revoke once events are taken");
+    assert_eq!(revoked.event.seq, 2);
+    assert!(!b.get(g.id).await.expect("get").is_open());
 }

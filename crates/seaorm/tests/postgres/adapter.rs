@@ -72,6 +72,27 @@ async fn a_refused_batch_leaves_no_trace() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revoke_whose_event_the_database_refuses_is_not_stored() {
+    in_schema(|schema| async move {
+        let (a, b) = (store(&schema).await, store(&schema).await);
+        cases::a_revoke_whose_event_the_database_refuses_is_not_stored(
+            a.clone(),
+            b.clone(),
+            exec(schema.clone()),
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$; \
+             CREATE TRIGGER refuse BEFORE INSERT ON audit_events \
+             FOR EACH ROW EXECUTE FUNCTION refuse()",
+            "DROP TRIGGER refuse ON audit_events",
+        )
+        .await;
+        a.close().await;
+        b.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_end_of_time_lists_every_open_grant_and_far_instants_are_refused() {
     in_schema(|schema| async move {
         let a = store(&schema).await;

@@ -21,6 +21,7 @@ async fn cached_grant_store() -> GrantStoreFixture {
     let (store, second, _, teardown) = two_stores().await;
     let changes = Arc::new(LocalGrantChanges::new());
     GrantStoreFixture {
+        audit: Arc::new(store.clone()),
         store: Arc::new(CachedGrantStore::new(
             store,
             changes.clone(),

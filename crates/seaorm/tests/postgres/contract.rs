@@ -3,22 +3,24 @@
 
 use std::sync::Arc;
 
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
-use support_access_contract::{AuditLogFixture, GrantStoreFixture, Tamper};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use support_access_contract::{AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper};
 
 use super::fixture::{database_url, two_stores};
 
 async fn grant_store() -> GrantStoreFixture {
     let (store, second, _, teardown) = two_stores().await;
     GrantStoreFixture {
-        store: Arc::new(store),
+        store: Arc::new(store.clone()),
         second: Arc::new(second),
+        audit: Arc::new(store),
         teardown,
     }
 }
 
 async fn audit_log() -> AuditLogFixture {
     let (log, second, schema, teardown) = two_stores().await;
+    let stall = head_lock_holder(schema.clone());
     let tamper: Tamper = Arc::new(move |org, seq, path| {
         let schema = schema.clone();
         Box::pin(async move {
@@ -42,8 +44,34 @@ async fn audit_log() -> AuditLogFixture {
         log: Arc::new(log),
         second: Arc::new(second),
         tamper,
+        stall,
         teardown,
     }
+}
+
+/// Another instance's transaction holding `audit_heads`: appends wait for it.
+fn head_lock_holder(schema: String) -> Stall {
+    Arc::new(move || {
+        let schema = schema.clone();
+        Box::pin(async move {
+            let mut holder = PgConnection::connect(&database_url())
+                .await
+                .expect("stall: connect");
+            holder
+                .execute(AssertSqlSafe(format!(
+                    "BEGIN; LOCK TABLE \"{schema}\".audit_heads IN EXCLUSIVE MODE"
+                )))
+                .await
+                .expect("stall: lock the heads");
+            let release: Release = Box::new(move || {
+                Box::pin(async move {
+                    holder.execute("ROLLBACK").await.expect("stall: release");
+                    let _ = holder.close().await;
+                })
+            });
+            release
+        })
+    })
 }
 
 mod grant_store {
