@@ -16,7 +16,9 @@ use support_access_core::audit::{AuditKind, NewAuditEvent};
 use support_access_core::service::{Refusal as AccessRefusal, SupportTokenFacts};
 use support_access_core::{Grant, StoreError};
 use support_access_policy::normalise::{check_header_names, method_overrides, normalise_target};
-use support_access_policy::{BodyOutcome, BodyRefusal, RefusalKind, SupportContext};
+use support_access_policy::{
+    BodyOutcome, BodyRefusal, NormaliseError, RefusalKind, SupportContext,
+};
 
 use crate::app::{App, MANAGEMENT_PREFIX, strip_support_headers};
 use crate::body::Body;
@@ -233,14 +235,15 @@ pub(crate) async fn support(
             ))
             .await;
     }
-    let overridden = method_overrides([], None, form.as_deref());
+    // `_method` in a form body is an override like the headers (the query's is the
+    // normaliser's).
+    let form_override = !method_overrides([], None, form.as_deref()).is_empty();
     let names = request.headers().keys().map(|k| k.as_str());
-    if let Err(e) = check_header_names(names).and_then(|()| match overridden.first() {
-        Some(_) => Err(support_access_policy::NormaliseError::MethodOverride(
-            "_method".into(),
-        )),
-        None => Ok(()),
-    }) {
+    let checked = check_header_names(names).and_then(|()| match form_override {
+        true => Err(NormaliseError::MethodOverride("_method".into())),
+        false => Ok(()),
+    });
+    if let Err(e) = checked {
         return ctx
             .block(Refusal::new(
                 StatusCode::BAD_REQUEST,

@@ -775,3 +775,33 @@ async fn identity_headers_in_any_folded_spelling_are_stripped_from_ordinary_traf
         );
     }
 }
+
+#[tokio::test]
+async fn a_support_request_with_an_override_in_any_spelling_or_a_form_body_is_refused() {
+    let h = Harness::start().await;
+    let (_, token) = h.grant_and_token(ORG, "staff-ana", 2).await;
+    let bearer = format!("Bearer {token}");
+    for headers in [
+        vec![
+            ("Authorization", bearer.as_str()),
+            ("X_HTTP_Method_Override", "GET"),
+        ],
+        vec![("Authorization", bearer.as_str()), ("x.http.method", "GET")],
+        vec![
+            ("Authorization", bearer.as_str()),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+    ] {
+        let answer = send(
+            &h,
+            &raw("POST", "/crm/v8/Leads", &headers, b"_method=GET&x=1"),
+        )
+        .await;
+        assert_eq!(
+            (answer.status, code(&answer).as_str()),
+            (400, "method_override"),
+            "{headers:?}"
+        );
+    }
+    assert!(h.stub.seen().is_empty(), "the CRM saw {:?}", h.stub.seen());
+}

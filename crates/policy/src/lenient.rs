@@ -45,19 +45,26 @@ pub fn digit_value(c: char) -> Option<u8> {
     if c.is_ascii() {
         return c.is_ascii_digit().then(|| c as u8 - b'0');
     }
+    decimal_run(c).and_then(|(start, _)| u8::try_from((c as u32 - start) % 10).ok())
+}
+
+/// The run of decimal digits `c` belongs to, as `(first, last)` code points; runs are
+/// whole sets of ten (the longest, the mathematical digits U+1D7CE…U+1D7FF, holds five).
+fn decimal_run(c: char) -> Option<(u32, u32)> {
     if !is_decimal(c) {
         return None;
     }
-    // Walk back to the start of the run of decimal digits; runs are whole sets of ten
-    // (the longest, the mathematical digits U+1D7CE…U+1D7FF, holds five).
-    let mut start = c as u32;
-    while let Some(previous) = start.checked_sub(1).and_then(char::from_u32) {
-        if !is_decimal(previous) {
-            break;
+    let walk = |step: fn(u32) -> Option<u32>| {
+        let mut at = c as u32;
+        while let Some(next) = step(at).and_then(char::from_u32) {
+            if !is_decimal(next) {
+                break;
+            }
+            at = next as u32;
         }
-        start -= 1;
-    }
-    u8::try_from((c as u32 - start) % 10).ok()
+        at
+    };
+    Some((walk(|at| at.checked_sub(1)), walk(|at| at.checked_add(1))))
 }
 
 fn is_decimal(c: char) -> bool {
@@ -115,9 +122,28 @@ impl Readings {
 fn to_ascii(text: &str) -> Option<String> {
     let text = text.trim_matches(is_padding);
     let mut out = String::with_capacity(text.len());
+    // The last run of non-ASCII digits seen: a text in one script looks its run up once.
+    let mut run: Option<(u32, u32)> = None;
     for c in text.chars() {
-        if let Some(d) = digit_value(c) {
-            out.push(char::from(b'0' + d));
+        if c.is_ascii_digit() {
+            out.push(c);
+            continue;
+        }
+        let code = c as u32;
+        let first = match run {
+            Some((first, last)) if (first..=last).contains(&code) => Some(first),
+            _ => {
+                let found = decimal_run(c);
+                if found.is_some() {
+                    run = found;
+                }
+                found.map(|(first, _)| first)
+            }
+        };
+        if let Some(first) = first {
+            out.push(char::from(
+                b'0' + u8::try_from((code - first) % 10).unwrap_or(0),
+            ));
             continue;
         }
         match c {

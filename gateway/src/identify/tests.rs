@@ -286,3 +286,50 @@ fn form_bodies_are_read_for_every_spelling_of_the_form_media_type() {
         assert!(!reads_form(&headers(&[("content-type", value)])), "{value}");
     }
 }
+
+/// `access_token` spelt as `spell` says per character: plain, upper case, or
+/// percent-encoded (once or twice), as a client hiding it from a narrow check would.
+fn spelt_name(spell: &[u8]) -> String {
+    "access_token"
+        .chars()
+        .enumerate()
+        .map(|(i, c)| match spell[i % spell.len()] % 5 {
+            0 | 1 => c.to_string(),
+            2 => c.to_ascii_uppercase().to_string(),
+            3 => format!("%{:02X}", c as u32),
+            _ => format!("%25{:02x}", c as u32),
+        })
+        .collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn a_support_token_in_any_query_or_form_shape_is_never_overlooked(
+        spell in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..12),
+        separators in proptest::collection::vec(proptest::prelude::any::<bool>(), 1..4),
+        noise in proptest::collection::vec("[a-z]{1,6}=[a-zA-Z0-9%+.]{0,8}", 0..4),
+        position in 0usize..4,
+        in_form in proptest::prelude::any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = signer(dir.path());
+        let token = support_token(&signer);
+        let mut pairs = noise.clone();
+        pairs.insert(position.min(pairs.len()), format!("{}={token}", spelt_name(&spell)));
+        let mut text = String::new();
+        for (i, pair) in pairs.iter().enumerate() {
+            if i > 0 {
+                text.push(if separators[i % separators.len()] { ';' } else { '&' });
+            }
+            text.push_str(pair);
+        }
+        let found = if in_form {
+            identify(&HeaderMap::new(), None, Some(text.as_bytes()), &[], &signer)
+        } else {
+            identify(&HeaderMap::new(), Some(&text), None, &[], &signer)
+        };
+        proptest::prop_assert_eq!(found, Ok(Identity::Support(token)), "{}", text);
+    }
+}
