@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, HeaderMap, HeaderName};
+use http::header::{CONTENT_LENGTH, HeaderMap};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -198,9 +198,27 @@ impl App {
         let peer = connection.peer();
         let started = Instant::now();
         let request_id = self.request_ids.next();
+        // A form-encoded body may carry `access_token` or `_method`: read it (bounded)
+        // before identifying, so that discovery sees what the upstream will.
+        let (parts, incoming) = request.into_parts();
+        let (body, form) = if crate::identify::reads_form(&parts.headers) {
+            match self.read_body(&parts.headers, Body::from(incoming)).await {
+                Ok(bytes) => (Body::bytes(bytes.clone()), Some(bytes)),
+                Err(e) => {
+                    self.finish(Class::ordinary, Outcome::refused, started);
+                    return e
+                        .refusal(self.limits.max_inspected_body_bytes)
+                        .render(self.shape_for(parts.uri.path()), &request_id);
+                }
+            }
+        } else {
+            (Body::from(incoming), None)
+        };
+        let request = Request::from_parts(parts, body);
         let identity = identify(
             request.headers(),
             request.uri().query(),
+            form.as_deref(),
             &self.auth.token_cookies,
             &self.signer,
         );
@@ -221,6 +239,7 @@ impl App {
                     request,
                     &connection,
                     token,
+                    form,
                     &request_id,
                     started,
                 ))
@@ -236,7 +255,7 @@ impl App {
                 .await
             }
             Ok(Identity::Ordinary) => {
-                self.forward_ordinary(request, peer, &request_id, started)
+                self.forward_ordinary(request, peer, form, &request_id, started)
                     .await
             }
         }
@@ -246,8 +265,9 @@ impl App {
     /// headers are removed and assignments to a hidden support user are refused.
     async fn forward_ordinary(
         &self,
-        request: Request<Incoming>,
+        request: Request<Body>,
         peer: SocketAddr,
+        form: Option<Bytes>,
         request_id: &str,
         started: Instant,
     ) -> Response<Body> {
@@ -258,10 +278,12 @@ impl App {
             .path_and_query()
             .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
         let support_users = self.support_users.get();
+        // Guarded as the request line's method and every method an override names.
+        let methods = crate::ordinary::guarded_methods(&parts, form.as_deref());
         let body = if !support_users.is_empty()
-            && self
-                .policy
-                .ordinary_needs_body(parts.method.as_str(), &target)
+            && methods
+                .iter()
+                .any(|method| self.policy.ordinary_needs_body(method, &target))
         {
             let bytes = match self.read_body(&parts.headers, incoming).await {
                 Ok(bytes) => bytes,
@@ -272,12 +294,11 @@ impl App {
                         .render(self.shape_for(parts.uri.path()), request_id);
                 }
             };
-            if let Err(refused) = self.policy.check_ordinary_body(
-                parts.method.as_str(),
-                &target,
-                &bytes,
-                &support_users,
-            ) {
+            if let Some(refused) = methods.iter().find_map(|method| {
+                self.policy
+                    .check_ordinary_body(method, &target, &bytes, &support_users)
+                    .err()
+            }) {
                 self.finish(Class::ordinary, Outcome::refused, started);
                 tracing::info!(
                     request_id,
@@ -289,7 +310,7 @@ impl App {
             }
             Body::bytes(bytes)
         } else {
-            Body::from(incoming)
+            incoming
         };
         prepare_headers(&mut parts.headers, peer);
         let path = parts.uri.path().to_owned();
@@ -315,7 +336,7 @@ impl App {
     pub(crate) async fn read_body(
         &self,
         headers: &HeaderMap,
-        incoming: Incoming,
+        incoming: Body,
     ) -> Result<Bytes, BodyError> {
         let limit = self.limits.max_inspected_body_bytes;
         let declared = headers
@@ -388,14 +409,4 @@ impl App {
     }
 }
 
-/// Removes every incoming `X-Support-Access-*` header: only the gateway sets them.
-pub fn strip_support_headers(headers: &mut HeaderMap) {
-    let doomed: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| name.as_str().starts_with("x-support-access-"))
-        .cloned()
-        .collect();
-    for name in doomed {
-        headers.remove(name);
-    }
-}
+pub use crate::ordinary::strip_support_headers;

@@ -23,7 +23,7 @@ pub enum Body {
     /// Produced by the management API (possibly streamed, e.g. an audit export).
     Api(axum::body::Body),
     /// A support body (response or upload) that ends when its holder's access ends.
-    Revocable(Box<crate::live::Revocable<Incoming>>),
+    Revocable(Box<crate::live::Revocable<Body>>),
 }
 
 impl Body {

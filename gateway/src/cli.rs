@@ -21,6 +21,9 @@ pub const EXIT_CONFIG: u8 = 64;
 pub const EXIT_UNAVAILABLE: u8 = 69;
 /// Exit code for an audit chain that does not verify.
 pub const EXIT_BROKEN_CHAIN: u8 = 1;
+/// Exit code of `policy explain` for a request the policy denies (or the normaliser
+/// refuses); an allowed request exits 0.
+pub const EXIT_DENIED: u8 = 1;
 
 /// The Support Access gateway.
 #[derive(Debug, Parser)]
@@ -171,7 +174,13 @@ pub async fn run(cli: Cli) -> ExitCode {
             } else {
                 println!("{explanation}");
             }
-            ExitCode::SUCCESS
+            // Scripts can test the answer: 0 allowed, 1 denied (or refused by the
+            // normaliser, which is a denial too).
+            if explanation.outcome() == "allowed" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_DENIED)
+            }
         }
         Command::Audit {
             command: AuditCommand::Verify { config, org },

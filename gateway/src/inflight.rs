@@ -35,7 +35,7 @@ pub(crate) async fn read_body(
     watch: &Watch,
     facts: &SupportTokenFacts,
     headers: &HeaderMap,
-    incoming: Incoming,
+    incoming: Body,
 ) -> Result<Bytes, Refusal> {
     let read = tokio::select! {
         biased;

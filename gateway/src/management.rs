@@ -18,7 +18,6 @@ use http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, HeaderMap, HeaderValue,
 };
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use support_access_core::audit::{AuditCursor, AuditKind, AuditQuery, Decision, MAX_PAGE};
@@ -663,7 +662,9 @@ async fn get_audit(
     ))
 }
 
-const CSV_COLUMNS: [&str; 23] = [
+/// The export's columns; `error` and `rewrites` (a JSON array) came later and are last,
+/// so that readers of the earlier columns by position are unaffected.
+const CSV_COLUMNS: [&str; 25] = [
     "id",
     "org",
     "seq",
@@ -687,6 +688,8 @@ const CSV_COLUMNS: [&str; 23] = [
     "ticket",
     "prev_hash",
     "hash",
+    "error",
+    "rewrites",
 ];
 
 /// One CSV cell: quoted when needed, and defused against spreadsheet formula injection.
@@ -716,6 +719,7 @@ fn csv_row(event: &EventBody) -> String {
         match value.get(*column) {
             Some(Value::String(s)) => csv_cell(&mut line, s),
             Some(Value::Null) | None => {}
+            Some(Value::Array(items)) if items.is_empty() => {}
             Some(other) => csv_cell(&mut line, &other.to_string()),
         }
     }
@@ -885,7 +889,7 @@ pub fn openapi_json() -> Value {
 /// Answers a request under `/support-access/` that carries no support token.
 pub(crate) async fn handle(
     app: &App,
-    request: Request<Incoming>,
+    request: Request<Body>,
     request_id: &str,
     started: Instant,
 ) -> Response<Body> {

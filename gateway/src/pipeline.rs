@@ -7,15 +7,17 @@
 
 use std::time::Instant;
 
+use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HeaderValue, TRANSFER_ENCODING, USER_AGENT};
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
 use support_access_core::audit::{AuditKind, NewAuditEvent};
 use support_access_core::service::{Refusal as AccessRefusal, SupportTokenFacts};
 use support_access_core::{Grant, StoreError};
-use support_access_policy::normalise::{check_header_names, normalise_target};
-use support_access_policy::{BodyOutcome, BodyRefusal, RefusalKind, SupportContext};
+use support_access_policy::normalise::{check_header_names, method_overrides, normalise_target};
+use support_access_policy::{
+    BodyOutcome, BodyRefusal, NormaliseError, RefusalKind, SupportContext,
+};
 
 use crate::app::{App, MANAGEMENT_PREFIX, strip_support_headers};
 use crate::body::Body;
@@ -64,6 +66,7 @@ impl Ctx<'_> {
     async fn block(&self, refusal: Refusal) -> Response<Body> {
         let mut event = self.event(AuditKind::RequestBlocked);
         event.status = Some(refusal.status.as_u16());
+        event.error = Some(refusal.code.to_owned());
         event.rule = refusal.rule.clone();
         event.restriction = refusal.restriction;
         event.latency_ms = Some(self.started.elapsed().as_millis() as u64);
@@ -131,12 +134,14 @@ fn header_value(text: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(text).ok()
 }
 
-/// Runs one support request through the pipeline.
+/// Runs one support request through the pipeline; `form` is its form-encoded body if
+/// identification read one.
 pub(crate) async fn support(
     app: &App,
-    request: Request<Incoming>,
+    request: Request<Body>,
     connection: &Connection,
     token: String,
+    form: Option<Bytes>,
     request_id: &str,
     started: Instant,
 ) -> Response<Body> {
@@ -216,8 +221,10 @@ pub(crate) async fn support(
         return ctx.refuse_unaudited(store_unavailable());
     };
 
-    // 2. Normalise: what is forwarded is exactly what was checked.
-    if request.uri().scheme().is_some() || request.uri().authority().is_some() {
+    // 2. Normalise: what is forwarded is exactly what was checked. An HTTP/1.1
+    // absolute-form target is refused; HTTP/2 always carries `:scheme` and
+    // `:authority`, which are not one.
+    if crate::target::is_absolute_form(&request) {
         return ctx
             .block(Refusal::new(
                 StatusCode::BAD_REQUEST,
@@ -226,7 +233,15 @@ pub(crate) async fn support(
             ))
             .await;
     }
-    if let Err(e) = check_header_names(request.headers().keys().map(|k| k.as_str())) {
+    // `_method` in a form body is an override like the headers (the query's is the
+    // normaliser's).
+    let form_override = !method_overrides([], None, form.as_deref()).is_empty();
+    let names = request.headers().keys().map(|k| k.as_str());
+    let checked = check_header_names(names).and_then(|()| match form_override {
+        true => Err(NormaliseError::MethodOverride("_method".into())),
+        false => Ok(()),
+    });
+    if let Err(e) = checked {
         return ctx
             .block(Refusal::new(
                 StatusCode::BAD_REQUEST,
@@ -319,22 +334,26 @@ pub(crate) async fn support(
             support_user: grant.support_user,
             now,
         };
-        match app
-            .policy
-            .apply_support_guards(&decision, &bytes, &guard_ctx)
-        {
-            Ok(BodyOutcome::Unchanged) => Body::bytes(bytes),
-            Ok(BodyOutcome::Rewritten(rewritten)) => {
-                parts.headers.remove(TRANSFER_ENCODING);
-                parts
-                    .headers
-                    .insert(CONTENT_LENGTH, HeaderValue::from(rewritten.len()));
-                Body::bytes(rewritten)
+        match app.policy.guard_support_body(&decision, &bytes, &guard_ctx) {
+            Ok(guarded) => {
+                // The event names what was forwarded: the rewrites and their hash.
+                ctx.event.rewrites = guarded.rewrites;
+                match guarded.outcome {
+                    BodyOutcome::Unchanged => Body::bytes(bytes),
+                    BodyOutcome::Rewritten(rewritten) => {
+                        ctx.event.body_sha256 = Some(hex::encode(Sha256::digest(&rewritten)));
+                        parts.headers.remove(TRANSFER_ENCODING);
+                        parts
+                            .headers
+                            .insert(CONTENT_LENGTH, HeaderValue::from(rewritten.len()));
+                        Body::bytes(rewritten)
+                    }
+                }
             }
             Err(refused) => return ctx.block(body_refusal(&refused)).await,
         }
-    } else if http_body::Body::is_end_stream(&incoming) {
-        Body::from(incoming)
+    } else if http_body::Body::is_end_stream(&incoming) || matches!(incoming, Body::Full(_)) {
+        incoming
     } else {
         // An upload streams under the guard: if access ends, the CRM sees it cut.
         Body::Revocable(Box::new(watch.guard(incoming, Streaming::Upload)))
@@ -371,7 +390,9 @@ pub(crate) async fn support(
         Ok(response) => {
             completed.status = Some(response.status().as_u16());
             app.finish(Class::support, Outcome::forwarded, started);
-            response.map(|body| Body::Revocable(Box::new(watch.guard(body, Streaming::Response))))
+            response.map(|body| {
+                Body::Revocable(Box::new(watch.guard(Body::from(body), Streaming::Response)))
+            })
         }
         Err(Cut::Ended(why)) => {
             let refusal = ended_refusal(why);
@@ -388,6 +409,7 @@ pub(crate) async fn support(
             app.metrics.upstream_error(failure.label());
             let refusal = failure.refusal();
             completed.status = Some(refusal.status.as_u16());
+            completed.error = Some(refusal.code.to_owned());
             app.finish(Class::support, Outcome::refused, started);
             refusal.render(ctx.shape, request_id)
         }

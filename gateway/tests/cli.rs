@@ -74,12 +74,12 @@ fn policy_explain_prints_the_decision_rule_and_restriction() {
         ],
         &[],
     );
-    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(code, 1, "a denied request exits 1: {stderr}");
     let text = stdout.to_ascii_lowercase();
     assert!(text.contains("denied"), "{stdout}");
     assert!(text.contains("r5-send-mail"), "{stdout}");
     assert!(text.contains('5'), "{stdout}");
-    let (_, stdout, _) = run(
+    let (code, stdout, _) = run(
         &[
             "policy",
             "explain",
@@ -90,7 +90,26 @@ fn policy_explain_prints_the_decision_rule_and_restriction() {
         ],
         &[],
     );
+    assert_eq!(code, 0, "an allowed request exits 0");
     assert!(stdout.to_ascii_lowercase().contains("allowed"), "{stdout}");
+    for (method, path, expected) in [
+        ("POST", "/crm/v8/settings/data_sharing/rules/search", 0),
+        ("POST", "/crm/v8/settings/data_sharing/rules", 1),
+        ("GET", "/crm/v8/Leads%2F..", 1),
+    ] {
+        let (code, stdout, _) = run(
+            &[
+                "policy",
+                "explain",
+                method,
+                path,
+                "--config",
+                config.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(code, expected, "{method} {path}: {stdout}");
+    }
 }
 
 fn start_demo(dir: &Path) -> (Killed, String) {

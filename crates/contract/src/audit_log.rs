@@ -109,10 +109,40 @@ pub async fn every_field_round_trips(f: AuditLogFixture) {
     full.body_sha256 = Some("ab".repeat(32));
     full.reason = Some("line one\nline two".into());
     full.ticket = Some("T-1".into());
+    full.error = Some("restricted".into());
+    full.rewrites = vec![
+        "trigger:-workflow".into(),
+        "sub_request[0]:notify:false".into(),
+    ];
     let stored = append(&f.log, full.clone()).await;
     assert_eq!(stored.data, full);
     let read = f.log.scan(&org, 0, 10).await.expect("scan");
     assert_eq!(read, vec![stored]);
+}
+
+/// An event without `error` and `rewrites` reads back without them, and one with them
+/// keeps both, in order, through the chain.
+pub async fn error_and_rewrites_round_trip_and_stay_hashed(f: AuditLogFixture) {
+    let org = fresh_org();
+    let plain = append(&f.log, event(&org, AuditKind::RequestCompleted, 0)).await;
+    let mut refused = event(&org, AuditKind::RequestBlocked, 1);
+    refused.error = Some("support_access_revoked".into());
+    let refused = append(&f.log, refused).await;
+    let mut rewritten = event(&org, AuditKind::RequestAllowed, 2);
+    rewritten.rewrites = vec!["trigger:default".into(), "wf_trigger:false".into()];
+    let rewritten = append(&f.log, rewritten).await;
+    let read = f.log.scan(&org, 0, 10).await.expect("scan");
+    assert_eq!(read, vec![plain.clone(), refused, rewritten.clone()]);
+    assert!(read[0].error.is_none() && read[0].rewrites.is_empty());
+    assert_eq!(read[2].rewrites, ["trigger:default", "wf_trigger:false"]);
+    assert_eq!(verify(&f.log, &org).await, Ok(3));
+    let mut stripped = rewritten.data.clone();
+    stripped.rewrites.clear();
+    assert_ne!(
+        stripped.seal(3, rewritten.prev_hash).hash,
+        rewritten.hash,
+        "the rewrites are part of the hash"
+    );
 }
 
 /// Each org has its own stream starting at seq 1.

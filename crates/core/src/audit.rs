@@ -196,6 +196,13 @@ pub struct NewAuditEvent {
     pub reason: Option<String>,
     /// The grant's ticket, stamped on every event of the grant.
     pub ticket: Option<String>,
+    /// On a refusal, its stable code (`restricted`, `support_access_revoked`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The side-effect rewrites the gateway made to a forwarded support request's body
+    /// (`trigger:-workflow`, `notify:false`, …), in order; empty when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewrites: Vec<String>,
 }
 
 impl NewAuditEvent {
@@ -221,6 +228,8 @@ impl NewAuditEvent {
             body_sha256: None,
             reason: None,
             ticket: None,
+            error: None,
+            rewrites: Vec::new(),
         }
     }
 
@@ -316,6 +325,11 @@ impl AuditEvent {
 /// The canonical encoding: a version line, then one `name=value` line per field in a
 /// fixed order, each value length-prefixed (`len:bytes`) or `~` when absent, so that no
 /// two different events encode alike.
+///
+/// The fields added later (`error`, `rewrites`) are written only when present, just
+/// before `prev_hash`: an event without them encodes exactly as before they existed, so
+/// events stored earlier still verify. `rewrites` is `count;` followed by each rewrite
+/// length-prefixed (`17:trigger:-workflow`).
 pub fn canonical_encoding(event: &NewAuditEvent, seq: u64, prev_hash: &ChainHash) -> Vec<u8> {
     fn field(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
         out.extend_from_slice(name.as_bytes());
@@ -369,6 +383,18 @@ pub fn canonical_encoding(event: &NewAuditEvent, seq: u64, prev_hash: &ChainHash
     field(&mut out, "body_sha256", e.body_sha256.as_deref());
     field(&mut out, "reason", e.reason.as_deref());
     field(&mut out, "ticket", e.ticket.as_deref());
+    if let Some(error) = &e.error {
+        field(&mut out, "error", Some(error));
+    }
+    if !e.rewrites.is_empty() {
+        let mut list = format!("{};", e.rewrites.len());
+        for rewrite in &e.rewrites {
+            list.push_str(&rewrite.len().to_string());
+            list.push(':');
+            list.push_str(rewrite);
+        }
+        field(&mut out, "rewrites", Some(&list));
+    }
     field(&mut out, "prev_hash", Some(&prev_hash.to_hex()));
     out
 }

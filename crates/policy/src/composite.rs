@@ -51,12 +51,14 @@ impl Policy {
         self.apply_support_guards(decision, body, ctx)
     }
 
-    /// Checks a parsed composite body in place. Returns whether it changed.
+    /// Checks a parsed composite body in place, noting the sub-requests' side-effect
+    /// rewrites (prefixed `sub_request[N]:`). Returns whether it changed.
     pub(crate) fn check_composite(
         &self,
         value: &mut Value,
         ctx: &SupportContext,
         guard: &Guard,
+        rewrites: &mut Vec<String>,
     ) -> Result<bool, BodyRefusal> {
         let shape = |message: String| BodyRefusal {
             code: "composite_shape",
@@ -84,7 +86,13 @@ impl Policy {
         }
         let mut changed = false;
         for (index, sub) in requests.iter_mut().enumerate() {
-            changed |= self.check_sub_request(index, sub, ctx, guard, &shape)?;
+            let mut sub_rewrites = Vec::new();
+            changed |= self.check_sub_request(index, sub, ctx, guard, &shape, &mut sub_rewrites)?;
+            rewrites.extend(
+                sub_rewrites
+                    .into_iter()
+                    .map(|r| format!("sub_request[{index}]:{r}")),
+            );
         }
         Ok(changed)
     }
@@ -96,6 +104,7 @@ impl Policy {
         ctx: &SupportContext,
         guard: &Guard,
         shape: &dyn Fn(String) -> BodyRefusal,
+        rewrites: &mut Vec<String>,
     ) -> Result<bool, BodyRefusal> {
         let Some(object) = sub.as_object_mut() else {
             return Err(shape(format!("Sub-request {index} must be an object.")));
@@ -203,8 +212,15 @@ impl Policy {
         if !decision.guards.is_empty() {
             crate::guard::check_path_user_for(&decision.guards, ctx)?;
             match object.get_mut("body") {
+                Some(body) if body.is_object() || body.is_array() => {
+                    changed |= self.guard_value(&decision.guards, body, ctx, true, rewrites)?;
+                }
                 Some(body) if !body.is_null() => {
-                    changed |= self.guard_value(&decision.guards, body, ctx, true)?;
+                    // A string (or number) body on a guarded route: an upstream that
+                    // parses it as JSON would see keys no guard read.
+                    return Err(shape(format!(
+                        "Sub-request {index}: 'body' must be a JSON object on this route."
+                    )));
                 }
                 _ => {
                     if let Some(g) = decision

@@ -95,6 +95,14 @@ fn guard_name(kind: &GuardKind) -> String {
         },
         GuardKind::ForbidBodyKeys { keys } => format!("forbid_body_keys ({})", keys.join(", ")),
         GuardKind::Composite => "composite (each sub-request checked)".to_owned(),
+        GuardKind::SetBodyKeys { set } => format!(
+            "set_body_keys ({})",
+            set.iter()
+                .map(|s| s.key.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        GuardKind::BulkWriteOwner => "bulk_write_owner (field mappings)".to_owned(),
     }
 }
 

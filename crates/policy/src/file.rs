@@ -162,6 +162,9 @@ pub struct RuleFile {
     /// `forbid_body_keys`: keys (case-insensitive) refused anywhere in the body.
     #[serde(default)]
     pub body_keys: Vec<String>,
+    /// `set_body_keys`: the body keys rewritten (support requests only).
+    #[serde(default)]
+    pub set: Vec<SetKeyFile>,
     /// Human message for refusals; a default is built from the restriction title.
     #[serde(default)]
     pub message: Option<String>,
@@ -192,4 +195,34 @@ pub enum EffectName {
     ForbidBodyKeys,
     /// A tunnel (Zoho's composite API): each sub-request is checked by the policy.
     Composite,
+    /// Rewrite body keys of support requests (`set`): side-effect flags forced off,
+    /// values removed from lists, defaults set where absent. Each rewrite is audited.
+    SetBodyKeys,
+    /// Bulk write jobs: a field mapping of an assignment key (`guards.assignment_keys`)
+    /// whose default value names the support user is an assignment (any caller); for
+    /// support, every resource must list its mappings and may map the owner only to the
+    /// support user itself.
+    BulkWriteOwner,
+}
+
+/// One entry of a `set_body_keys` rule's `set`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetKeyFile {
+    /// The key (matched up to letter case).
+    pub key: String,
+    /// Where the key sits: absent for the body's top-level object, `"name[]"` for each
+    /// object of the top-level array `name` (e.g. `"data[]"`).
+    #[serde(default)]
+    pub at: Option<String>,
+    /// Force this value, inserting it where the key is absent.
+    #[serde(default)]
+    pub value: Option<toml::Value>,
+    /// Remove these strings (compared up to case and surrounding space) from the key's
+    /// list value; a lone string value counts as a list of one.
+    #[serde(default)]
+    pub remove: Vec<String>,
+    /// Set this value where the key is absent (or is not a list, with `remove`).
+    #[serde(default)]
+    pub default: Option<toml::Value>,
 }

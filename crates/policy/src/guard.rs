@@ -9,10 +9,13 @@
 //!   read, [`Policy::check_ordinary_body`] refuses assignments to an active support user
 //!   (restriction 17).
 //!
-//! Ids are compared as 64-bit integers and as decimal strings, never through floating
-//! point: `{"id": 4150868000000225013}` and `{"id": "4150868000000225013"}` both name
-//! the user `4150868000000225013`. A float is never an id, except that a float close to
-//! a forbidden id is refused as ambiguous (a lenient upstream could round it).
+//! Bodies are read by the one strict JSON reader ([`crate::json`]: duplicate and
+//! case-variant keys refused as `ambiguous_body`), keys are looked up up to case
+//! ([`key_is`]), and ids by the one lenient id reader ([`crate::lenient`]): a guard that
+//! refuses asks whether some upstream *may* read the support user's id, a guard that
+//! allows asks whether every upstream *surely* does. Side-effect rewrites
+//! (`set_body_keys`, [`crate::rewrite`]) and bulk-write field mappings
+//! ([`crate::bulk`]) run here too.
 
 use std::sync::Arc;
 
@@ -20,7 +23,8 @@ use chrono::{DateTime, Months, NaiveDate, NaiveDateTime, Utc};
 use serde_json::Value;
 use support_access_core::SupportUserId;
 
-use crate::json::{JsonError, parse_strict};
+use crate::json::{JsonError, key_is, parse_strict};
+use crate::lenient::{may_name, surely_names, text_may_name, text_surely_names};
 use crate::normalise::normalise_target;
 use crate::policy::{Decision, Guard, GuardKind, Policy, PolicyMethod};
 
@@ -97,7 +101,9 @@ impl From<JsonError> for BodyRefusal {
     fn from(error: JsonError) -> Self {
         match error {
             JsonError::Malformed(_) => Self::bad("malformed_json", error.to_string()),
-            JsonError::DuplicateKey(_) => Self::bad("duplicate_json_key", error.to_string()),
+            JsonError::DuplicateKey(_) | JsonError::CaseVariantKeys(_, _) => {
+                Self::bad("ambiguous_body", error.to_string())
+            }
         }
     }
 }
@@ -107,9 +113,20 @@ impl From<JsonError> for BodyRefusal {
 pub enum BodyOutcome {
     /// Forward the body as received.
     Unchanged,
-    /// Forward these bytes instead (owner rewritten, composite URIs canonicalised);
-    /// the gateway must fix `Content-Length`.
+    /// Forward these bytes instead (owner rewritten, composite URIs canonicalised,
+    /// side-effect flags rewritten); the gateway must fix `Content-Length`.
     Rewritten(Vec<u8>),
+}
+
+/// What the guards made of a support request's body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guarded {
+    /// The body to forward.
+    pub outcome: BodyOutcome,
+    /// The side-effect rewrites made (`set_body_keys`), for the audit event's
+    /// `rewrites`: `trigger:-workflow`, `notify:false`, … (in a composite call prefixed
+    /// with `sub_request[N]:`).
+    pub rewrites: Vec<String>,
 }
 
 fn is_blank(body: &[u8]) -> bool {
@@ -117,7 +134,8 @@ fn is_blank(body: &[u8]) -> bool {
 }
 
 impl Policy {
-    /// Applies the guards of an allowed support-request decision to its body.
+    /// Applies the guards of an allowed support-request decision to its body; the body
+    /// to forward (see [`Policy::guard_support_body`], which also reports rewrites).
     ///
     /// ```
     /// # use support_access_policy::*;
@@ -137,8 +155,35 @@ impl Policy {
         body: &[u8],
         ctx: &SupportContext,
     ) -> Result<BodyOutcome, BodyRefusal> {
+        self.guard_support_body(decision, body, ctx)
+            .map(|guarded| guarded.outcome)
+    }
+
+    /// Applies the guards of an allowed support-request decision to its body: the body
+    /// to forward and the side-effect rewrites made.
+    ///
+    /// ```
+    /// # use support_access_policy::*;
+    /// # let policy = Policy::from_toml_str(include_str!("../../../config/policy/zoho-crm-v8.toml")).unwrap();
+    /// # let now = chrono::DateTime::parse_from_rfc3339("2026-01-15T10:00:00Z").unwrap().to_utc();
+    /// let ctx = SupportContext { support_user: support_access_core::SupportUserId::from_u64(7), now };
+    /// let decision = policy.decide("PUT", &normalise_target("/crm/v8/Leads/1").unwrap());
+    /// let body = br#"{"data":[{"Last_Name":"A"}],"trigger":["workflow","approval"]}"#;
+    /// let guarded = policy.guard_support_body(&decision, body, &ctx).unwrap();
+    /// assert_eq!(guarded.rewrites, ["trigger:-workflow", "wf_trigger:false"]);
+    /// ```
+    pub fn guard_support_body(
+        &self,
+        decision: &Decision,
+        body: &[u8],
+        ctx: &SupportContext,
+    ) -> Result<Guarded, BodyRefusal> {
+        let unchanged = Guarded {
+            outcome: BodyOutcome::Unchanged,
+            rewrites: Vec::new(),
+        };
         if decision.guards.is_empty() {
-            return Ok(BodyOutcome::Unchanged);
+            return Ok(unchanged);
         }
         check_path_user_for(&decision.guards, ctx)?;
         if is_blank(body) {
@@ -153,15 +198,22 @@ impl Policy {
                     guard,
                 ));
             }
-            return Ok(BodyOutcome::Unchanged);
+            return Ok(unchanged);
         }
         let mut value = parse_strict(body)?;
-        if self.guard_value(&decision.guards, &mut value, ctx, false)? {
+        let mut rewrites = Vec::new();
+        if self.guard_value(&decision.guards, &mut value, ctx, false, &mut rewrites)? {
             let bytes = serde_json::to_vec(&value)
                 .map_err(|e| BodyRefusal::bad("malformed_json", e.to_string()))?;
-            Ok(BodyOutcome::Rewritten(bytes))
+            Ok(Guarded {
+                outcome: BodyOutcome::Rewritten(bytes),
+                rewrites,
+            })
         } else {
-            Ok(BodyOutcome::Unchanged)
+            Ok(Guarded {
+                rewrites,
+                ..unchanged
+            })
         }
     }
 
@@ -176,12 +228,7 @@ impl Policy {
             Ok(target) => self
                 .guards_for_any_verdict(method, &target)
                 .iter()
-                .any(|g| {
-                    matches!(
-                        g.kind,
-                        GuardKind::NoAssignToSupportUser | GuardKind::Composite
-                    )
-                }),
+                .any(|g| g.kind.guards_ordinary_traffic()),
             Err(_) => true,
         }
     }
@@ -205,12 +252,9 @@ impl Policy {
             Err(error) => {
                 let known_route = normalise_target(raw_target)
                     .map(|t| {
-                        self.guards_for_any_verdict(method, &t).iter().any(|g| {
-                            matches!(
-                                g.kind,
-                                GuardKind::NoAssignToSupportUser | GuardKind::Composite
-                            )
-                        })
+                        self.guards_for_any_verdict(method, &t)
+                            .iter()
+                            .any(|g| g.kind.guards_ordinary_traffic())
                     })
                     .unwrap_or(false);
                 return if known_route {
@@ -221,7 +265,9 @@ impl Policy {
             }
         };
         let ids: Vec<u64> = active_support_users.iter().map(|u| u.get()).collect();
-        if let Some(found) = find_assignment(&value, &self.assignment_keys, &ids) {
+        let found = find_assignment(&value, &self.assignment_keys, &ids)
+            .or_else(|| crate::bulk::find_mapped_assignment(&value, &self.assignment_keys, &ids));
+        if let Some(found) = found {
             let (rule, restriction) = self.assignment_rule();
             return Err(BodyRefusal {
                 code: "assignment_to_support_user",
@@ -245,13 +291,15 @@ impl Policy {
             )
     }
 
-    /// Applies guards to a parsed body. Returns whether the body changed.
+    /// Applies guards to a parsed body, noting side-effect rewrites in `rewrites`.
+    /// Returns whether the body changed.
     pub(crate) fn guard_value(
         &self,
         guards: &[Guard],
         value: &mut Value,
         ctx: &SupportContext,
         nested: bool,
+        rewrites: &mut Vec<String>,
     ) -> Result<bool, BodyRefusal> {
         let mut changed = false;
         let owner = guards
@@ -313,7 +361,23 @@ impl Policy {
                             guard,
                         ));
                     }
-                    changed |= self.check_composite(value, ctx, guard)?;
+                    changed |= self.check_composite(value, ctx, guard, rewrites)?;
+                }
+                GuardKind::SetBodyKeys { set } => {
+                    let before = rewrites.len();
+                    crate::rewrite::apply(value, set, rewrites);
+                    changed |= rewrites.len() > before;
+                }
+                GuardKind::BulkWriteOwner => {
+                    // The support user may import records it owns itself; anything else
+                    // as the owner is refused.
+                    if let Some(problem) = crate::bulk::support_owner_problem(
+                        value,
+                        &self.assignment_keys,
+                        ctx.support_user.get(),
+                    ) {
+                        return Err(BodyRefusal::forbidden("bulk_owner_mapping", problem, guard));
+                    }
                 }
             }
         }
@@ -342,7 +406,7 @@ pub(crate) fn check_path_user_for(
             path_user: Some(user),
             ..
         } = &guard.kind
-            && !id_text_matches(user, ctx.support_user.get())
+            && !text_surely_names(user, ctx.support_user.get())
         {
             return Err(BodyRefusal::forbidden(
                 "self_only",
@@ -378,7 +442,11 @@ fn check_body_users(
             guard,
         ));
     };
-    let Some(items) = object.get(array_key) else {
+    let Some(items) = object
+        .iter()
+        .find(|(k, _)| key_is(k, &array_key.to_ascii_lowercase()))
+        .map(|(_, v)| v)
+    else {
         return if path_user.is_some() {
             Ok(())
         } else {
@@ -393,13 +461,14 @@ fn check_body_users(
         ));
     };
     for item in items {
-        let id = item.as_object().and_then(|o| {
-            o.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("id"))
-                .map(|(_, v)| v)
-        });
+        let Some(item) = item.as_object() else {
+            return Err(refuse());
+        };
+        // One key folds to `id` at most (the strict reader refused case variants), so
+        // this is the key every upstream reads; it must surely be the support user.
+        let id = item.iter().find(|(k, _)| key_is(k, "id")).map(|(_, v)| v);
         match id {
-            Some(id) if id_matches(id, ctx.support_user.get()) => {}
+            Some(id) if surely_names(id, ctx.support_user.get()) => {}
             None if path_user.is_some() => {}
             _ => return Err(refuse()),
         }
@@ -407,39 +476,17 @@ fn check_body_users(
     Ok(())
 }
 
-/// Whether a JSON value is the id `id`: an integer equal to it, or a decimal string of
-/// it (surrounding whitespace, a `+` and leading zeros tolerated, as lenient parsers
-/// do). Floats are not ids, but one within rounding distance of `id` counts as a match,
-/// so that no float spelling slips through a lenient upstream.
+/// Whether some lenient upstream could read the JSON value as the id `id`
+/// ([`crate::lenient::may_name`]): an integer equal to it, a string spelling it in any
+/// script or form, or a float within rounding distance.
 pub fn id_matches(value: &Value, id: u64) -> bool {
-    match value {
-        Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                u == id
-            } else if n.as_i64().is_some() {
-                false
-            } else {
-                #[allow(clippy::cast_precision_loss)]
-                let target = id as f64;
-                n.as_f64()
-                    .is_some_and(|f| f.is_finite() && (f - target).abs() <= 2048.0)
-            }
-        }
-        Value::String(s) => id_text_matches(s, id),
-        _ => false,
-    }
+    may_name(value, id)
 }
 
-/// Whether text is the decimal spelling of `id` (see [`id_matches`]).
+/// Whether some lenient upstream could read the text as the id `id`
+/// ([`crate::lenient::text_may_name`]).
 pub fn id_text_matches(text: &str, id: u64) -> bool {
-    let text = text.trim();
-    let text = text.strip_prefix('+').unwrap_or(text);
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return false;
-    }
-    let digits = text.trim_start_matches('0');
-    let digits = if digits.is_empty() { "0" } else { digits };
-    digits == id.to_string()
+    text_may_name(text, id)
 }
 
 /// Finds an owner/assignee key (`keys`, lower-case) anywhere in `value` whose value
@@ -449,7 +496,7 @@ pub fn find_assignment(value: &Value, keys: &[String], ids: &[u64]) -> Option<St
     match value {
         Value::Object(map) => {
             for (key, inner) in map {
-                if keys.iter().any(|k| k.eq_ignore_ascii_case(key)) && names_assignee(inner, ids) {
+                if keys.iter().any(|k| key_is(key, k)) && names_assignee(inner, ids) {
                     return Some(key.clone());
                 }
                 if let Some(found) = find_assignment(inner, keys, ids) {
@@ -463,13 +510,15 @@ pub fn find_assignment(value: &Value, keys: &[String], ids: &[u64]) -> Option<St
     }
 }
 
-fn names_assignee(value: &Value, ids: &[u64]) -> bool {
+/// Whether an owner/assignee value names one of `ids` (a bare id, `{"id": …}`, or an
+/// array of them), or is a composite reference (`@{…}`) that could resolve to one.
+pub(crate) fn names_assignee(value: &Value, ids: &[u64]) -> bool {
     match value {
         Value::String(s) if s.contains("@{") => true,
-        Value::Number(_) | Value::String(_) => ids.iter().any(|&id| id_matches(value, id)),
+        Value::Number(_) | Value::String(_) => ids.iter().any(|&id| may_name(value, id)),
         Value::Object(map) => map
             .iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case("id") && names_assignee(v, ids)),
+            .any(|(k, v)| key_is(k, "id") && names_assignee(v, ids)),
         Value::Array(items) => items.iter().any(|v| names_assignee(v, ids)),
         _ => false,
     }
@@ -479,7 +528,7 @@ fn names_assignee(value: &Value, ids: &[u64]) -> bool {
 pub fn find_key(value: &Value, keys: &[String]) -> Option<String> {
     match value {
         Value::Object(map) => map.iter().find_map(|(key, inner)| {
-            if keys.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            if keys.iter().any(|k| key_is(key, k)) {
                 Some(key.clone())
             } else {
                 find_key(inner, keys)
@@ -557,7 +606,7 @@ fn record_items<'v>(
     };
     let items = value
         .as_object_mut()
-        .and_then(|o| o.get_mut("data"))
+        .and_then(|o| get_mut(o, "data"))
         .and_then(Value::as_array_mut)
         .ok_or_else(shape)?;
     if items.iter().any(|item| !item.is_object()) {
@@ -566,12 +615,23 @@ fn record_items<'v>(
     Ok(items)
 }
 
+/// The value of the one key of `object` that is `name` up to case ([`key_is`]).
+pub(crate) fn get_mut<'v>(
+    object: &'v mut serde_json::Map<String, Value>,
+    name: &str,
+) -> Option<&'v mut Value> {
+    object
+        .iter_mut()
+        .find(|(key, _)| key_is(key, name))
+        .map(|(_, value)| value)
+}
+
 /// Removes every `Owner` key (any letter case) from the records, so that the
 /// assignment guard does not refuse what the rewrite replaces anyway.
 fn strip_owner(value: &mut Value, guard: &Guard) -> Result<(), BodyRefusal> {
     for item in record_items(value, guard)? {
         if let Some(object) = item.as_object_mut() {
-            object.retain(|key, _| !key.eq_ignore_ascii_case("owner"));
+            object.retain(|key, _| !key_is(key, "owner"));
         }
     }
     Ok(())
@@ -582,7 +642,7 @@ fn strip_owner(value: &mut Value, guard: &Guard) -> Result<(), BodyRefusal> {
 fn set_owner(value: &mut Value, support_user: SupportUserId) {
     let items = value
         .as_object_mut()
-        .and_then(|o| o.get_mut("data"))
+        .and_then(|o| get_mut(o, "data"))
         .and_then(Value::as_array_mut);
     for item in items.into_iter().flatten() {
         if let Some(object) = item.as_object_mut() {

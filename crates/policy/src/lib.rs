@@ -17,17 +17,21 @@
 //! The policy itself is data: [`Policy::from_toml_str`] on `config/policy/zoho-crm-v8.toml`
 //! (format in [`file`]). [`Policy::explain`] backs `support-gateway policy explain`.
 
+pub mod bulk;
 pub mod composite;
 pub mod explain;
 pub mod file;
 pub mod guard;
 pub mod json;
+pub mod lenient;
 pub mod normalise;
 pub mod policy;
+pub mod query;
+pub mod rewrite;
 
 pub use explain::Explanation;
 pub use file::{Access, EffectName, RefusalShape};
-pub use guard::{BodyOutcome, BodyRefusal, RefusalKind, SupportContext};
+pub use guard::{BodyOutcome, BodyRefusal, Guarded, RefusalKind, SupportContext};
 pub use normalise::{NormaliseError, Target, check_header_names, normalise_target};
 pub use policy::{
     Coverage, Decision, Guard, GuardKind, Policy, PolicyError, PolicyMethod, RuleInfo, Verdict,

@@ -24,6 +24,8 @@
 
 use std::fmt;
 
+use crate::query::{decode_repeatedly, fold_name, raw_pairs};
+
 /// Longest request target accepted, in bytes.
 pub const MAX_TARGET_LEN: usize = 16 * 1024;
 
@@ -256,30 +258,48 @@ pub fn normalise_target(raw: &str) -> Result<Target, NormaliseError> {
     })
 }
 
-/// Refuses method-override and path-carrying headers, given the request's header names.
+/// A header name as an upstream might fold it: ASCII lower case, and every character
+/// that is not a letter or digit read as `-` (CGI and PHP turn `-` into `_`, so
+/// `X_HTTP_Method_Override` and `X.Support.Access.User` reach them under the same name).
+///
+/// ```
+/// # use support_access_policy::normalise::fold_header_name;
+/// assert_eq!(fold_header_name("X_Support_Access_User"), "x-support-access-user");
+/// assert_eq!(fold_header_name("x.http.method.override"), "x-http-method-override");
+/// ```
+pub fn fold_header_name(name: &str) -> String {
+    name.trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Refuses method-override and path-carrying headers, given the request's header names
+/// (in any spelling [`fold_header_name`] folds alike).
 ///
 /// ```
 /// # use support_access_policy::normalise::check_header_names;
 /// assert!(check_header_names(["accept", "Authorization"]).is_ok());
 /// assert_eq!(check_header_names(["X-HTTP-Method-Override"]).unwrap_err().code(), "method_override");
+/// assert_eq!(check_header_names(["X_HTTP_Method"]).unwrap_err().code(), "method_override");
 /// assert_eq!(check_header_names(["X-Original-URL"]).unwrap_err().code(), "path_override");
 /// ```
 pub fn check_header_names<'a>(
     names: impl IntoIterator<Item = &'a str>,
 ) -> Result<(), NormaliseError> {
     for name in names {
-        let name = name.trim();
-        if METHOD_OVERRIDE_HEADERS
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(name))
-        {
-            return Err(NormaliseError::MethodOverride(name.to_ascii_lowercase()));
+        let folded = fold_header_name(name);
+        if METHOD_OVERRIDE_HEADERS.contains(&folded.as_str()) {
+            return Err(NormaliseError::MethodOverride(folded));
         }
-        if PATH_OVERRIDE_HEADERS
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(name))
-        {
-            return Err(NormaliseError::PathOverride(name.to_ascii_lowercase()));
+        if PATH_OVERRIDE_HEADERS.contains(&folded.as_str()) {
+            return Err(NormaliseError::PathOverride(folded));
         }
     }
     Ok(())
@@ -287,19 +307,11 @@ pub fn check_header_names<'a>(
 
 /// Refuses a query parameter name that overrides the method or carries a path.
 pub fn check_query_parameter_name(name: &str) -> Result<(), NormaliseError> {
-    // Decode repeatedly, so that a server that decodes twice finds nothing either.
-    let mut decoded = name.to_owned();
-    for _ in 0..3 {
-        let next = percent_decode_lossy(decoded.as_bytes());
-        if next == decoded {
-            break;
-        }
-        decoded = next;
-    }
+    let decoded = decode_repeatedly(name);
     let decoded = decoded.trim();
     if let Some(found) = OVERRIDE_QUERY_PARAMETERS
         .iter()
-        .find(|p| p.eq_ignore_ascii_case(decoded))
+        .find(|p| p.eq_ignore_ascii_case(decoded) || **p == fold_name(name))
     {
         return Err(if found.ends_with("url") || found.ends_with("path") {
             NormaliseError::PathOverride((*found).to_owned())
@@ -308,6 +320,47 @@ pub fn check_query_parameter_name(name: &str) -> Result<(), NormaliseError> {
         });
     }
     Ok(())
+}
+
+/// The methods that an ordinary request asks for besides its request line's: the values
+/// of method-override headers (any spelling) and of `_method`-style parameters in the
+/// query and, when given, a form-encoded body. Upper-cased and trimmed, as the
+/// frameworks that honour them do. Ordinary traffic is guarded as every one of them.
+///
+/// ```
+/// # use support_access_policy::normalise::method_overrides;
+/// let headers = [("x-http-method-override", "post")];
+/// assert_eq!(method_overrides(headers, Some("_method=PUT"), Some(b"_method=patch")), ["POST", "PUT", "PATCH"]);
+/// ```
+pub fn method_overrides<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    query: Option<&str>,
+    form: Option<&[u8]>,
+) -> Vec<String> {
+    let mut methods: Vec<String> = Vec::new();
+    let mut add = |value: &str| {
+        let method = value.trim().to_ascii_uppercase();
+        if !method.is_empty() && !methods.contains(&method) {
+            methods.push(method);
+        }
+    };
+    for (name, value) in headers {
+        if METHOD_OVERRIDE_HEADERS.contains(&fold_header_name(name).as_str()) {
+            value.split(',').for_each(&mut add);
+        }
+    }
+    let form = form.map(String::from_utf8_lossy);
+    for text in [query, form.as_deref()].into_iter().flatten() {
+        for (name, value) in raw_pairs(text) {
+            if matches!(
+                check_query_parameter_name(name),
+                Err(NormaliseError::MethodOverride(_))
+            ) {
+                add(&decode_repeatedly(value));
+            }
+        }
+    }
+    methods
 }
 
 /// Checks a raw query string: no control or non-ASCII bytes (raw or `%00`-style), no
@@ -328,8 +381,7 @@ fn check_query(query: &str) -> Result<(), NormaliseError> {
             return Err(NormaliseError::ControlCharacter);
         }
     }
-    for pair in query.split(['&', ';']) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+    for (name, value) in raw_pairs(query) {
         check_query_parameter_name(name)?;
         // A path hidden in the query (`?/crm/v8/…`, `?next=/crm/…`) is refused: a
         // framework or proxy that routes on it would reach a route nobody checked.
@@ -342,19 +394,6 @@ fn check_query(query: &str) -> Result<(), NormaliseError> {
         }
     }
     Ok(())
-}
-
-/// Percent-decodes up to three times, so that double encoding hides nothing.
-fn decode_repeatedly(text: &str) -> String {
-    let mut decoded = text.to_owned();
-    for _ in 0..3 {
-        let next = percent_decode_lossy(decoded.as_bytes());
-        if next == decoded {
-            break;
-        }
-        decoded = next;
-    }
-    decoded
 }
 
 fn is_unreserved(b: u8) -> bool {
@@ -415,24 +454,6 @@ fn decode_path(bytes: &[u8]) -> Result<String, NormaliseError> {
         index += 1;
     }
     Ok(out)
-}
-
-/// Percent-decodes every escape (and `+` to space), lossily, for comparisons only.
-fn percent_decode_lossy(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while let Some(&b) = bytes.get(index) {
-        if b == b'%'
-            && let Some(value) = hex_pair(bytes, index + 1)
-        {
-            out.push(value);
-            index += 3;
-            continue;
-        }
-        out.push(if b == b'+' { b' ' } else { b });
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

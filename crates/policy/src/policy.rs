@@ -9,11 +9,17 @@
 //! `/crm/v{N}/{module}/…`); the table backtracks to parameters when a literal branch
 //! does not lead to a route.
 //!
-//! For one matched route and method: a `deny` rule refuses; a `read_only` rule refuses
-//! every method but GET; an `allow` rule allows; otherwise the defaults decide (the
-//! longest `[[defaults.prefix]]`, then `[defaults]`). Guards (`owner_to_support_user`,
-//! `no_assign_to_support_user`, `date_guard`, `self_only`, `forbid_body_keys`,
-//! `composite`) of every rule on the route and method ride along on an allowed
+//! For one path and method, the rules that decide (`allow`, `deny`, `read_only`) of the
+//! **most specific** template that has any decide (SPEC §4): templates compare segment by
+//! segment from the left, a literal beating a parameter and a parameter beating a final
+//! `{*rest}`, so the reads-by-POST `allow` of
+//! `/crm/v{N}/settings/data_sharing/rules/search` beats the `read_only` of
+//! `/crm/v{N}/settings/data_sharing/{*rest}`. Among the rules of that one template, a
+//! `deny` (or a `read_only` for any method but GET) beats an `allow`. When no rule
+//! decides, the defaults do (the longest `[[defaults.prefix]]`, then `[defaults]`).
+//! Guards (`owner_to_support_user`, `no_assign_to_support_user`, `date_guard`,
+//! `self_only`, `forbid_body_keys`, `composite`, `set_body_keys`, `bulk_write_owner`) of
+//! every rule on the route and method, at any specificity, ride along on an allowed
 //! [`Decision`]; the gateway applies them to the body (see [`crate::guard`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -25,6 +31,7 @@ use support_access_core::Restriction;
 
 use crate::file::{Access, EffectName, PolicyFile, RefusalShape, RestrictionFile};
 use crate::normalise::Target;
+use crate::rewrite::SetKey;
 
 /// The placeholder that stands for a version segment in templates and lookup keys. It
 /// holds a `%`, which no normalised path keeps, so no real segment can collide with it.
@@ -162,6 +169,25 @@ pub enum GuardKind {
     },
     /// A tunnel: check every sub-request with the policy.
     Composite,
+    /// Rewrite side-effect keys of the body (support requests), each rewrite audited.
+    SetBodyKeys {
+        /// The rewrites, in order.
+        set: Arc<[SetKey]>,
+    },
+    /// Bulk write field mappings: no owner mapping to the support user (any caller);
+    /// for support, the owner only ever the support user.
+    BulkWriteOwner,
+}
+
+impl GuardKind {
+    /// Whether this guard also applies to ordinary traffic (restriction 17 holds for
+    /// every caller); the others apply to support requests only.
+    pub fn guards_ordinary_traffic(&self) -> bool {
+        matches!(
+            self,
+            Self::NoAssignToSupportUser | Self::Composite | Self::BulkWriteOwner
+        )
+    }
 }
 
 /// One body guard and the rule it comes from.
@@ -256,6 +282,7 @@ struct CompiledRule {
     user_param: Option<String>,
     body_array: Option<String>,
     body_keys: Arc<[String]>,
+    set: Arc<[SetKey]>,
     message: Arc<str>,
     paths: Vec<String>,
 }
@@ -265,6 +292,9 @@ struct RouteRule {
     rule: usize,
     /// Parameter name → segment index in the path.
     params: Vec<(String, usize)>,
+    /// How specific the rule's template is ([`specificity`]), compared
+    /// lexicographically; more is more specific.
+    specificity: Arc<[u8]>,
 }
 
 #[derive(Debug, Clone)]
@@ -489,6 +519,13 @@ impl Policy {
                     .iter()
                     .map(|k| k.to_ascii_lowercase())
                     .collect(),
+                set: rule
+                    .set
+                    .iter()
+                    .map(SetKey::compile)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|m| invalid(&at, m))?
+                    .into(),
                 message: message.into(),
                 paths: rule.paths.clone(),
             });
@@ -528,10 +565,12 @@ impl Policy {
                         routes.len() - 1
                     }
                 };
+                let specificity = specificity(&parsed);
                 if let Some(entry) = routes.get_mut(slot) {
                     entry.rules.push(RouteRule {
                         rule: index,
                         params,
+                        specificity,
                     });
                 }
             }
@@ -847,7 +886,9 @@ impl Policy {
         use_defaults: bool,
     ) -> Decision {
         let template = self.template(route);
-        let mut allow: Option<&CompiledRule> = None;
+        // The deciding rules of the most specific template that has any: at one
+        // specificity, a denial beats an allow.
+        let mut best: Option<(&[u8], &CompiledRule, Option<&'static str>)> = None;
         let mut guards = Vec::new();
         for route_rule in self.matched_rules(route) {
             let Some(rule) = self.rules.get(route_rule.rule) else {
@@ -859,10 +900,29 @@ impl Policy {
             let deny_code = match rule.effect {
                 EffectName::Deny => Some("route_denied"),
                 EffectName::ReadOnly if method != PolicyMethod::Get => Some("read_only_route"),
-                _ => None,
+                EffectName::ReadOnly | EffectName::Allow => None,
+                _ => {
+                    if let Some(guard) = self.rule_guard(rule, route_rule, target) {
+                        guards.push(guard);
+                    }
+                    continue;
+                }
             };
-            if let Some(code) = deny_code {
-                return Decision {
+            let level: &[u8] = &route_rule.specificity;
+            let replace = match &best {
+                None => true,
+                Some((best_level, _, best_code)) => {
+                    level > *best_level
+                        || (level == *best_level && best_code.is_none() && deny_code.is_some())
+                }
+            };
+            if replace {
+                best = Some((level, rule, deny_code));
+            }
+        }
+        if let Some((_, rule, code)) = best {
+            return match code {
+                Some(code) => Decision {
                     verdict: Verdict::Denied,
                     code: Some(code),
                     rule: Some(rule.id.clone()),
@@ -870,24 +930,27 @@ impl Policy {
                     guards: Vec::new(),
                     route: template,
                     message: rule.message.clone(),
-                };
-            }
-            if rule.effect == EffectName::Allow {
-                allow.get_or_insert(rule);
-            }
-            if let Some(guard) = self.rule_guard(rule, route_rule, target) {
-                guards.push(guard);
-            }
-        }
-        if let Some(rule) = allow {
-            return Decision {
-                verdict: Verdict::Allowed,
-                code: None,
-                rule: Some(rule.id.clone()),
-                restriction: rule.restriction,
-                guards,
-                route: template,
-                message: "Allowed by the support access policy.".into(),
+                },
+                None => Decision {
+                    verdict: Verdict::Allowed,
+                    code: None,
+                    // A read that a `read_only` rule lets through names its first guard,
+                    // as reads no rule decides do; an `allow` names itself.
+                    rule: match rule.effect {
+                        EffectName::Allow => Some(rule.id.clone()),
+                        _ => guards
+                            .first()
+                            .map(|g| g.rule.clone())
+                            .or(Some(rule.id.clone())),
+                    },
+                    restriction: match rule.effect {
+                        EffectName::Allow => rule.restriction,
+                        _ => None,
+                    },
+                    guards,
+                    route: template,
+                    message: "Allowed by the support access policy.".into(),
+                },
             };
         }
         let is_read = method == PolicyMethod::Get;
@@ -959,6 +1022,10 @@ impl Policy {
                 keys: rule.body_keys.clone(),
             },
             EffectName::Composite => GuardKind::Composite,
+            EffectName::SetBodyKeys => GuardKind::SetBodyKeys {
+                set: rule.set.clone(),
+            },
+            EffectName::BulkWriteOwner => GuardKind::BulkWriteOwner,
         };
         Some(Guard {
             kind,
@@ -1047,7 +1114,32 @@ fn check_effect_fields(rule: &crate::file::RuleFile) -> Result<(), String> {
     if !forbid && !rule.body_keys.is_empty() {
         return Err("body_keys applies to forbid_body_keys only".to_owned());
     }
+    let set = rule.effect == EffectName::SetBodyKeys;
+    if set && rule.set.is_empty() {
+        return Err("set_body_keys needs set".to_owned());
+    }
+    if !set && !rule.set.is_empty() {
+        return Err("set applies to set_body_keys only".to_owned());
+    }
     Ok(())
+}
+
+/// The specificity of a template (see [`RouteRule::specificity`]): 3 per literal, 2 per
+/// parameter, 0 for a catch-all, and an end mark 1 after a template without one, so
+/// that `/a/b` (3 3 1) beats `/a/b/{*rest}` (3 3 0) on the path `/a/b` itself.
+fn specificity(segments: &[TemplateSegment]) -> Arc<[u8]> {
+    let mut ranks: Vec<u8> = segments
+        .iter()
+        .map(|segment| match segment {
+            TemplateSegment::Literal(_) | TemplateSegment::Version => 3,
+            TemplateSegment::Param(_) => 2,
+            TemplateSegment::CatchAll(_) => 0,
+        })
+        .collect();
+    if !matches!(segments.last(), Some(TemplateSegment::CatchAll(_))) {
+        ranks.push(1);
+    }
+    ranks.into()
 }
 
 fn parse_template(

@@ -252,7 +252,7 @@ fn malformed_json_duplicate_keys_and_wrong_shapes_are_clear_errors() {
         "/crm/v8/Leads/1/actions/change_owner",
         r#"{"owner":{"id":1},"owner":{"id":2}}"#,
     );
-    assert_eq!(duplicate.code(), "duplicate_json_key");
+    assert_eq!(duplicate.code(), "ambiguous_body");
     assert_eq!(
         code("/crm/v8/Leads", r#"{"data":{}}"#).code(),
         "body_shape_unsupported"

@@ -58,6 +58,15 @@ fn to_row(event: &AuditEvent) -> Result<audit_event::ActiveModel, StoreError> {
         body_sha256: ActiveValue::Set(e.body_sha256.clone()),
         reason: ActiveValue::Set(e.reason.clone()),
         ticket: ActiveValue::Set(e.ticket.clone()),
+        error: ActiveValue::Set(e.error.clone()),
+        rewrites: ActiveValue::Set(if e.rewrites.is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::to_string(&e.rewrites)
+                    .map_err(|err| StoreError::Backend(format!("rewrites: {err}")))?,
+            )
+        }),
         prev_hash: ActiveValue::Set(event.prev_hash.to_hex()),
         hash: ActiveValue::Set(event.hash.to_hex()),
     })
@@ -90,6 +99,10 @@ fn to_domain(row: audit_event::Model) -> Result<AuditEvent, StoreError> {
         .map(u64::try_from)
         .transpose()
         .map_err(|_| field("latency_ms"))?;
+    let rewrites: Vec<String> = match row.rewrites.as_deref() {
+        None => Vec::new(),
+        Some(text) => serde_json::from_str(text).map_err(|_| field("rewrites"))?,
+    };
     let prev_hash = ChainHash::from_hex(row.prev_hash.trim()).map_err(|_| field("prev_hash"))?;
     let hash = ChainHash::from_hex(row.hash.trim()).map_err(|_| field("hash"))?;
     Ok(AuditEvent {
@@ -116,6 +129,8 @@ fn to_domain(row: audit_event::Model) -> Result<AuditEvent, StoreError> {
             body_sha256: row.body_sha256,
             reason: row.reason,
             ticket: row.ticket,
+            error: row.error,
+            rewrites,
         },
     })
 }

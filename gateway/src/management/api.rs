@@ -163,6 +163,10 @@ pub struct EventBody {
     pub reason: Option<String>,
     /// The grant's ticket.
     pub ticket: Option<String>,
+    /// On a refusal, its code (`restricted`, `support_access_revoked`, …).
+    pub error: Option<String>,
+    /// Side-effect rewrites made to the forwarded body (`trigger:-workflow`, …).
+    pub rewrites: Vec<String>,
     /// Previous event's hash (hex).
     pub prev_hash: String,
     /// This event's hash (hex).
@@ -193,6 +197,8 @@ impl From<&AuditEvent> for EventBody {
             body_sha256: e.body_sha256.clone(),
             reason: e.reason.clone(),
             ticket: e.ticket.clone(),
+            error: e.error.clone(),
+            rewrites: e.rewrites.clone(),
             prev_hash: e.prev_hash.to_hex(),
             hash: e.hash.to_hex(),
         }

@@ -191,3 +191,75 @@ fn an_event_serialises_flat_with_hex_hashes() {
     assert_eq!(json["prev_hash"], "0".repeat(64));
     assert_eq!(json["hash"].as_str().unwrap().len(), 64);
 }
+
+#[test]
+fn an_event_without_error_or_rewrites_encodes_exactly_as_before_they_existed() {
+    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let mut event = NewAuditEvent::new(org(), AuditKind::RequestAllowed, at);
+    event.id = Uuid::nil();
+    event.path = Some("/crm/v8/Leads".into());
+    let encoding = String::from_utf8(canonical_encoding(&event, 7, &GENESIS)).unwrap();
+    let expected = format!(
+        "support-access/audit/v1\nid=36:{}\norg=5:org-1\nseq=1:7\nat=27:2026-01-01T00:00:00.000000Z\n\
+         kind=15:request.allowed\ngrant=~\nsupport_user=~\nactor=~\nmethod=~\npath=13:/crm/v8/Leads\n\
+         status=~\nrule=~\nrestriction=~\nlatency_ms=~\nrequest_id=~\nclient_ip=~\nuser_agent=~\n\
+         body_sha256=~\nreason=~\nticket=~\nprev_hash=64:{}\n",
+        Uuid::nil(),
+        "0".repeat(64)
+    );
+    assert_eq!(
+        encoding, expected,
+        "the v1 encoding of events stored before"
+    );
+}
+
+#[test]
+fn error_and_rewrites_are_hashed_when_present() {
+    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let plain = NewAuditEvent::new(org(), AuditKind::RequestBlocked, at);
+    let mut refused = plain.clone();
+    refused.error = Some("restricted".into());
+    let mut rewritten = plain.clone();
+    rewritten.rewrites = vec!["trigger:-workflow".into(), "notify:false".into()];
+    let mut split = plain.clone();
+    split.rewrites = vec!["trigger:-workflow;".into(), "notify:false".into()];
+    let mut joined = plain.clone();
+    joined.rewrites = vec!["trigger:-workflow".into(), ";notify:false".into()];
+    let encodings: Vec<Vec<u8>> = [&plain, &refused, &rewritten, &split, &joined]
+        .iter()
+        .map(|e| canonical_encoding(e, 1, &GENESIS))
+        .collect();
+    for (i, a) in encodings.iter().enumerate() {
+        for b in &encodings[i + 1..] {
+            assert_ne!(a, b);
+        }
+    }
+    let text = String::from_utf8(encodings[2].clone()).unwrap();
+    assert!(
+        text.contains("rewrites=37:2;17:trigger:-workflow12:notify:false\n"),
+        "{text}"
+    );
+    let sealed = rewritten.clone().seal(1, GENESIS);
+    assert_eq!(sealed.hash, sealed.expected_hash());
+    let mut altered = sealed.clone();
+    altered.data.rewrites.pop();
+    assert_ne!(
+        altered.expected_hash(),
+        sealed.hash,
+        "removing a rewrite breaks the chain"
+    );
+}
+
+#[test]
+fn error_and_rewrites_serialise_only_when_present() {
+    let plain = serde_json::to_value(&chain(1)[0]).unwrap();
+    assert!(plain.get("error").is_none() && plain.get("rewrites").is_none());
+    let mut event = chain(1)[0].data.clone();
+    event.error = Some("restricted".into());
+    event.rewrites = vec!["notify:false".into()];
+    let json = serde_json::to_value(&event).unwrap();
+    assert_eq!(json["error"], "restricted");
+    assert_eq!(json["rewrites"], serde_json::json!(["notify:false"]));
+    let back: NewAuditEvent = serde_json::from_value(json).unwrap();
+    assert_eq!(back, event);
+}

@@ -27,6 +27,9 @@ pub struct Model {
     pub body_sha256: Option<String>,
     pub reason: Option<String>,
     pub ticket: Option<String>,
+    pub error: Option<String>,
+    /// A JSON array of strings; `NULL` when the event has no rewrites.
+    pub rewrites: Option<String>,
     pub prev_hash: String,
     pub hash: String,
 }

@@ -1,0 +1,96 @@
+//! Ordinary traffic (SPEC §3), the pure part: which methods a request is guarded as,
+//! and which incoming headers are the gateway's own.
+//!
+//! A method override (`X-HTTP-Method-Override` and kin in any spelling, `_method` in the
+//! query or a form body) makes an upstream framework run another method than the
+//! request line's, so the request is guarded as every method it names: a `GET` that
+//! overrides to `POST` gets its body read by the assignment guard.
+
+use http::header::HeaderMap;
+use http::request::Parts;
+use support_access_policy::normalise::{fold_header_name, method_overrides};
+
+/// The request line's method and every method an override names, without repeats.
+pub(crate) fn guarded_methods(parts: &Parts, form: Option<&[u8]>) -> Vec<String> {
+    let values: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let overrides = method_overrides(
+        values.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        parts.uri.query(),
+        form,
+    );
+    let mut methods = vec![parts.method.as_str().to_owned()];
+    for method in overrides {
+        if !methods.contains(&method) {
+            methods.push(method);
+        }
+    }
+    methods
+}
+
+/// Whether a header is one of the gateway's own identity headers in a spelling an
+/// upstream might fold into that name (`X_Support_Access_User`, `x.support.access.user`).
+pub(crate) fn is_support_header(name: &str) -> bool {
+    fold_header_name(name).starts_with("x-support-access-")
+}
+
+/// Removes every incoming `X-Support-Access-*` header, in any spelling: only the
+/// gateway sets them.
+pub fn strip_support_headers(headers: &mut HeaderMap) {
+    let doomed: Vec<http::HeaderName> = headers
+        .keys()
+        .filter(|name| is_support_header(name.as_str()))
+        .cloned()
+        .collect();
+    for name in doomed {
+        headers.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_folded_spelling_of_the_identity_headers_is_stripped() {
+        let mut headers = HeaderMap::new();
+        for name in [
+            "x-support-access-user",
+            "X_Support_Access_User",
+            "x_support-access_grant",
+            "x.support.access.actor",
+        ] {
+            headers.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                http::HeaderValue::from_static("forged"),
+            );
+        }
+        headers.insert(
+            "x-support-accessory",
+            http::HeaderValue::from_static("kept"),
+        );
+        strip_support_headers(&mut headers);
+        assert_eq!(headers.len(), 1, "{headers:?}");
+    }
+
+    #[test]
+    fn a_get_overridden_to_post_is_guarded_as_both() {
+        let (parts, ()) = http::Request::get("/crm/v8/Leads/1/actions/change_owner?_method=put")
+            .header("X_HTTP_Method_Override", "post")
+            .body(())
+            .unwrap()
+            .into_parts();
+        assert_eq!(
+            guarded_methods(&parts, Some(b"_method=PATCH")),
+            ["GET", "POST", "PUT", "PATCH"]
+        );
+    }
+}
