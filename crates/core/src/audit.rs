@@ -52,11 +52,17 @@ pub enum AuditKind {
     /// A forwarded support request finished (status, latency).
     #[serde(rename = "request.completed")]
     RequestCompleted,
+    /// The records a support write changed were recorded (SPEC §11).
+    #[serde(rename = "change.recorded")]
+    ChangeRecorded,
+    /// An admin put a support change back (SPEC §11).
+    #[serde(rename = "change.reverted")]
+    ChangeReverted,
 }
 
 impl AuditKind {
     /// Every kind, in catalogue order.
-    pub const ALL: [AuditKind; 9] = [
+    pub const ALL: [AuditKind; 11] = [
         Self::GrantCreated,
         Self::GrantChanged,
         Self::GrantRevoked,
@@ -66,6 +72,8 @@ impl AuditKind {
         Self::RequestAllowed,
         Self::RequestBlocked,
         Self::RequestCompleted,
+        Self::ChangeRecorded,
+        Self::ChangeReverted,
     ];
 
     /// The kind as the API and the store spell it, e.g. `grant.created`.
@@ -80,6 +88,8 @@ impl AuditKind {
             Self::RequestAllowed => "request.allowed",
             Self::RequestBlocked => "request.blocked",
             Self::RequestCompleted => "request.completed",
+            Self::ChangeRecorded => "change.recorded",
+            Self::ChangeReverted => "change.reverted",
         }
     }
 

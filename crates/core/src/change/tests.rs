@@ -1,0 +1,487 @@
+use chrono::{TimeZone, Utc};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use super::report::{CSV_HEADER, entry_json, report_csv, report_json};
+use super::revert::changed_since;
+use super::*;
+use crate::ids::{GrantId, OrgId};
+
+fn record(value: Value) -> Record {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+fn zoho() -> SystemFields {
+    SystemFields::new(
+        ["Modified_Time", "Modified_By", "Created_Time", "Created_By"],
+        ["$"],
+    )
+}
+
+fn capture() -> Capture {
+    Capture {
+        org: OrgId::new("org-1"),
+        grant: GrantId::random(),
+        actor: "staff-7".into(),
+        request_id: "req-1".into(),
+        at: Utc
+            .with_ymd_and_hms(2026, 12, 2, 10, 0, 0)
+            .single()
+            .expect("time"),
+    }
+}
+
+fn stored(entry: NewChangeEntry, audit_seq: u64, ordinal: u32) -> ChangeEntry {
+    ChangeEntry {
+        audit_seq,
+        ordinal,
+        reverted_by: None,
+        data: entry,
+    }
+}
+
+fn update(before: Value, after: Value) -> ChangeEntry {
+    let entry = NewChangeEntry::capture(
+        &capture(),
+        "Leads",
+        "4150868000000225013",
+        Some(&record(before)),
+        Some(&record(after)),
+        &zoho(),
+    )
+    .expect("an update");
+    stored(entry, 7, 0)
+}
+
+fn change(name: &str, before: Option<Value>, after: Option<Value>) -> FieldChange {
+    FieldChange {
+        name: name.into(),
+        before,
+        after,
+    }
+}
+
+#[test]
+fn an_update_lists_only_the_changed_fields_by_name_without_system_fields() {
+    let before = record(json!({"Last_Name": "Doe", "City": "Oslo", "Phone": "1",
+        "Modified_Time": "2026-12-01T10:00:00Z", "$approval": {"delegate": false}}));
+    let after = record(
+        json!({"Last_Name": "Doe", "City": "Bergen", "Email": "a@b.c",
+        "Modified_Time": "2026-12-02T10:00:00Z", "$approval": {"delegate": true}}),
+    );
+    let fields = diff(Some(&before), Some(&after), &zoho());
+    assert_eq!(
+        fields,
+        vec![
+            change("City", Some(json!("Oslo")), Some(json!("Bergen"))),
+            change("Email", None, Some(json!("a@b.c"))),
+            change("Phone", Some(json!("1")), None),
+        ]
+    );
+}
+
+#[test]
+fn absent_and_null_are_different_values() {
+    let before = record(json!({"Phone": null}));
+    let after = record(json!({}));
+    assert_eq!(
+        diff(Some(&before), Some(&after), &SystemFields::none()),
+        vec![change("Phone", Some(Value::Null), None)]
+    );
+    assert!(diff(Some(&before), Some(&before), &SystemFields::none()).is_empty());
+}
+
+#[test]
+fn nested_values_are_compared_as_whole_values() {
+    let before = record(json!({"Owner": {"id": "1", "name": "A"}, "Tags": [1, 2]}));
+    let same = record(json!({"Owner": {"name": "A", "id": "1"}, "Tags": [1, 2]}));
+    let moved = record(json!({"Owner": {"id": "1", "name": "B"}, "Tags": [2, 1]}));
+    assert!(diff(Some(&before), Some(&same), &SystemFields::none()).is_empty());
+    let fields = diff(Some(&before), Some(&moved), &SystemFields::none());
+    assert_eq!(fields.len(), 2);
+    assert_eq!(fields[0].after, Some(json!({"id": "1", "name": "B"})));
+    assert_eq!(fields[1].before, Some(json!([1, 2])));
+}
+
+#[test]
+fn capture_tells_create_update_and_delete_apart() {
+    let a = record(json!({"Last_Name": "Doe", "Created_Time": "x"}));
+    let b = record(json!({"Last_Name": "Roe"}));
+    let c = capture();
+    let of = |before: Option<&Record>, after: Option<&Record>| {
+        NewChangeEntry::capture(&c, "Leads", "1", before, after, &zoho())
+    };
+    let created = of(None, Some(&a)).expect("create");
+    assert_eq!(created.operation, Operation::Create);
+    assert_eq!(
+        created.fields,
+        vec![change("Last_Name", None, Some(json!("Doe")))]
+    );
+    let deleted = of(Some(&a), None).expect("delete");
+    assert_eq!(deleted.operation, Operation::Delete);
+    assert_eq!(
+        deleted.fields,
+        vec![change("Last_Name", Some(json!("Doe")), None)]
+    );
+    let updated = of(Some(&a), Some(&b)).expect("update");
+    assert_eq!(updated.operation, Operation::Update);
+    assert_eq!((updated.org, updated.grant), (c.org.clone(), c.grant));
+    assert_eq!(
+        (updated.actor.as_str(), updated.request_id.as_str()),
+        ("staff-7", "req-1")
+    );
+    assert!(of(None, None).is_none());
+    assert!(
+        of(Some(&a), Some(&a)).is_none(),
+        "an update that changed nothing"
+    );
+    let only_system = record(json!({"Last_Name": "Doe", "Created_Time": "y"}));
+    assert!(of(Some(&a), Some(&only_system)).is_none());
+}
+
+#[test]
+fn a_field_change_keeps_null_and_leaves_absent_sides_out_of_its_json() {
+    let field = change("Phone", Some(Value::Null), None);
+    let text = serde_json::to_string(&field).expect("json");
+    assert_eq!(text, r#"{"name":"Phone","before":null}"#);
+    let back: FieldChange = serde_json::from_str(&text).expect("parse");
+    assert_eq!(back, field);
+}
+
+#[test]
+fn entries_round_trip_through_serde() {
+    let mut entry = update(json!({"A": 1}), json!({"A": 2}));
+    entry.reverted_by = Some(ChangeId::random());
+    let text = serde_json::to_string(&entry).expect("json");
+    let back: ChangeEntry = serde_json::from_str(&text).expect("parse");
+    assert_eq!(back, entry);
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        (-3i64..3).prop_map(|n| json!(n)),
+        "[ab]{0,2}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(2, 8, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+            prop::collection::btree_map("[xy]", inner, 0..3)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn a_record() -> impl Strategy<Value = Record> {
+    let names = prop_oneof![
+        Just("A"),
+        Just("B"),
+        Just("C"),
+        Just("Modified_Time"),
+        Just("$state")
+    ];
+    prop::collection::btree_map(names.prop_map(String::from), json_value(), 0..5)
+        .prop_map(|m| m.into_iter().collect())
+}
+
+fn without_system(record: &Record) -> Record {
+    let system = zoho();
+    record
+        .iter()
+        .filter(|(name, _)| !system.contains(name))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+proptest! {
+    #[test]
+    fn applying_a_diffs_after_to_before_gives_after_outside_system_fields(
+        before in a_record(), after in a_record()
+    ) {
+        let fields = diff(Some(&before), Some(&after), &zoho());
+        let applied = apply_after(&before, &fields);
+        prop_assert_eq!(without_system(&applied), without_system(&after));
+        let reverted = apply_before(&after, &fields);
+        prop_assert_eq!(without_system(&reverted), without_system(&before));
+        for field in &fields {
+            prop_assert!(field.before != field.after);
+            prop_assert!(!zoho().contains(&field.name));
+        }
+        let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        prop_assert_eq!(names, sorted);
+    }
+
+    #[test]
+    fn a_revert_plan_puts_every_before_back(before in a_record(), after in a_record()) {
+        let entry = NewChangeEntry::capture(
+            &capture(), "Leads", "1", Some(&before), Some(&after), &zoho(),
+        );
+        if let Some(entry) = entry {
+            let entry = stored(entry, 1, 0);
+            let plan = plan_revert(&entry, Some(&after), false).expect("nothing changed since");
+            prop_assert!(plan.changed_since.is_empty());
+            let mut put = after.clone();
+            put.extend(plan.values.clone());
+            for (name, value) in without_system(&before) {
+                prop_assert_eq!(put.get(&name), Some(&value));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_revert_writes_the_before_values_and_null_where_a_field_was_absent() {
+    let entry = update(
+        json!({"City": "Oslo", "Modified_Time": "1"}),
+        json!({"City": "Bergen", "Email": "a@b.c", "Modified_Time": "2"}),
+    );
+    let current = record(json!({"City": "Bergen", "Email": "a@b.c", "Modified_Time": "3"}));
+    let plan = plan_revert(&entry, Some(&current), false).expect("plan");
+    assert_eq!(plan.change, entry.id);
+    assert_eq!(
+        (plan.module.as_str(), plan.record.as_str()),
+        ("Leads", "4150868000000225013")
+    );
+    assert_eq!(
+        plan.body(),
+        json!({"data": [{"City": "Oslo", "Email": null}]})
+    );
+    assert!(plan.changed_since.is_empty());
+}
+
+#[test]
+fn a_field_changed_after_support_refuses_the_revert_unless_forced() {
+    let entry = update(
+        json!({"City": "Oslo", "Phone": "1", "Street": "A"}),
+        json!({"City": "Bergen", "Phone": "2", "Street": "B"}),
+    );
+    let current = record(json!({"City": "Bergen", "Phone": "3", "Modified_Time": "x"}));
+    let refused = plan_revert(&entry, Some(&current), false).expect_err("changed since");
+    assert_eq!(
+        refused,
+        RevertError::ChangedSince(vec!["Phone".into(), "Street".into()])
+    );
+    assert_eq!(refused.code(), "changed_since");
+    let forced = plan_revert(&entry, Some(&current), true).expect("forced");
+    assert_eq!(forced.changed_since, vec!["Phone", "Street"]);
+    assert_eq!(forced.values.get("Phone"), Some(&json!("1")));
+}
+
+#[test]
+fn a_record_that_is_gone_has_changed_every_field() {
+    let entry = update(json!({"City": "Oslo"}), json!({"City": "Bergen"}));
+    assert_eq!(changed_since(&entry, None), vec!["City"]);
+    assert!(plan_revert(&entry, None, false).is_err());
+}
+
+#[test]
+fn only_an_update_not_yet_reverted_can_be_reverted() {
+    let c = capture();
+    let a = record(json!({"City": "Oslo"}));
+    for (before, after, op) in [
+        (None, Some(&a), Operation::Create),
+        (Some(&a), None, Operation::Delete),
+    ] {
+        let entry = NewChangeEntry::capture(&c, "Leads", "1", before, after, &zoho());
+        let entry = stored(entry.expect("entry"), 1, 0);
+        let refused = plan_revert(&entry, Some(&a), true).expect_err("not an update");
+        assert_eq!(refused, RevertError::NotRevertible(op));
+        assert_eq!(refused.code(), "change_not_revertible");
+    }
+    let original = update(json!({"City": "Oslo"}), json!({"City": "Bergen"}));
+    let back = record(json!({"City": "Oslo"}));
+    let revert = NewChangeEntry::revert(&c, &original, Some(&back), Some(&back), &zoho());
+    assert_eq!(revert.operation, Operation::Revert);
+    assert_eq!(revert.reverts, Some(original.id));
+    assert!(revert.fields.is_empty());
+    let revert = stored(revert, 2, 0);
+    assert!(matches!(
+        plan_revert(&revert, Some(&back), true),
+        Err(RevertError::NotRevertible(Operation::Revert))
+    ));
+    let mut reverted = original.clone();
+    reverted.reverted_by = Some(revert.id);
+    let refused = plan_revert(&reverted, Some(&back), true).expect_err("reverted");
+    assert_eq!(refused, RevertError::AlreadyReverted(revert.id));
+    assert_eq!(refused.code(), "change_already_reverted");
+}
+
+#[test]
+fn cursors_round_trip_and_foreign_text_is_refused() {
+    let cursor = ChangeCursor {
+        audit_seq: 42,
+        ordinal: 3,
+    };
+    assert_eq!(ChangeCursor::decode(&cursor.encode()), Ok(cursor));
+    for bad in [
+        "",
+        "x",
+        "c2ExLjI",
+        "sc1.1.2",
+        &URL_SAFE_NO_PAD.encode("sc1.1"),
+    ] {
+        assert!(ChangeCursor::decode(bad).is_err(), "{bad}");
+    }
+    assert!(ChangeCursor::decode(&URL_SAFE_NO_PAD.encode("sc1.1.+2")).is_err());
+    assert!(ChangeCursor::decode(&URL_SAFE_NO_PAD.encode("sa1.1")).is_err());
+}
+
+#[test]
+fn listing_order_is_newest_event_first_then_recording_order() {
+    let e = |seq, ord| stored(update(json!({"A": 1}), json!({"A": 2})).data, seq, ord);
+    let mut entries = vec![e(1, 0), e(2, 1), e(2, 0), e(3, 0)];
+    listing_order(&mut entries);
+    let order: Vec<_> = entries.iter().map(|e| (e.audit_seq, e.ordinal)).collect();
+    assert_eq!(order, vec![(3, 0), (2, 0), (2, 1), (1, 0)]);
+    let cursor = entries[1].position();
+    let after: Vec<_> = entries.iter().filter(|e| cursor.precedes(e)).collect();
+    assert_eq!(after.len(), 2);
+    let page = ChangePage::from_overfetch(entries.clone(), 3);
+    assert_eq!(page.entries.len(), 3);
+    assert_eq!(page.next_cursor, Some(entries[2].position()));
+    assert_eq!(ChangePage::from_overfetch(entries, 4).next_cursor, None);
+}
+
+#[test]
+fn a_query_matches_on_every_filter() {
+    let entry = update(json!({"A": 1}), json!({"A": 2}));
+    let mut query = ChangeQuery::new(entry.org.clone());
+    assert!(query.matches(&entry));
+    query.grant = Some(entry.grant);
+    query.module = Some("Leads".into());
+    query.record = Some(entry.record.clone());
+    assert!(query.matches(&entry));
+    for change in [
+        |q: &mut ChangeQuery| q.grant = Some(GrantId::random()),
+        |q: &mut ChangeQuery| q.module = Some("Deals".into()),
+        |q: &mut ChangeQuery| q.record = Some("2".into()),
+        |q: &mut ChangeQuery| q.org = OrgId::new("org-2"),
+    ] {
+        let mut other = query.clone();
+        change(&mut other);
+        assert!(!other.matches(&entry));
+    }
+    query.limit = 0;
+    assert_eq!(query.page_size(), 1);
+    query.limit = 5000;
+    assert_eq!(query.page_size(), MAX_PAGE);
+}
+
+#[test]
+fn a_batch_must_be_one_orgs_non_empty_and_without_repeats() {
+    let entry = update(json!({"A": 1}), json!({"A": 2})).data;
+    let org = entry.org.clone();
+    assert_eq!(check_batch(&org, &[]), Err(BatchError::Empty));
+    assert_eq!(check_batch(&org, std::slice::from_ref(&entry)), Ok(()));
+    assert_eq!(
+        check_batch(&org, &[entry.clone(), entry.clone()]),
+        Err(BatchError::Duplicate(entry.id))
+    );
+    assert_eq!(
+        check_batch(&OrgId::new("org-2"), std::slice::from_ref(&entry)),
+        Err(BatchError::WrongOrg(entry.id))
+    );
+}
+
+#[test]
+fn operations_are_spelled_as_the_api_spells_them() {
+    for op in Operation::ALL {
+        assert_eq!(op.as_str().parse::<Operation>(), Ok(op));
+        assert_eq!(serde_json::to_value(op).expect("json"), json!(op.as_str()));
+    }
+    assert!("created".parse::<Operation>().is_err());
+}
+
+#[test]
+fn the_json_report_has_the_spec_shape() {
+    let mut entry = update(
+        json!({"City": "Oslo", "Phone": null}),
+        json!({"City": "Bergen"}),
+    );
+    entry.reverted_by = Some(ChangeId::random());
+    let shown = entry_json(&entry);
+    assert_eq!(shown["operation"], json!("update"));
+    assert_eq!(shown["audit_seq"], json!(7));
+    assert_eq!(shown["at"], json!("2026-12-02T10:00:00.000000Z"));
+    assert_eq!(
+        shown["fields"],
+        json!([{"name": "City", "before": "Oslo", "after": "Bergen"},
+               {"name": "Phone", "before": null}])
+    );
+    assert_eq!(
+        shown["reverted_by"],
+        json!(entry.reverted_by.map(|r| r.to_string()))
+    );
+    assert!(shown.get("reverts").is_none());
+    let at = capture().at;
+    let report = report_json(entry.grant, std::slice::from_ref(&entry), Some("cp"), at);
+    assert_eq!(report["grant"], json!(entry.grant.to_string()));
+    assert_eq!(report["checkpoint"], json!("cp"));
+    assert_eq!(report["changes"], json!([shown]));
+    assert_eq!(
+        report_json(entry.grant, &[], None, at)["checkpoint"],
+        Value::Null
+    );
+}
+
+#[test]
+fn the_csv_report_has_a_row_per_field_change() {
+    let entry = update(
+        json!({"City": "Oslo, \"Old\"", "Phone": null, "Email": ""}),
+        json!({"City": "Bergen", "Email": "=cmd()", "Fax": "2"}),
+    );
+    let revert = stored(
+        NewChangeEntry::revert(&capture(), &entry, None, None, &zoho()),
+        8,
+        0,
+    );
+    let text = report_csv(&[entry.clone(), revert.clone()]).expect("csv");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(
+        reader.headers().expect("header").iter().collect::<Vec<_>>(),
+        CSV_HEADER
+    );
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.expect("row").iter().map(String::from).collect())
+        .collect();
+    assert_eq!(rows.len(), 5);
+    let cells = |row: &Vec<String>| (row[9].clone(), row[10].clone(), row[11].clone());
+    assert_eq!(
+        cells(&rows[0]),
+        (
+            "City".into(),
+            r#""Oslo, \"Old\"""#.into(),
+            r#""Bergen""#.into()
+        )
+    );
+    assert_eq!(
+        cells(&rows[1]),
+        ("Email".into(), r#""""#.into(), r#""=cmd()""#.into())
+    );
+    assert_eq!(cells(&rows[2]), ("Fax".into(), "".into(), r#""2""#.into()));
+    assert_eq!(cells(&rows[3]), ("Phone".into(), "null".into(), "".into()));
+    assert_eq!(rows[0][0], entry.id.to_string());
+    assert_eq!(rows[0][5], "7");
+    assert_eq!(rows[0][8], "update");
+    assert_eq!((rows[4][8].as_str(), rows[4][9].as_str()), ("revert", ""));
+}
+
+#[test]
+fn csv_text_cells_that_look_like_formulas_are_made_inert() {
+    let mut entry = update(json!({"A": 1}), json!({"A": 2}));
+    entry.data.actor = "=HYPERLINK(\"x\")".into();
+    entry.data.record = "-1".into();
+    let text = report_csv(&[entry]).expect("csv");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let row = reader.records().next().expect("row").expect("row");
+    assert_eq!(&row[3], "'=HYPERLINK(\"x\")");
+    assert_eq!(&row[7], "'-1");
+}
