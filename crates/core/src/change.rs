@@ -38,7 +38,7 @@ pub mod service;
 pub use diff::{apply_after, apply_before, diff};
 pub use port::{ChangeStore, RecordedChanges, RecordedRevert};
 pub use revert::{RevertError, RevertPlan, plan_revert};
-pub use service::{ChangeError, SupportChanges};
+pub use service::{SupportChangeError, SupportChanges};
 
 /// A record as the CRM returns it: a JSON object, field name → value.
 pub type Record = Map<String, Value>;

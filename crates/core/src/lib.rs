@@ -27,7 +27,7 @@ pub mod time;
 pub mod tlog;
 
 pub use audit::{AuditEvent, AuditKind, AuditPage, AuditQuery, Decision, NewAuditEvent};
-pub use change::{ChangeEntry, ChangeId, NewChangeEntry, SupportChanges};
+pub use change::{ChangeEntry, ChangeId, ChangeStore, NewChangeEntry, SupportChanges};
 pub use grant::{ClosedAs, Closure, EndDateError, Grant, GrantBounds, GrantStatus, Seat};
 pub use ids::{GrantId, OrgId, StaffId, SupportUserId};
 pub use ports::{AuditLog, Clock, GrantStore, Recorded, StoreError};

@@ -22,7 +22,7 @@ use crate::ports::{Clock, StoreError};
 
 /// Why a change call failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ChangeError {
+pub enum SupportChangeError {
     /// No change entry of the caller's org has this id.
     #[error("no such change")]
     NotFound,
@@ -37,7 +37,7 @@ pub enum ChangeError {
     Store(StoreError),
 }
 
-impl ChangeError {
+impl SupportChangeError {
     /// The stable error code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -49,7 +49,7 @@ impl ChangeError {
     }
 }
 
-impl From<StoreError> for ChangeError {
+impl From<StoreError> for SupportChangeError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => Self::NotFound,
@@ -90,7 +90,7 @@ impl SupportChanges {
         grant: &Grant,
         capture: &Capture,
         entries: Vec<NewChangeEntry>,
-    ) -> Result<Option<RecordedChanges>, ChangeError> {
+    ) -> Result<Option<RecordedChanges>, SupportChangeError> {
         if entries.is_empty() {
             return Ok(None);
         }
@@ -99,12 +99,12 @@ impl SupportChanges {
     }
 
     /// A page of the org's entries, newest first.
-    pub async fn page(&self, query: &ChangeQuery) -> Result<ChangePage, ChangeError> {
+    pub async fn page(&self, query: &ChangeQuery) -> Result<ChangePage, SupportChangeError> {
         Ok(self.store.list(query).await?)
     }
 
     /// One entry of `org`.
-    pub async fn get(&self, org: &OrgId, id: ChangeId) -> Result<ChangeEntry, ChangeError> {
+    pub async fn get(&self, org: &OrgId, id: ChangeId) -> Result<ChangeEntry, SupportChangeError> {
         Ok(self.store.get(org, id).await?)
     }
 
@@ -113,7 +113,7 @@ impl SupportChanges {
         &self,
         org: &OrgId,
         grant: GrantId,
-    ) -> Result<Vec<ChangeEntry>, ChangeError> {
+    ) -> Result<Vec<ChangeEntry>, SupportChangeError> {
         let mut query = ChangeQuery::new(org.clone());
         query.grant = Some(grant);
         query.limit = MAX_PAGE;
@@ -138,7 +138,7 @@ impl SupportChanges {
         id: ChangeId,
         current: Option<&Record>,
         force: bool,
-    ) -> Result<(ChangeEntry, RevertPlan), ChangeError> {
+    ) -> Result<(ChangeEntry, RevertPlan), SupportChangeError> {
         let entry = self.store.get(org, id).await?;
         let plan = plan_revert(&entry, current, force)?;
         Ok((entry, plan))
@@ -154,14 +154,14 @@ impl SupportChanges {
         before: Option<&Record>,
         after: Option<&Record>,
         system: &SystemFields,
-    ) -> Result<RecordedRevert, ChangeError> {
+    ) -> Result<RecordedRevert, SupportChangeError> {
         let entry = NewChangeEntry::revert(capture, original, before, after, system);
         let event = event_of(grant, AuditKind::ChangeReverted, capture);
         self.store
             .record_revert(original.id, entry, event)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => ChangeError::RevertedMeanwhile,
+                StoreError::Conflict(_) => SupportChangeError::RevertedMeanwhile,
                 other => other.into(),
             })
     }
