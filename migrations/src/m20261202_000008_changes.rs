@@ -5,10 +5,13 @@
 //! `fields` is the entry's field changes as JSON text, written and read back byte for
 //! byte (not `jsonb`, which would reorder keys and rewrite numbers). `reverted_by` is
 //! set once, by the revert that put the entry back.
+//!
+//! Audit events gain `changes_sha256`, the digest of the change entries a `change.*`
+//! event records. Nullable, so every event stored before reads as it was.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, integer, string, text, timestamp_with_time_zone, uuid, uuid_null,
+    big_integer, integer, string, text, text_null, timestamp_with_time_zone, uuid, uuid_null,
 };
 
 #[derive(DeriveMigrationName)]
@@ -31,6 +34,12 @@ enum ChangeEntries {
     RevertedBy,
     AuditSeq,
     Ordinal,
+}
+
+#[derive(DeriveIden)]
+enum AuditEvents {
+    Table,
+    ChangesSha256,
 }
 
 #[async_trait::async_trait]
@@ -89,10 +98,25 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
-        Ok(())
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(AuditEvents::Table)
+                    .add_column(text_null(AuditEvents::ChangesSha256))
+                    .to_owned(),
+            )
+            .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(AuditEvents::Table)
+                    .drop_column(AuditEvents::ChangesSha256)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .drop_table(Table::drop().table(ChangeEntries::Table).to_owned())
             .await

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use support_access_core::audit::{AuditEvent, AuditKind, ChainVerifier, NewAuditEvent};
 use support_access_core::change::{
     Capture, ChangeEntry, ChangeId, ChangeQuery, ChangeStore, FieldChange, NewChangeEntry,
-    Operation, Record, SystemFields,
+    Operation, Record, SystemFields, digest,
 };
 use support_access_core::ids::{GrantId, OrgId};
 use support_access_core::{AuditLog, StoreError};
@@ -55,15 +55,18 @@ fn event_of(capture: &Capture, kind: AuditKind) -> NewAuditEvent {
     event
 }
 
+/// The `change.recorded` event of `entries`, with their digest.
+fn recorded(capture: &Capture, entries: &[NewChangeEntry]) -> NewAuditEvent {
+    let mut event = event_of(capture, AuditKind::ChangeRecorded);
+    event.changes_sha256 = Some(digest(entries));
+    event
+}
+
 async fn record_one(store: &Arc<dyn ChangeStore>, capture: &Capture, id: &str) -> ChangeEntry {
-    let recorded = store
-        .record(
-            vec![update(capture, "Leads", id)],
-            event_of(capture, AuditKind::ChangeRecorded),
-        )
-        .await
-        .expect("record");
-    recorded.entries.into_iter().next().expect("one entry")
+    let entries = vec![update(capture, "Leads", id)];
+    let event = recorded(capture, &entries);
+    let done = store.record(entries, event).await.expect("record");
+    done.entries.into_iter().next().expect("one entry")
 }
 
 async fn events(audit: &Arc<dyn AuditLog>, org: &OrgId) -> Vec<AuditEvent> {
@@ -106,7 +109,7 @@ pub async fn recorded_entries_read_back_exactly_with_their_event(f: ChangeStoreF
     let given = vec![update.clone(), created.clone()];
     let recorded = f
         .store
-        .record(given.clone(), event_of(&c, AuditKind::ChangeRecorded))
+        .record(given.clone(), recorded(&c, &given))
         .await
         .expect("record");
     assert_eq!(recorded.event.kind, AuditKind::ChangeRecorded);
@@ -128,6 +131,41 @@ pub async fn recorded_entries_read_back_exactly_with_their_event(f: ChangeStoreF
     assert_eq!(events(&f.audit, &org).await, vec![recorded.event]);
 }
 
+/// The event read back from the log carries the digest of the entries read back, for a
+/// batch and for a revert: the chain vouches for what the store holds.
+pub async fn the_stored_event_vouches_for_the_stored_entries(f: ChangeStoreFixture) {
+    let org = fresh_org();
+    let c = capture(&org, GrantId::random(), 0);
+    let before = record(json!({"A": {"z": 1, "a": [1.25, null, "é"]}, "B": 1e20}));
+    let after = record(json!({"A": {"a": [1.25, null, "é"], "z": 1}, "B": -0.5}));
+    let batch: Vec<NewChangeEntry> = [("1", Some(&after)), ("2", None)]
+        .into_iter()
+        .map(|(id, after)| {
+            let none = SystemFields::none();
+            NewChangeEntry::capture(&c, "Leads", id, Some(&before), after, &none)
+                .expect("an update and a delete")
+        })
+        .collect();
+    let event = recorded(&c, &batch);
+    let done = f.store.record(batch, event).await.expect("record");
+    let (revert, event) = revert_of(&org, &done.entries[0], 1);
+    let reverted = f
+        .store
+        .record_revert(done.entries[0].id, revert, event)
+        .await
+        .expect("revert");
+    let logged = events(&f.audit, &org).await;
+    assert_eq!(logged.len(), 2);
+    let mut read = Vec::new();
+    for entry in &done.entries {
+        read.push(f.store.get(&org, entry.id).await.expect("get").data);
+    }
+    assert_eq!(logged[0].changes_sha256, Some(digest(&read)));
+    let revert = f.store.get(&org, reverted.revert.id).await.expect("get");
+    assert_eq!(logged[1].changes_sha256, Some(digest([&revert.data])));
+    assert_eq!(logged[1], reverted.event);
+}
+
 /// Times are kept to the microsecond, as the audit log keeps them.
 pub async fn times_are_kept_to_the_microsecond(f: ChangeStoreFixture) {
     let org = fresh_org();
@@ -137,7 +175,7 @@ pub async fn times_are_kept_to_the_microsecond(f: ChangeStoreFixture) {
     entry.at = c.at;
     let recorded = f
         .store
-        .record(vec![entry], event_of(&c, AuditKind::ChangeRecorded))
+        .record(vec![entry.clone()], recorded(&c, &[entry]))
         .await
         .expect("record");
     let stored = f
@@ -172,25 +210,33 @@ pub async fn entries_and_their_event_share_one_gap_free_chain(f: ChangeStoreFixt
     assert_eq!(stored[1].kind, AuditKind::ChangeRecorded);
 }
 
-/// Refused batches store nothing: no entry and no event.
+/// Refused batches store nothing: no entry and no event. An event whose digest does
+/// not match its entries is refused too.
 pub async fn a_refused_batch_stores_nothing(f: ChangeStoreFixture) {
     let org = fresh_org();
     let c = capture(&org, GrantId::random(), 0);
     let kept = record_one(&f.store, &c, "1").await;
-    let taken_event = events(&f.audit, &org).await[0].data.clone();
     let fresh = update(&c, "Leads", "2");
+    let mut taken_event = events(&f.audit, &org).await[0].data.clone();
+    taken_event.changes_sha256 = Some(digest([&fresh]));
     let foreign = update(&capture(&fresh_org(), c.grant, 0), "Leads", "3");
     let reused = NewChangeEntry {
         id: kept.id,
         ..update(&c, "Leads", "4")
     };
-    let ev = || event_of(&c, AuditKind::ChangeRecorded);
+    let batch = |entries: Vec<NewChangeEntry>| {
+        let event = recorded(&c, &entries);
+        (entries, event)
+    };
+    let mut undigested = batch(vec![fresh.clone()]);
+    undigested.1.changes_sha256 = Some(digest([&kept.data]));
     let refused: Vec<(Vec<NewChangeEntry>, NewAuditEvent)> = vec![
-        (vec![], ev()),
-        (vec![fresh.clone(), foreign], ev()),
-        (vec![fresh.clone(), fresh.clone()], ev()),
-        (vec![fresh.clone(), reused], ev()),
+        batch(vec![]),
+        batch(vec![fresh.clone(), foreign]),
+        batch(vec![fresh.clone(), fresh.clone()]),
+        batch(vec![fresh.clone(), reused]),
         (vec![fresh.clone()], taken_event),
+        undigested,
     ];
     for (i, (entries, event)) in refused.into_iter().enumerate() {
         let outcome = f.store.record(entries, event).await;
@@ -220,7 +266,7 @@ pub async fn list_is_newest_first_in_recording_order_within_a_request(f: ChangeS
         let ids: Vec<ChangeId> = batch.iter().map(|e| e.id).collect();
         expected.splice(0..0, ids);
         f.store
-            .record(batch, event_of(&c, AuditKind::ChangeRecorded))
+            .record(batch.clone(), recorded(&c, &batch))
             .await
             .expect("record");
     }
@@ -248,17 +294,10 @@ pub async fn list_filters_by_grant_module_and_record(f: ChangeStoreFixture) {
     .enumerate()
     {
         let c = capture(&org, grant, minute as i64);
-        ids.push(
-            f.store
-                .record(
-                    vec![update(&c, module, id)],
-                    event_of(&c, AuditKind::ChangeRecorded),
-                )
-                .await
-                .expect("record")
-                .entries[0]
-                .id,
-        );
+        let entries = vec![update(&c, module, id)];
+        let event = recorded(&c, &entries);
+        let done = f.store.record(entries, event).await.expect("record");
+        ids.push(done.entries[0].id);
     }
     let query = |grant: Option<GrantId>, module: Option<&str>, record: Option<&str>| {
         let mut q = ChangeQuery::new(org.clone());
@@ -294,7 +333,7 @@ pub async fn cursor_paging_is_stable_while_entries_are_recorded(f: ChangeStoreFi
             .collect();
         before.extend(batch.iter().map(|e| e.id));
         f.store
-            .record(batch, event_of(&c, AuditKind::ChangeRecorded))
+            .record(batch.clone(), recorded(&c, &batch))
             .await
             .expect("record");
     }
@@ -356,7 +395,9 @@ fn revert_of(org: &OrgId, original: &ChangeEntry, minute: i64) -> (NewChangeEntr
     let back = record(json!({"City": "A"}));
     let entry =
         NewChangeEntry::revert(&c, original, Some(&now), Some(&back), &SystemFields::none());
-    (entry, event_of(&c, AuditKind::ChangeReverted))
+    let mut event = event_of(&c, AuditKind::ChangeReverted);
+    event.changes_sha256 = Some(digest([&entry]));
+    (entry, event)
 }
 
 /// A revert stores its entry, marks the original and stores its event, together.
@@ -470,11 +511,12 @@ pub async fn revert_of_an_unknown_or_foreign_change_is_not_found(f: ChangeStoreF
             .await,
         Err(StoreError::NotFound)
     );
-    let (entry2, event) = revert_of(&mine, &foreign, 2);
+    let unknown = ChangeId::random();
+    let (mut entry2, mut event) = revert_of(&mine, &foreign, 2);
+    entry2.reverts = Some(unknown);
+    event.changes_sha256 = Some(digest([&entry2]));
     assert_eq!(
-        f.store
-            .record_revert(ChangeId::random(), entry2, event)
-            .await,
+        f.store.record_revert(unknown, entry2, event).await,
         Err(StoreError::NotFound)
     );
     assert!(events(&f.audit, &mine).await.is_empty());

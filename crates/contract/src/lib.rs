@@ -259,6 +259,7 @@ macro_rules! change_store_suite {
             $fixture,
             [
                 recorded_entries_read_back_exactly_with_their_event,
+                the_stored_event_vouches_for_the_stored_entries,
                 times_are_kept_to_the_microsecond,
                 entries_and_their_event_share_one_gap_free_chain,
                 a_refused_batch_stores_nothing,

@@ -213,6 +213,11 @@ pub struct NewAuditEvent {
     /// (`trigger:-workflow`, `notify:false`, …), in order; empty when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewrites: Vec<String>,
+    /// On `change.recorded` and `change.reverted`: SHA-256 (hex) of the change entries
+    /// the event records ([`crate::change::digest`]), so that the audit chain vouches
+    /// for every field's before and after stored beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes_sha256: Option<String>,
 }
 
 impl NewAuditEvent {
@@ -240,6 +245,7 @@ impl NewAuditEvent {
             ticket: None,
             error: None,
             rewrites: Vec::new(),
+            changes_sha256: None,
         }
     }
 
@@ -336,8 +342,8 @@ impl AuditEvent {
 /// fixed order, each value length-prefixed (`len:bytes`) or `~` when absent, so that no
 /// two different events encode alike.
 ///
-/// The fields added later (`error`, `rewrites`) are written only when present, just
-/// before `prev_hash`: an event without them encodes exactly as before they existed, so
+/// The fields added later (`error`, `rewrites`, `changes_sha256`) are written only when
+/// present, in that order, just before `prev_hash`: an event without them encodes exactly as before they existed, so
 /// events stored earlier still verify. `rewrites` is `count;` followed by each rewrite
 /// length-prefixed (`17:trigger:-workflow`).
 pub fn canonical_encoding(event: &NewAuditEvent, seq: u64, prev_hash: &ChainHash) -> Vec<u8> {
@@ -404,6 +410,9 @@ pub fn canonical_encoding(event: &NewAuditEvent, seq: u64, prev_hash: &ChainHash
             list.push_str(rewrite);
         }
         field(&mut out, "rewrites", Some(&list));
+    }
+    if let Some(digest) = &e.changes_sha256 {
+        field(&mut out, "changes_sha256", Some(digest));
     }
     field(&mut out, "prev_hash", Some(&prev_hash.to_hex()));
     out

@@ -62,7 +62,7 @@ impl State {
         entries: Vec<NewChangeEntry>,
         event: NewAuditEvent,
     ) -> Result<RecordedChanges, StoreError> {
-        check_batch(&event.org, &entries).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        check_batch(&event, &entries).map_err(|e| StoreError::Conflict(e.to_string()))?;
         self.check_event(&event)?;
         for entry in &entries {
             self.changes.check_new(entry)?;
@@ -91,7 +91,7 @@ impl State {
             )));
         }
         revert.reverts = Some(original);
-        check_batch(&event.org, std::slice::from_ref(&revert))
+        check_batch(&event, std::slice::from_ref(&revert))
             .map_err(|e| StoreError::Conflict(e.to_string()))?;
         self.changes.check_new(&revert)?;
         self.check_event(&event)?;

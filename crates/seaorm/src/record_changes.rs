@@ -144,7 +144,7 @@ impl ChangeStore for SeaOrmStore {
         entries: Vec<NewChangeEntry>,
         event: NewAuditEvent,
     ) -> Result<RecordedChanges, StoreError> {
-        check_batch(&event.org, &entries).map_err(refused)?;
+        check_batch(&event, &entries).map_err(refused)?;
         let _guard = self.write_guard().await;
         let txn = self.begin_write().await?;
         let event = append_one_in(&txn, &event).await?;
@@ -222,7 +222,7 @@ impl ChangeStore for SeaOrmStore {
         event: NewAuditEvent,
     ) -> Result<RecordedRevert, StoreError> {
         revert.reverts = Some(original);
-        check_batch(&event.org, std::slice::from_ref(&revert)).map_err(refused)?;
+        check_batch(&event, std::slice::from_ref(&revert)).map_err(refused)?;
         let _guard = self.write_guard().await;
         let txn = self.begin_write().await?;
         let original = mark_reverted(&txn, &event.org, original, revert.id).await?;

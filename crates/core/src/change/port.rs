@@ -43,8 +43,9 @@ pub struct RecordedRevert {
 ///   neither is.
 /// - `record` MUST refuse with `Conflict`, storing nothing (no entry, no event), a
 ///   batch that [`check_batch`](super::check_batch) refuses (empty, an entry of another
-///   org than the event's, an id twice), an entry whose id is already stored, or an
-///   event whose id is already in the log.
+///   org than the event's, an id twice, an event whose `changes_sha256` is not the
+///   [`digest`](super::digest) of the entries), an entry whose id is already stored,
+///   or an event whose id is already in the log.
 /// - `list` MUST return the org's entries that pass every filter of the query (grant,
 ///   module, record), newest event first and, within one event, in recording order, at
 ///   most `page_size()` of them, with a `next_cursor` exactly when more match;
@@ -57,7 +58,8 @@ pub struct RecordedRevert {
 ///   order, times at microsecond precision.
 /// - `record_revert` MUST store the revert entry (its `reverts` set to `original`, its
 ///   `audit_seq` the event's `seq`, `ordinal` 0), mark `original` as reverted by it,
-///   and store the event, in one transaction, and MUST return all three.
+///   and store the event, in one transaction, and MUST return all three; it MUST
+///   refuse with `Conflict` what `record` refuses of the one-entry batch.
 /// - `record_revert` MUST return `NotFound` when `original` is not an entry of the
 ///   event's org, and `Conflict` when it was already reverted, also when two reverts
 ///   race: exactly one wins. A refused revert MUST store nothing (no entry, no mark,

@@ -14,7 +14,7 @@ use super::{
     Capture, ChangeEntry, ChangeId, ChangePage, ChangeQuery, MAX_PAGE, NewChangeEntry, Record,
     SystemFields,
 };
-use super::{ChangeStore, RecordedChanges, RecordedRevert};
+use super::{ChangeStore, RecordedChanges, RecordedRevert, digest};
 use crate::audit::{AuditKind, NewAuditEvent};
 use crate::grant::Grant;
 use crate::ids::{GrantId, OrgId};
@@ -94,7 +94,7 @@ impl SupportChanges {
         if entries.is_empty() {
             return Ok(None);
         }
-        let event = event_of(grant, AuditKind::ChangeRecorded, capture);
+        let event = event_of(grant, AuditKind::ChangeRecorded, capture, &entries);
         Ok(Some(self.store.record(entries, event).await?))
     }
 
@@ -156,7 +156,12 @@ impl SupportChanges {
         system: &SystemFields,
     ) -> Result<RecordedRevert, SupportChangeError> {
         let entry = NewChangeEntry::revert(capture, original, before, after, system);
-        let event = event_of(grant, AuditKind::ChangeReverted, capture);
+        let event = event_of(
+            grant,
+            AuditKind::ChangeReverted,
+            capture,
+            std::slice::from_ref(&entry),
+        );
         self.store
             .record_revert(original.id, entry, event)
             .await
@@ -167,9 +172,17 @@ impl SupportChanges {
     }
 }
 
-fn event_of(grant: &Grant, kind: AuditKind, capture: &Capture) -> NewAuditEvent {
+/// The event that records `entries`: the grant's stamps, the actor and request id, and
+/// the entries' digest.
+fn event_of(
+    grant: &Grant,
+    kind: AuditKind,
+    capture: &Capture,
+    entries: &[NewChangeEntry],
+) -> NewAuditEvent {
     let mut event = grant.event(kind, capture.at);
     event.actor = Some(capture.actor.clone());
     event.request_id = Some(capture.request_id.clone());
+    event.changes_sha256 = Some(digest(entries));
     event
 }

@@ -1,3 +1,5 @@
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -5,6 +7,7 @@ use serde_json::{Value, json};
 use super::report::{CSV_HEADER, entry_json, report_csv, report_json};
 use super::revert::changed_since;
 use super::*;
+use crate::audit::{AuditKind, NewAuditEvent};
 use crate::ids::{GrantId, OrgId};
 
 fn record(value: Value) -> Record {
@@ -375,18 +378,78 @@ fn a_query_matches_on_every_filter() {
 }
 
 #[test]
-fn a_batch_must_be_one_orgs_non_empty_and_without_repeats() {
+fn a_batch_must_be_one_orgs_non_empty_without_repeats_and_digested_by_its_event() {
     let entry = update(json!({"A": 1}), json!({"A": 2})).data;
+    let one = std::slice::from_ref(&entry);
+    let event = |org: &OrgId, entries: &[NewChangeEntry]| {
+        let mut event = NewAuditEvent::new(org.clone(), AuditKind::ChangeRecorded, entry.at);
+        event.changes_sha256 = Some(digest(entries));
+        event
+    };
     let org = entry.org.clone();
-    assert_eq!(check_batch(&org, &[]), Err(BatchError::Empty));
-    assert_eq!(check_batch(&org, std::slice::from_ref(&entry)), Ok(()));
+    assert_eq!(check_batch(&event(&org, &[]), &[]), Err(BatchError::Empty));
+    assert_eq!(check_batch(&event(&org, one), one), Ok(()));
+    let twice = [entry.clone(), entry.clone()];
     assert_eq!(
-        check_batch(&org, &[entry.clone(), entry.clone()]),
+        check_batch(&event(&org, &twice), &twice),
         Err(BatchError::Duplicate(entry.id))
     );
+    let other = OrgId::new("org-2");
     assert_eq!(
-        check_batch(&OrgId::new("org-2"), std::slice::from_ref(&entry)),
+        check_batch(&event(&other, one), one),
         Err(BatchError::WrongOrg(entry.id))
+    );
+    let mut undigested = event(&org, one);
+    undigested.changes_sha256 = None;
+    assert_eq!(check_batch(&undigested, one), Err(BatchError::Digest));
+    let mut altered = entry.clone();
+    altered.fields[0].after = Some(json!(3));
+    assert_eq!(
+        check_batch(&event(&org, one), std::slice::from_ref(&altered)),
+        Err(BatchError::Digest)
+    );
+}
+
+#[test]
+fn the_digest_covers_every_value_and_ignores_key_order() {
+    let entry = update(json!({"A": {"x": 1, "y": [true, null]}}), json!({"A": "2"})).data;
+    let base = digest([&entry]);
+    assert_eq!(base.len(), 64);
+    let mut reordered = entry.clone();
+    reordered.fields[0].before =
+        Some(serde_json::from_str(r#"{"y": [true, null], "x": 1}"#).expect("json"));
+    assert_eq!(digest([&reordered]), base);
+    let stored: Vec<FieldChange> =
+        serde_json::from_str(&serde_json::to_string(&entry.fields).expect("json")).expect("parse");
+    assert_eq!(
+        digest([&NewChangeEntry {
+            fields: stored,
+            ..entry.clone()
+        }]),
+        base
+    );
+    let mut variants = Vec::new();
+    for change in [
+        |e: &mut NewChangeEntry| e.fields[0].before = None,
+        |e: &mut NewChangeEntry| e.fields[0].after = Some(Value::Null),
+        |e: &mut NewChangeEntry| e.fields[0].name = "B".into(),
+        |e: &mut NewChangeEntry| e.record.push('0'),
+        |e: &mut NewChangeEntry| e.actor = "staff-8".into(),
+        |e: &mut NewChangeEntry| e.reverts = Some(ChangeId::random()),
+        |e: &mut NewChangeEntry| e.operation = Operation::Delete,
+    ] {
+        let mut other = entry.clone();
+        change(&mut other);
+        variants.push(digest([&other]));
+    }
+    variants.push(digest([&entry, &entry]));
+    variants.push(digest(std::iter::empty::<&NewChangeEntry>()));
+    for (i, a) in variants.iter().enumerate() {
+        assert_ne!(a, &base, "variant {i}");
+    }
+    assert_eq!(
+        digest::canonical(&json!({"b": 1, "a": [{"d": 1, "c": "é"}]})),
+        r#"{"a":[{"c":"é","d":1}],"b":1}"#
     );
 }
 
