@@ -210,6 +210,54 @@ pub async fn entries_and_their_event_share_one_gap_free_chain(f: ChangeStoreFixt
     assert_eq!(stored[1].kind, AuditKind::ChangeRecorded);
 }
 
+/// Batches recorded from many tasks on both handles, racing plain appends, share one
+/// gap-free chain, and every entry points at its own event.
+pub async fn records_and_appends_racing_share_one_gap_free_chain(f: ChangeStoreFixture) {
+    let org = fresh_org();
+    let grant = GrantId::random();
+    let mut tasks = Vec::new();
+    for i in 0..12i64 {
+        let store = if i % 2 == 0 {
+            f.store.clone()
+        } else {
+            f.second.clone()
+        };
+        let (audit, org) = (f.audit.clone(), org.clone());
+        tasks.push(tokio::spawn(async move {
+            let c = capture(&org, grant, i);
+            let batch = vec![update(&c, "Leads", "1"), update(&c, "Leads", "2")];
+            let event = recorded(&c, &batch);
+            let done = store.record(batch, event).await.expect("record");
+            audit
+                .append(event_of(&c, AuditKind::RequestCompleted))
+                .await
+                .expect("append");
+            done
+        }));
+    }
+    let mut recorded_batches = Vec::new();
+    for task in join_all(tasks).await {
+        recorded_batches.push(task.expect("task"));
+    }
+    let logged = events(&f.audit, &org).await;
+    let mut verifier = ChainVerifier::new(org.clone());
+    for event in &logged {
+        verifier.check(event).expect("intact chain");
+    }
+    assert_eq!(verifier.verified(), 24);
+    for done in &recorded_batches {
+        let event = &logged[(done.event.seq - 1) as usize];
+        assert_eq!(event, &done.event);
+        for entry in &done.entries {
+            assert_eq!(entry.audit_seq, event.seq);
+        }
+        let data: Vec<&NewChangeEntry> = done.entries.iter().map(|e| &e.data).collect();
+        assert_eq!(event.changes_sha256, Some(digest(data)));
+    }
+    let listed = all_pages(&f.store, ChangeQuery::new(org)).await;
+    assert_eq!(listed.len(), 24);
+}
+
 /// Refused batches store nothing: no entry and no event. An event whose digest does
 /// not match its entries is refused too.
 pub async fn a_refused_batch_stores_nothing(f: ChangeStoreFixture) {

@@ -262,6 +262,7 @@ macro_rules! change_store_suite {
                 the_stored_event_vouches_for_the_stored_entries,
                 times_are_kept_to_the_microsecond,
                 entries_and_their_event_share_one_gap_free_chain,
+                records_and_appends_racing_share_one_gap_free_chain,
                 a_refused_batch_stores_nothing,
                 list_is_newest_first_in_recording_order_within_a_request,
                 list_filters_by_grant_module_and_record,

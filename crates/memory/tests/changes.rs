@@ -214,3 +214,15 @@ async fn a_store_that_is_down_is_reported_as_unavailable() {
     let outcome = w.changes.get(&w.grant.org, ChangeId::random()).await;
     assert_eq!(outcome.unwrap_err().code(), "store_unavailable");
 }
+
+#[tokio::test]
+async fn the_report_follows_every_page_of_a_large_grant() {
+    let w = world();
+    let count = support_access_core::change::MAX_PAGE as usize + 5;
+    for n in 0..count {
+        w.support_update(&n.to_string(), "A", "B").await;
+    }
+    let entries = w.changes.of_grant(&w.grant.org, w.grant.id).await.unwrap();
+    assert_eq!(entries.len(), count);
+    assert!(entries.windows(2).all(|p| p[0].audit_seq < p[1].audit_seq));
+}
