@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 
 use thiserror::Error;
 
-use super::{ChangeId, NewChangeEntry, digest};
+use super::digest::carries_digest;
+use super::{ChangeId, NewChangeEntry};
 use crate::audit::NewAuditEvent;
 
 /// A batch refused before anything is stored.
@@ -42,7 +43,7 @@ pub fn check_batch(event: &NewAuditEvent, entries: &[NewChangeEntry]) -> Result<
             return Err(BatchError::Duplicate(entry.id));
         }
     }
-    if event.changes_sha256.as_deref() != Some(digest(entries).as_str()) {
+    if !carries_digest(event, entries) {
         return Err(BatchError::Digest);
     }
     Ok(())

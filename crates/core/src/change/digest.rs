@@ -13,7 +13,8 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::NewChangeEntry;
+use super::{ChangeEntry, NewChangeEntry};
+use crate::audit::NewAuditEvent;
 use crate::time::format_micros;
 
 /// SHA-256 (lower-case hex) of `entries` in the order given.
@@ -53,6 +54,25 @@ pub fn digest<'a>(entries: impl IntoIterator<Item = &'a NewChangeEntry>) -> Stri
         }
     }
     hex::encode(Sha256::digest(&out))
+}
+
+/// Whether `event` vouches for `entries`, the stored entries of that event: each one
+/// points at it (`audit_seq`), they come in `ordinal` order 0, 1, 2, … and the
+/// event's `changes_sha256` is their digest. What a verifier of the report checks
+/// once the event itself has verified in its chain.
+pub fn vouches(event: &crate::audit::AuditEvent, entries: &[ChangeEntry]) -> bool {
+    let tied = (0..).zip(entries).all(|(ordinal, entry)| {
+        entry.audit_seq == event.seq && entry.ordinal == ordinal && entry.org == event.org
+    });
+    tied && carries_digest(event, entries.iter().map(|e| &e.data))
+}
+
+/// Whether `event`'s `changes_sha256` is the digest of `entries`.
+pub fn carries_digest<'a>(
+    event: &NewAuditEvent,
+    entries: impl IntoIterator<Item = &'a NewChangeEntry>,
+) -> bool {
+    event.changes_sha256.as_deref() == Some(digest(entries).as_str())
 }
 
 fn line(out: &mut Vec<u8>, name: &str, value: Option<&str>) {

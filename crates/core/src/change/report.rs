@@ -2,12 +2,17 @@
 //! changes, SPEC §11's shape) and CSV (a row per field change). Pure functions over
 //! entries the caller has read.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use super::{ChangeEntry, FieldChange};
 use crate::ids::GrantId;
-use crate::time::format_micros;
+
+/// An instant as the management API writes it: RFC 3339 UTC, fractional seconds only
+/// when there are any (`2026-12-02T10:00:00Z`, `…T10:00:00.123456Z`).
+pub fn api_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
 
 /// One entry as the API shows it: `id`, `at`, `grant`, `actor`, `request_id`,
 /// `audit_seq`, `module`, `record`, `operation`, `fields` (`name`, and `before` /
@@ -15,7 +20,7 @@ use crate::time::format_micros;
 pub fn entry_json(entry: &ChangeEntry) -> Value {
     let mut out = Map::new();
     out.insert("id".into(), json!(entry.id.to_string()));
-    out.insert("at".into(), json!(format_micros(entry.at)));
+    out.insert("at".into(), json!(api_time(entry.at)));
     out.insert("grant".into(), json!(entry.grant.to_string()));
     out.insert("actor".into(), json!(entry.actor));
     out.insert("request_id".into(), json!(entry.request_id));
@@ -57,7 +62,7 @@ pub fn report_json(
 ) -> Value {
     json!({
         "grant": grant.to_string(),
-        "generated_at": format_micros(generated_at),
+        "generated_at": api_time(generated_at),
         "checkpoint": checkpoint,
         "changes": entries.iter().map(entry_json).collect::<Vec<_>>(),
     })
@@ -94,7 +99,7 @@ pub fn report_csv(entries: &[ChangeEntry]) -> Result<String, csv::Error> {
     for entry in entries {
         let head = [
             entry.id.to_string(),
-            format_micros(entry.at),
+            api_time(entry.at),
             entry.grant.to_string(),
             inert(&entry.actor),
             inert(&entry.request_id),

@@ -472,7 +472,7 @@ fn the_json_report_has_the_spec_shape() {
     let shown = entry_json(&entry);
     assert_eq!(shown["operation"], json!("update"));
     assert_eq!(shown["audit_seq"], json!(7));
-    assert_eq!(shown["at"], json!("2026-12-02T10:00:00.000000Z"));
+    assert_eq!(shown["at"], json!("2026-12-02T10:00:00Z"));
     assert_eq!(
         shown["fields"],
         json!([{"name": "City", "before": "Oslo", "after": "Bergen"},
@@ -547,4 +547,23 @@ fn csv_text_cells_that_look_like_formulas_are_made_inert() {
     let row = reader.records().next().expect("row").expect("row");
     assert_eq!(&row[3], "'=HYPERLINK(\"x\")");
     assert_eq!(&row[7], "'-1");
+}
+
+#[test]
+fn a_sealed_event_vouches_only_for_its_own_entries_in_order() {
+    let a = update(json!({"A": 1}), json!({"A": 2})).data;
+    let b = update(json!({"B": 1}), json!({"B": 2})).data;
+    let mut event = NewAuditEvent::new(a.org.clone(), AuditKind::ChangeRecorded, a.at);
+    event.changes_sha256 = Some(digest([&a, &b]));
+    let sealed = event.seal(4, crate::audit::GENESIS);
+    let entries = vec![stored(a.clone(), 4, 0), stored(b.clone(), 4, 1)];
+    assert!(digest::vouches(&sealed, &entries));
+    let swapped = vec![stored(b.clone(), 4, 0), stored(a.clone(), 4, 1)];
+    assert!(!digest::vouches(&sealed, &swapped));
+    let elsewhere = vec![stored(a.clone(), 5, 0), stored(b.clone(), 5, 1)];
+    assert!(!digest::vouches(&sealed, &elsewhere));
+    assert!(!digest::vouches(&sealed, &entries[..1]));
+    let mut tampered = entries.clone();
+    tampered[1].data.fields[0].before = Some(json!(0));
+    assert!(!digest::vouches(&sealed, &tampered));
 }
