@@ -1,6 +1,5 @@
 //! The [`ChangeStore`](support_access_core::ChangeStore) contract.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -9,14 +8,28 @@ use serde_json::{Value, json};
 use support_access_core::audit::{AuditEvent, AuditKind, ChainVerifier, NewAuditEvent};
 use support_access_core::change::digest::vouches;
 use support_access_core::change::{
-    Capture, ChangeEntry, ChangeId, ChangeQuery, ChangeStore, FieldChange, NewChangeEntry,
-    Operation, Record, SystemFields, digest,
+    Capture, ChangeEntry, ChangeId, ChangeQuery, ChangeStore, NewChangeEntry, Operation, Record,
+    SystemFields, digest,
 };
 use support_access_core::ids::{GrantId, OrgId};
 use support_access_core::{AuditLog, StoreError};
 
 use crate::ChangeStoreFixture;
 use crate::support::{fresh_org, t0};
+
+mod listing;
+mod revert;
+
+pub use listing::{
+    cursor_paging_is_stable_while_entries_are_recorded,
+    list_and_get_never_return_another_orgs_entries, list_filters_by_grant_module_and_record,
+    list_is_newest_first_in_recording_order_within_a_request, page_size_is_bounded,
+};
+pub use revert::{
+    a_second_revert_conflicts_and_stores_nothing, concurrent_reverts_let_exactly_one_win,
+    revert_marks_the_original_and_stores_its_entry_and_event,
+    revert_of_an_unknown_or_foreign_change_is_not_found,
+};
 
 fn record(value: Value) -> Record {
     match value {
@@ -304,141 +317,6 @@ pub async fn a_refused_batch_stores_nothing(f: ChangeStoreFixture) {
     );
 }
 
-/// Newest event first; within one event, the order the entries were given.
-pub async fn list_is_newest_first_in_recording_order_within_a_request(f: ChangeStoreFixture) {
-    let org = fresh_org();
-    let grant = GrantId::random();
-    let mut expected = Vec::new();
-    for minute in 0..3 {
-        let c = capture(&org, grant, minute);
-        let batch: Vec<NewChangeEntry> = (0..3)
-            .map(|n| update(&c, "Leads", &format!("{minute}-{n}")))
-            .collect();
-        let ids: Vec<ChangeId> = batch.iter().map(|e| e.id).collect();
-        expected.splice(0..0, ids);
-        f.store
-            .record(batch.clone(), recorded(&c, &batch))
-            .await
-            .expect("record");
-    }
-    assert_eq!(
-        all_pages(&f.store, ChangeQuery::new(org.clone())).await,
-        expected
-    );
-    let mut query = ChangeQuery::new(org);
-    query.limit = 4;
-    assert_eq!(all_pages(&f.store, query).await, expected);
-}
-
-/// Filters by grant, module and record, alone and combined.
-pub async fn list_filters_by_grant_module_and_record(f: ChangeStoreFixture) {
-    let org = fresh_org();
-    let (g1, g2) = (GrantId::random(), GrantId::random());
-    let mut ids = Vec::new();
-    for (minute, (grant, module, id)) in [
-        (g1, "Leads", "1"),
-        (g1, "Deals", "1"),
-        (g2, "Leads", "1"),
-        (g2, "Leads", "2"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let c = capture(&org, grant, minute as i64);
-        let entries = vec![update(&c, module, id)];
-        let event = recorded(&c, &entries);
-        let done = f.store.record(entries, event).await.expect("record");
-        ids.push(done.entries[0].id);
-    }
-    let query = |grant: Option<GrantId>, module: Option<&str>, record: Option<&str>| {
-        let mut q = ChangeQuery::new(org.clone());
-        q.grant = grant;
-        q.module = module.map(String::from);
-        q.record = record.map(String::from);
-        q
-    };
-    let cases = [
-        (query(Some(g1), None, None), vec![ids[1], ids[0]]),
-        (
-            query(None, Some("Leads"), None),
-            vec![ids[3], ids[2], ids[0]],
-        ),
-        (query(None, None, Some("1")), vec![ids[2], ids[1], ids[0]]),
-        (query(Some(g2), Some("Leads"), Some("2")), vec![ids[3]]),
-        (query(Some(g1), Some("Leads"), Some("2")), vec![]),
-    ];
-    for (q, expected) in cases {
-        assert_eq!(all_pages(&f.store, q.clone()).await, expected, "{q:?}");
-    }
-}
-
-/// Following cursors lists every entry once, also while entries are being recorded.
-pub async fn cursor_paging_is_stable_while_entries_are_recorded(f: ChangeStoreFixture) {
-    let org = fresh_org();
-    let grant = GrantId::random();
-    let mut before = BTreeSet::new();
-    for minute in 0..7 {
-        let c = capture(&org, grant, minute);
-        let batch: Vec<NewChangeEntry> = (0..(minute % 3 + 1))
-            .map(|n| update(&c, "Leads", &n.to_string()))
-            .collect();
-        before.extend(batch.iter().map(|e| e.id));
-        f.store
-            .record(batch.clone(), recorded(&c, &batch))
-            .await
-            .expect("record");
-    }
-    let mut query = ChangeQuery::new(org.clone());
-    query.limit = 2;
-    let mut listed = Vec::new();
-    let mut minute = 100;
-    loop {
-        let page = f.store.list(&query).await.expect("list");
-        listed.extend(page.entries.iter().map(|e| e.id));
-        record_one(&f.store, &capture(&org, grant, minute), "new").await;
-        minute += 1;
-        match page.next_cursor {
-            Some(cursor) => query.cursor = Some(cursor),
-            None => break,
-        }
-    }
-    assert_eq!(listed.len(), before.len(), "no duplicate, no new entry");
-    assert_eq!(listed.into_iter().collect::<BTreeSet<_>>(), before);
-}
-
-/// A page holds at least one entry, whatever limit is asked.
-pub async fn page_size_is_bounded(f: ChangeStoreFixture) {
-    let org = fresh_org();
-    let grant = GrantId::random();
-    for minute in 0..2 {
-        record_one(&f.store, &capture(&org, grant, minute), "1").await;
-    }
-    let mut query = ChangeQuery::new(org);
-    query.limit = 0;
-    let page = f.store.list(&query).await.expect("list");
-    assert_eq!(page.entries.len(), 1);
-    assert!(page.next_cursor.is_some());
-}
-
-/// Another org's entries are never listed nor found.
-pub async fn list_and_get_never_return_another_orgs_entries(f: ChangeStoreFixture) {
-    let (mine, theirs) = (fresh_org(), fresh_org());
-    let grant = GrantId::random();
-    let own = record_one(&f.store, &capture(&mine, grant, 0), "1").await;
-    let other = record_one(&f.store, &capture(&theirs, grant, 1), "1").await;
-    let mut query = ChangeQuery::new(mine.clone());
-    query.grant = Some(grant);
-    assert_eq!(all_pages(&f.store, query).await, vec![own.id]);
-    assert_eq!(
-        f.store.get(&mine, other.id).await,
-        Err(StoreError::NotFound)
-    );
-    assert_eq!(
-        f.store.get(&mine, ChangeId::random()).await,
-        Err(StoreError::NotFound)
-    );
-}
-
 fn revert_of(org: &OrgId, original: &ChangeEntry, minute: i64) -> (NewChangeEntry, NewAuditEvent) {
     let mut c = capture(org, original.grant, minute);
     c.actor = "admin-1".into();
@@ -449,140 +327,6 @@ fn revert_of(org: &OrgId, original: &ChangeEntry, minute: i64) -> (NewChangeEntr
     let mut event = event_of(&c, AuditKind::ChangeReverted);
     event.changes_sha256 = Some(digest([&entry]));
     (entry, event)
-}
-
-/// A revert stores its entry, marks the original and stores its event, together.
-pub async fn revert_marks_the_original_and_stores_its_entry_and_event(f: ChangeStoreFixture) {
-    let org = fresh_org();
-    let original = record_one(&f.store, &capture(&org, GrantId::random(), 0), "1").await;
-    let (entry, event) = revert_of(&org, &original, 1);
-    let done = f
-        .store
-        .record_revert(original.id, entry.clone(), event)
-        .await
-        .expect("revert");
-    assert_eq!(
-        done.revert.data,
-        NewChangeEntry {
-            reverts: Some(original.id),
-            ..entry
-        }
-    );
-    assert_eq!(
-        (done.revert.audit_seq, done.revert.ordinal),
-        (done.event.seq, 0)
-    );
-    assert_eq!(done.event.kind, AuditKind::ChangeReverted);
-    assert_eq!(done.original.reverted_by, Some(done.revert.id));
-    assert_eq!(done.original.data, original.data);
-    assert_eq!(
-        f.store.get(&org, original.id).await.expect("get"),
-        done.original
-    );
-    assert_eq!(
-        f.store.get(&org, done.revert.id).await.expect("get"),
-        done.revert
-    );
-    assert_eq!(
-        done.revert.fields,
-        vec![FieldChange {
-            name: "City".into(),
-            before: Some(json!("B")),
-            after: Some(json!("A")),
-        }]
-    );
-    let stored = events(&f.audit, &org).await;
-    assert_eq!(stored.len(), 2);
-    assert_eq!(stored[1], done.event);
-}
-
-/// A second revert of one change is a `Conflict` and stores nothing.
-pub async fn a_second_revert_conflicts_and_stores_nothing(f: ChangeStoreFixture) {
-    let org = fresh_org();
-    let original = record_one(&f.store, &capture(&org, GrantId::random(), 0), "1").await;
-    let (entry, event) = revert_of(&org, &original, 1);
-    let first = f
-        .store
-        .record_revert(original.id, entry, event)
-        .await
-        .expect("revert");
-    let (again, event) = revert_of(&org, &original, 2);
-    let outcome = f
-        .store
-        .record_revert(original.id, again.clone(), event)
-        .await;
-    assert!(
-        matches!(outcome, Err(StoreError::Conflict(_))),
-        "{outcome:?}"
-    );
-    assert_eq!(f.store.get(&org, again.id).await, Err(StoreError::NotFound));
-    assert_eq!(
-        f.store.get(&org, original.id).await.expect("get"),
-        first.original
-    );
-    assert_eq!(events(&f.audit, &org).await.len(), 2);
-}
-
-/// Of several concurrent reverts of one change, exactly one wins.
-pub async fn concurrent_reverts_let_exactly_one_win(f: ChangeStoreFixture) {
-    let org = fresh_org();
-    let original = record_one(&f.store, &capture(&org, GrantId::random(), 0), "1").await;
-    let attempts = (0..6).map(|i| {
-        let store = if i % 2 == 0 {
-            f.store.clone()
-        } else {
-            f.second.clone()
-        };
-        let (entry, event) = revert_of(&org, &original, i + 1);
-        let id = original.id;
-        async move { store.record_revert(id, entry, event).await }
-    });
-    let outcomes = join_all(attempts).await;
-    let winners: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
-    assert_eq!(winners.len(), 1, "{outcomes:?}");
-    for outcome in &outcomes {
-        assert!(
-            matches!(outcome, Ok(_) | Err(StoreError::Conflict(_))),
-            "{outcome:?}"
-        );
-    }
-    let stored = f.store.get(&org, original.id).await.expect("get");
-    assert_eq!(stored.reverted_by, Some(winners[0].revert.id));
-    assert_eq!(events(&f.audit, &org).await.len(), 2);
-}
-
-/// Reverting an unknown change, or another org's, is `NotFound` and stores nothing.
-pub async fn revert_of_an_unknown_or_foreign_change_is_not_found(f: ChangeStoreFixture) {
-    let (mine, theirs) = (fresh_org(), fresh_org());
-    let foreign = record_one(&f.store, &capture(&theirs, GrantId::random(), 0), "1").await;
-    let (entry, event) = revert_of(&mine, &foreign, 1);
-    assert_eq!(
-        f.store
-            .record_revert(foreign.id, entry.clone(), event)
-            .await,
-        Err(StoreError::NotFound)
-    );
-    let unknown = ChangeId::random();
-    let (mut entry2, mut event) = revert_of(&mine, &foreign, 2);
-    entry2.reverts = Some(unknown);
-    event.changes_sha256 = Some(digest([&entry2]));
-    assert_eq!(
-        f.store.record_revert(unknown, entry2, event).await,
-        Err(StoreError::NotFound)
-    );
-    assert!(events(&f.audit, &mine).await.is_empty());
-    assert_eq!(
-        f.store.get(&mine, entry.id).await,
-        Err(StoreError::NotFound)
-    );
-    assert_eq!(
-        f.store
-            .get(&theirs, foreign.id)
-            .await
-            .expect("get")
-            .reverted_by,
-        None
-    );
 }
 
 /// A second handle sees the entries and reverts of the first.

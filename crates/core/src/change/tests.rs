@@ -4,8 +4,6 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::report::{CSV_HEADER, entry_json, report_csv, report_json};
-use super::revert::changed_since;
 use super::*;
 use crate::audit::{AuditKind, NewAuditEvent};
 use crate::ids::{GrantId, OrgId};
@@ -240,83 +238,6 @@ proptest! {
 }
 
 #[test]
-fn a_revert_writes_the_before_values_and_null_where_a_field_was_absent() {
-    let entry = update(
-        json!({"City": "Oslo", "Modified_Time": "1"}),
-        json!({"City": "Bergen", "Email": "a@b.c", "Modified_Time": "2"}),
-    );
-    let current = record(json!({"City": "Bergen", "Email": "a@b.c", "Modified_Time": "3"}));
-    let plan = plan_revert(&entry, Some(&current), false).expect("plan");
-    assert_eq!(plan.change, entry.id);
-    assert_eq!(
-        (plan.module.as_str(), plan.record.as_str()),
-        ("Leads", "4150868000000225013")
-    );
-    assert_eq!(
-        plan.body(),
-        json!({"data": [{"City": "Oslo", "Email": null}]})
-    );
-    assert!(plan.changed_since.is_empty());
-}
-
-#[test]
-fn a_field_changed_after_support_refuses_the_revert_unless_forced() {
-    let entry = update(
-        json!({"City": "Oslo", "Phone": "1", "Street": "A"}),
-        json!({"City": "Bergen", "Phone": "2", "Street": "B"}),
-    );
-    let current = record(json!({"City": "Bergen", "Phone": "3", "Modified_Time": "x"}));
-    let refused = plan_revert(&entry, Some(&current), false).expect_err("changed since");
-    assert_eq!(
-        refused,
-        RevertError::ChangedSince(vec!["Phone".into(), "Street".into()])
-    );
-    assert_eq!(refused.code(), "changed_since");
-    let forced = plan_revert(&entry, Some(&current), true).expect("forced");
-    assert_eq!(forced.changed_since, vec!["Phone", "Street"]);
-    assert_eq!(forced.values.get("Phone"), Some(&json!("1")));
-}
-
-#[test]
-fn a_record_that_is_gone_has_changed_every_field() {
-    let entry = update(json!({"City": "Oslo"}), json!({"City": "Bergen"}));
-    assert_eq!(changed_since(&entry, None), vec!["City"]);
-    assert!(plan_revert(&entry, None, false).is_err());
-}
-
-#[test]
-fn only_an_update_not_yet_reverted_can_be_reverted() {
-    let c = capture();
-    let a = record(json!({"City": "Oslo"}));
-    for (before, after, op) in [
-        (None, Some(&a), Operation::Create),
-        (Some(&a), None, Operation::Delete),
-    ] {
-        let entry = NewChangeEntry::capture(&c, "Leads", "1", before, after, &zoho());
-        let entry = stored(entry.expect("entry"), 1, 0);
-        let refused = plan_revert(&entry, Some(&a), true).expect_err("not an update");
-        assert_eq!(refused, RevertError::NotRevertible(op));
-        assert_eq!(refused.code(), "change_not_revertible");
-    }
-    let original = update(json!({"City": "Oslo"}), json!({"City": "Bergen"}));
-    let back = record(json!({"City": "Oslo"}));
-    let revert = NewChangeEntry::revert(&c, &original, Some(&back), Some(&back), &zoho());
-    assert_eq!(revert.operation, Operation::Revert);
-    assert_eq!(revert.reverts, Some(original.id));
-    assert!(revert.fields.is_empty());
-    let revert = stored(revert, 2, 0);
-    assert!(matches!(
-        plan_revert(&revert, Some(&back), true),
-        Err(RevertError::NotRevertible(Operation::Revert))
-    ));
-    let mut reverted = original.clone();
-    reverted.reverted_by = Some(revert.id);
-    let refused = plan_revert(&reverted, Some(&back), true).expect_err("reverted");
-    assert_eq!(refused, RevertError::AlreadyReverted(revert.id));
-    assert_eq!(refused.code(), "change_already_reverted");
-}
-
-#[test]
 fn cursors_round_trip_and_foreign_text_is_refused() {
     let cursor = ChangeCursor {
         audit_seq: 42,
@@ -411,49 +332,6 @@ fn a_batch_must_be_one_orgs_non_empty_without_repeats_and_digested_by_its_event(
 }
 
 #[test]
-fn the_digest_covers_every_value_and_ignores_key_order() {
-    let entry = update(json!({"A": {"x": 1, "y": [true, null]}}), json!({"A": "2"})).data;
-    let base = digest([&entry]);
-    assert_eq!(base.len(), 64);
-    let mut reordered = entry.clone();
-    reordered.fields[0].before =
-        Some(serde_json::from_str(r#"{"y": [true, null], "x": 1}"#).expect("json"));
-    assert_eq!(digest([&reordered]), base);
-    let stored: Vec<FieldChange> =
-        serde_json::from_str(&serde_json::to_string(&entry.fields).expect("json")).expect("parse");
-    assert_eq!(
-        digest([&NewChangeEntry {
-            fields: stored,
-            ..entry.clone()
-        }]),
-        base
-    );
-    let mut variants = Vec::new();
-    for change in [
-        |e: &mut NewChangeEntry| e.fields[0].before = None,
-        |e: &mut NewChangeEntry| e.fields[0].after = Some(Value::Null),
-        |e: &mut NewChangeEntry| e.fields[0].name = "B".into(),
-        |e: &mut NewChangeEntry| e.record.push('0'),
-        |e: &mut NewChangeEntry| e.actor = "staff-8".into(),
-        |e: &mut NewChangeEntry| e.reverts = Some(ChangeId::random()),
-        |e: &mut NewChangeEntry| e.operation = Operation::Delete,
-    ] {
-        let mut other = entry.clone();
-        change(&mut other);
-        variants.push(digest([&other]));
-    }
-    variants.push(digest([&entry, &entry]));
-    variants.push(digest(std::iter::empty::<&NewChangeEntry>()));
-    for (i, a) in variants.iter().enumerate() {
-        assert_ne!(a, &base, "variant {i}");
-    }
-    assert_eq!(
-        digest::canonical(&json!({"b": 1, "a": [{"d": 1, "c": "é"}]})),
-        r#"{"a":[{"c":"é","d":1}],"b":1}"#
-    );
-}
-
-#[test]
 fn operations_are_spelled_as_the_api_spells_them() {
     for op in Operation::ALL {
         assert_eq!(op.as_str().parse::<Operation>(), Ok(op));
@@ -462,108 +340,5 @@ fn operations_are_spelled_as_the_api_spells_them() {
     assert!("created".parse::<Operation>().is_err());
 }
 
-#[test]
-fn the_json_report_has_the_spec_shape() {
-    let mut entry = update(
-        json!({"City": "Oslo", "Phone": null}),
-        json!({"City": "Bergen"}),
-    );
-    entry.reverted_by = Some(ChangeId::random());
-    let shown = entry_json(&entry);
-    assert_eq!(shown["operation"], json!("update"));
-    assert_eq!(shown["audit_seq"], json!(7));
-    assert_eq!(shown["at"], json!("2026-12-02T10:00:00Z"));
-    assert_eq!(
-        shown["fields"],
-        json!([{"name": "City", "before": "Oslo", "after": "Bergen"},
-               {"name": "Phone", "before": null}])
-    );
-    assert_eq!(
-        shown["reverted_by"],
-        json!(entry.reverted_by.map(|r| r.to_string()))
-    );
-    assert!(shown.get("reverts").is_none());
-    let at = capture().at;
-    let report = report_json(entry.grant, std::slice::from_ref(&entry), Some("cp"), at);
-    assert_eq!(report["grant"], json!(entry.grant.to_string()));
-    assert_eq!(report["checkpoint"], json!("cp"));
-    assert_eq!(report["changes"], json!([shown]));
-    assert_eq!(
-        report_json(entry.grant, &[], None, at)["checkpoint"],
-        Value::Null
-    );
-}
-
-#[test]
-fn the_csv_report_has_a_row_per_field_change() {
-    let entry = update(
-        json!({"City": "Oslo, \"Old\"", "Phone": null, "Email": ""}),
-        json!({"City": "Bergen", "Email": "=cmd()", "Fax": "2"}),
-    );
-    let revert = stored(
-        NewChangeEntry::revert(&capture(), &entry, None, None, &zoho()),
-        8,
-        0,
-    );
-    let text = report_csv(&[entry.clone(), revert.clone()]).expect("csv");
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    assert_eq!(
-        reader.headers().expect("header").iter().collect::<Vec<_>>(),
-        CSV_HEADER
-    );
-    let rows: Vec<Vec<String>> = reader
-        .records()
-        .map(|r| r.expect("row").iter().map(String::from).collect())
-        .collect();
-    assert_eq!(rows.len(), 5);
-    let cells = |row: &Vec<String>| (row[9].clone(), row[10].clone(), row[11].clone());
-    assert_eq!(
-        cells(&rows[0]),
-        (
-            "City".into(),
-            r#""Oslo, \"Old\"""#.into(),
-            r#""Bergen""#.into()
-        )
-    );
-    assert_eq!(
-        cells(&rows[1]),
-        ("Email".into(), r#""""#.into(), r#""=cmd()""#.into())
-    );
-    assert_eq!(cells(&rows[2]), ("Fax".into(), "".into(), r#""2""#.into()));
-    assert_eq!(cells(&rows[3]), ("Phone".into(), "null".into(), "".into()));
-    assert_eq!(rows[0][0], entry.id.to_string());
-    assert_eq!(rows[0][5], "7");
-    assert_eq!(rows[0][8], "update");
-    assert_eq!((rows[4][8].as_str(), rows[4][9].as_str()), ("revert", ""));
-}
-
-#[test]
-fn csv_text_cells_that_look_like_formulas_are_made_inert() {
-    let mut entry = update(json!({"A": 1}), json!({"A": 2}));
-    entry.data.actor = "=HYPERLINK(\"x\")".into();
-    entry.data.record = "-1".into();
-    let text = report_csv(&[entry]).expect("csv");
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let row = reader.records().next().expect("row").expect("row");
-    assert_eq!(&row[3], "'=HYPERLINK(\"x\")");
-    assert_eq!(&row[7], "'-1");
-}
-
-#[test]
-fn a_sealed_event_vouches_only_for_its_own_entries_in_order() {
-    let a = update(json!({"A": 1}), json!({"A": 2})).data;
-    let b = update(json!({"B": 1}), json!({"B": 2})).data;
-    let mut event = NewAuditEvent::new(a.org.clone(), AuditKind::ChangeRecorded, a.at);
-    event.changes_sha256 = Some(digest([&a, &b]));
-    let sealed = event.seal(4, crate::audit::GENESIS);
-    let entries = vec![stored(a.clone(), 4, 0), stored(b.clone(), 4, 1)];
-    assert!(digest::vouches(&sealed, &entries));
-    let swapped = vec![stored(b.clone(), 4, 0), stored(a.clone(), 4, 1)];
-    assert!(!digest::vouches(&sealed, &swapped));
-    let elsewhere = vec![stored(a.clone(), 5, 0), stored(b.clone(), 5, 1)];
-    assert!(!digest::vouches(&sealed, &elsewhere));
-    assert!(!digest::vouches(&sealed, &entries[..1]));
-    let mut tampered = entries.clone();
-    tampered[1].data.fields[0].before = Some(json!(0));
-    assert!(!digest::vouches(&sealed, &tampered));
-}
+mod report;
+mod revert;
