@@ -243,7 +243,9 @@ impl NewChangeEntry {
     /// The entry for one record a support write touched, from the record as read just
     /// before the write (`None`: it did not exist) and just after (`None`: it is gone).
     /// Create when only `after` exists, delete when only `before` does, update when
-    /// both do. `None` when nothing is left to record: no record on either side, or an
+    /// both do. `None` means the CRM answered "no such record"; a read that failed is
+    /// not `None` (the caller refuses the write, or must not call this with it: an
+    /// update whose after-read failed would read as a delete). `None` when nothing is left to record: no record on either side, or an
     /// update that changed no field outside `system`.
     pub fn capture(
         capture: &Capture,
