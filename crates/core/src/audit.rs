@@ -52,11 +52,17 @@ pub enum AuditKind {
     /// A forwarded support request finished (status, latency).
     #[serde(rename = "request.completed")]
     RequestCompleted,
+    /// The records a support write changed were recorded (SPEC §11).
+    #[serde(rename = "change.recorded")]
+    ChangeRecorded,
+    /// An admin put a support change back (SPEC §11).
+    #[serde(rename = "change.reverted")]
+    ChangeReverted,
 }
 
 impl AuditKind {
     /// Every kind, in catalogue order.
-    pub const ALL: [AuditKind; 9] = [
+    pub const ALL: [AuditKind; 11] = [
         Self::GrantCreated,
         Self::GrantChanged,
         Self::GrantRevoked,
@@ -66,6 +72,8 @@ impl AuditKind {
         Self::RequestAllowed,
         Self::RequestBlocked,
         Self::RequestCompleted,
+        Self::ChangeRecorded,
+        Self::ChangeReverted,
     ];
 
     /// The kind as the API and the store spell it, e.g. `grant.created`.
@@ -80,6 +88,8 @@ impl AuditKind {
             Self::RequestAllowed => "request.allowed",
             Self::RequestBlocked => "request.blocked",
             Self::RequestCompleted => "request.completed",
+            Self::ChangeRecorded => "change.recorded",
+            Self::ChangeReverted => "change.reverted",
         }
     }
 
@@ -203,6 +213,11 @@ pub struct NewAuditEvent {
     /// (`trigger:-workflow`, `notify:false`, …), in order; empty when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewrites: Vec<String>,
+    /// On `change.recorded` and `change.reverted`: SHA-256 (hex) of the change entries
+    /// the event records ([`crate::change::digest`]), so that the audit chain vouches
+    /// for every field's before and after stored beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes_sha256: Option<String>,
 }
 
 impl NewAuditEvent {
@@ -230,6 +245,7 @@ impl NewAuditEvent {
             ticket: None,
             error: None,
             rewrites: Vec::new(),
+            changes_sha256: None,
         }
     }
 
@@ -326,8 +342,8 @@ impl AuditEvent {
 /// fixed order, each value length-prefixed (`len:bytes`) or `~` when absent, so that no
 /// two different events encode alike.
 ///
-/// The fields added later (`error`, `rewrites`) are written only when present, just
-/// before `prev_hash`: an event without them encodes exactly as before they existed, so
+/// The fields added later (`error`, `rewrites`, `changes_sha256`) are written only when
+/// present, in that order, just before `prev_hash`: an event without them encodes exactly as before they existed, so
 /// events stored earlier still verify. `rewrites` is `count;` followed by each rewrite
 /// length-prefixed (`17:trigger:-workflow`).
 pub fn canonical_encoding(event: &NewAuditEvent, seq: u64, prev_hash: &ChainHash) -> Vec<u8> {
@@ -394,6 +410,9 @@ pub fn canonical_encoding(event: &NewAuditEvent, seq: u64, prev_hash: &ChainHash
             list.push_str(rewrite);
         }
         field(&mut out, "rewrites", Some(&list));
+    }
+    if let Some(digest) = &e.changes_sha256 {
+        field(&mut out, "changes_sha256", Some(digest));
     }
     field(&mut out, "prev_hash", Some(&prev_hash.to_hex()));
     out

@@ -6,6 +6,7 @@
 //!
 //! - [`grant`]: grants, their lifecycle and the single support seat;
 //! - [`audit`]: audit events, their canonical encoding and SHA-256 chain, queries and cursors;
+//! - [`change`]: what support changed: change entries, their diff, report and revert;
 //! - [`restriction`]: the catalogue of the 32 things the support user may not do;
 //! - [`ports`]: [`ports::GrantStore`], [`ports::AuditLog`], [`ports::Clock`] and the
 //!   backend-neutral [`ports::StoreError`];
@@ -16,6 +17,7 @@
 //! Time comes only from the [`ports::Clock`] port; pure functions take `now` as an argument.
 
 pub mod audit;
+pub mod change;
 pub mod grant;
 pub mod ids;
 pub mod ports;
@@ -25,6 +27,7 @@ pub mod time;
 pub mod tlog;
 
 pub use audit::{AuditEvent, AuditKind, AuditPage, AuditQuery, Decision, NewAuditEvent};
+pub use change::{ChangeEntry, ChangeId, ChangeStore, NewChangeEntry, SupportChanges};
 pub use grant::{ClosedAs, Closure, EndDateError, Grant, GrantBounds, GrantStatus, Seat};
 pub use ids::{GrantId, OrgId, StaffId, SupportUserId};
 pub use ports::{AuditLog, Clock, GrantStore, Recorded, StoreError};

@@ -1,8 +1,9 @@
 //! Support Access storage on PostgreSQL (production) and SQLite (embedded default)
 //! through sea-orm.
 //!
-//! [`SeaOrmStore`] implements the [`GrantStore`](support_access_core::GrantStore) and
-//! [`AuditLog`](support_access_core::AuditLog) ports; the contract suites of
+//! [`SeaOrmStore`] implements the [`GrantStore`](support_access_core::GrantStore),
+//! [`AuditLog`](support_access_core::AuditLog) and
+//! [`ChangeStore`](support_access_core::ChangeStore) ports; the contract suites of
 //! `support-access-contract` prove it on both databases. The database holds the
 //! invariants itself (one open grant per org, one event per `(org, seq)`), so several
 //! instances may share one PostgreSQL.
@@ -27,6 +28,7 @@ mod error;
 mod grants;
 mod instant;
 mod pool;
+mod record_changes;
 mod store;
 
 pub use audit::AppendStats;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use support_access_cache::{CacheConfig, CachedGrantStore, LocalGrantChanges};
 use support_access_contract::{
-    AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper, Teardown,
+    AuditLogFixture, ChangeStoreFixture, GrantStoreFixture, Release, Stall, Tamper, Teardown,
 };
 use support_access_core::StoreError;
 use support_access_seaorm::{SeaOrmStore, StoreOptions};
@@ -53,6 +53,16 @@ async fn two_stores() -> (SeaOrmStore, SeaOrmStore, PathBuf, Teardown) {
 async fn grant_store() -> GrantStoreFixture {
     let (store, second, _, teardown) = two_stores().await;
     GrantStoreFixture {
+        store: Arc::new(store.clone()),
+        second: Arc::new(second),
+        audit: Arc::new(store),
+        teardown,
+    }
+}
+
+async fn change_store() -> ChangeStoreFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    ChangeStoreFixture {
         store: Arc::new(store.clone()),
         second: Arc::new(second),
         audit: Arc::new(store),
@@ -378,4 +388,8 @@ mod cached_grant_store {
 
 mod audit_log {
     support_access_contract::audit_log_suite!(super::audit_log());
+}
+
+mod change_store {
+    support_access_contract::change_store_suite!(super::change_store());
 }

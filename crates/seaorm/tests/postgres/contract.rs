@@ -4,13 +4,25 @@
 use std::sync::Arc;
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-use support_access_contract::{AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper};
+use support_access_contract::{
+    AuditLogFixture, ChangeStoreFixture, GrantStoreFixture, Release, Stall, Tamper,
+};
 
 use super::fixture::{database_url, two_stores};
 
 async fn grant_store() -> GrantStoreFixture {
     let (store, second, _, teardown) = two_stores().await;
     GrantStoreFixture {
+        store: Arc::new(store.clone()),
+        second: Arc::new(second),
+        audit: Arc::new(store),
+        teardown,
+    }
+}
+
+async fn change_store() -> ChangeStoreFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    ChangeStoreFixture {
         store: Arc::new(store.clone()),
         second: Arc::new(second),
         audit: Arc::new(store),
@@ -80,4 +92,8 @@ mod grant_store {
 
 mod audit_log {
     support_access_contract::audit_log_suite!(super::audit_log());
+}
+
+mod change_store {
+    support_access_contract::change_store_suite!(super::change_store());
 }
