@@ -20,10 +20,10 @@ use http::header::{
 use http::{Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use support_access_core::SupportAccess;
 use support_access_core::audit::{AuditCursor, AuditKind, AuditQuery, Decision, MAX_PAGE};
 use support_access_core::ids::{GrantId, OrgId, StaffId, SupportUserId};
 use support_access_core::service::{GrantEnd, GrantRequest};
-use support_access_core::{Clock, SupportAccess};
 use tower::ServiceExt;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -59,7 +59,6 @@ pub(crate) struct RequestId(pub String);
 #[derive(Debug, Clone)]
 pub(crate) struct Mgmt {
     pub access: SupportAccess,
-    pub clock: Arc<dyn Clock>,
     pub signer: SupportSigner,
     pub customer: Verifier,
     pub staff: Verifier,
@@ -161,7 +160,7 @@ impl Mgmt {
 
     fn admin(&self, headers: &HeaderMap) -> Result<Admin, Refusal> {
         let token = self.bearer(headers)?;
-        let now = self.clock.now();
+        let now = self.access.now();
         match self.customer.verify(token, now) {
             Ok(claims) => {
                 let customer = &self.auth.customer;
@@ -193,7 +192,7 @@ impl Mgmt {
 
     fn staff(&self, headers: &HeaderMap) -> Result<Staff, Refusal> {
         let token = self.bearer(headers)?;
-        let now = self.clock.now();
+        let now = self.access.now();
         match self.staff.verify(token, now) {
             Ok(claims) => {
                 let sub = claim_text(claims.get("sub"))
@@ -225,10 +224,9 @@ impl Mgmt {
     }
 
     async fn refresh_support_users(&self) {
-        let open = self.access.grants().open_grants(10_000);
-        if let Ok(grants) = self.call(StoreOp::sweep, open).await {
-            self.support_users
-                .set(grants.iter().map(|g| g.support_user).collect());
+        let open = self.access.support_users(10_000);
+        if let Ok(users) = self.call(StoreOp::sweep, open).await {
+            self.support_users.set(users);
         }
     }
 }
@@ -409,7 +407,7 @@ async fn post_token(
         .map_err(|e| fail(e.into()))?;
     let (token, expires_at) = m
         .signer
-        .issue(&grant, &staff.sub, m.clock.now())
+        .issue(&grant, &staff.sub, m.access.now())
         .map_err(|_| fail(Refusal::TokenIssueFailed))?;
     Ok(json_axum(
         StatusCode::OK,
@@ -549,7 +547,7 @@ async fn get_audit(
         )));
     }
     let page = m
-        .call(StoreOp::audit_read, m.access.audit().query(&query))
+        .call(StoreOp::audit_read, m.access.audit_page(&query))
         .await
         .map_err(|e| fail(e.into()))?;
     Ok(json_axum(
@@ -654,17 +652,17 @@ async fn get_audit_export(
         }
     };
     query.limit = MAX_PAGE;
-    let audit = m.access.audit().clone();
+    let access = m.access.clone();
     let header = if csv {
         Some(format!("{}\r\n", CSV_COLUMNS.join(",")))
     } else {
         None
     };
     let pages = futures::stream::unfold(Some(query), move |state| {
-        let audit = audit.clone();
+        let access = access.clone();
         async move {
             let query = state?;
-            match audit.query(&query).await {
+            match access.audit_page(&query).await {
                 Ok(page) => {
                     let mut chunk = String::with_capacity(page.events.len() * 400);
                     for event in &page.events {
