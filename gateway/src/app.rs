@@ -8,9 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, HeaderMap};
 use http::{Request, Response};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use support_access_core::SupportAccess;
 use support_access_core::ids::SupportUserId;
@@ -89,8 +87,7 @@ impl RequestIds {
     }
 }
 
-/// The prefix of the gateway's own routes on the proxy listener.
-pub const MANAGEMENT_PREFIX: &str = "/support-access/";
+pub use crate::target::MANAGEMENT_PREFIX;
 
 impl App {
     #[allow(clippy::too_many_arguments)]
@@ -167,7 +164,7 @@ impl App {
         // before identifying, so that discovery sees what the upstream will.
         let (parts, incoming) = request.into_parts();
         let (body, form) = if crate::identify::reads_form(&parts.headers) {
-            match self.read_body(&parts.headers, Body::from(incoming)).await {
+            match crate::read::read_body(&self.limits, &parts.headers, Body::from(incoming)).await {
                 Ok(bytes) => (Body::bytes(bytes.clone()), Some(bytes)),
                 Err(refusal) => {
                     self.finish(Class::ordinary, Outcome::refused, started);
@@ -248,7 +245,7 @@ impl App {
                 .iter()
                 .any(|method| self.policy.ordinary_needs_body(method, &target))
         {
-            let bytes = match self.read_body(&parts.headers, incoming).await {
+            let bytes = match crate::read::read_body(&self.limits, &parts.headers, incoming).await {
                 Ok(bytes) => bytes,
                 Err(refusal) => {
                     self.finish(Class::ordinary, Outcome::refused, started);
@@ -288,32 +285,6 @@ impl App {
                 self.finish(Class::ordinary, Outcome::refused, started);
                 Refusal::from(failure).render(self.shape_for(&path), request_id)
             }
-        }
-    }
-
-    /// Reads a body a rule must inspect, refusing it beyond the configured limit or when
-    /// it does not arrive within `limits.body_read_timeout`.
-    pub(crate) async fn read_body(
-        &self,
-        headers: &HeaderMap,
-        incoming: Body,
-    ) -> Result<Bytes, Refusal> {
-        let limit = self.limits.max_inspected_body_bytes;
-        let declared = headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > limit as u64) {
-            return Err(Refusal::BodyTooLarge { limit });
-        }
-        let read = Limited::new(incoming, limit).collect();
-        match tokio::time::timeout(self.limits.body_read_timeout, read).await {
-            Err(_) => Err(Refusal::BodyReadTimeout),
-            Ok(Ok(collected)) => Ok(collected.to_bytes()),
-            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-                Err(Refusal::BodyTooLarge { limit })
-            }
-            Ok(Err(_)) => Err(Refusal::BodyUnreadable),
         }
     }
 

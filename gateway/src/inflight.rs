@@ -33,7 +33,7 @@ pub(crate) async fn read_body(
             app.live.cuts().body_read();
             return Err(why.into());
         }
-        read = app.read_body(headers, incoming) => read,
+        read = crate::read::read_body(&app.limits, headers, incoming) => read,
     };
     let bytes = read?;
     let now = app.access.now();

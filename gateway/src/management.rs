@@ -434,12 +434,10 @@ async fn delete_token(
     let staff = m.staff(request.headers()).map_err(fail)?;
     let body: TokenRequest = body_json(request).await.map_err(fail)?;
     let org = OrgId::new(body.org);
-    let released = m.access.release_seat(&org, &staff.sub);
-    let grant = m
-        .call(StoreOp::lifecycle, released)
+    let (access, live, metrics) = (&m.access, &m.live, &m.metrics);
+    crate::seat::release(access, live, metrics, m.store_timeout, &org, &staff.sub)
         .await
-        .map_err(|e| fail(e.into()))?;
-    m.live.end_actor(grant.id, &staff.sub, Ended::SeatReleased);
+        .map_err(fail)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
