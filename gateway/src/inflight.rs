@@ -10,11 +10,11 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use support_access_core::service::SupportTokenFacts;
 
-use crate::app::App;
 use crate::body::Body;
 use crate::live::{Ended, Watch};
 use crate::metrics::StoreOp;
 use crate::refusal::Refusal;
+use crate::state::App;
 use crate::store_call::bounded;
 use crate::upstream::UpstreamFailure;
 

@@ -24,9 +24,13 @@ mod ordinary;
 mod pipeline;
 mod read;
 pub mod refusal;
+mod request_id;
 mod seat;
 mod server;
+mod state;
 mod store_call;
+pub mod support_users;
+mod sweeper;
 mod target;
 pub mod tokens;
 pub mod upstream;
@@ -39,8 +43,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::app::App;
 use crate::config::Config;
+use crate::state::App;
 use crate::wiring::{Overrides, WiringError};
 
 /// Where the listeners bind; port 0 picks a free port.

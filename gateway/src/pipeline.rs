@@ -19,12 +19,12 @@ use support_access_core::service::{Refusal as AccessRefusal, SupportTokenFacts};
 use support_access_core::{Grant, RequestLine, RequestOutcome, RequestRecord, StoreError};
 use support_access_policy::SupportContext;
 
-use crate::app::App;
 use crate::body::Body;
 use crate::conn::Connection;
 use crate::live::Watch;
 use crate::metrics::{Class, Metrics, Outcome, StoreOp};
 use crate::refusal::{Refusal, Shape};
+use crate::state::App;
 use crate::store_call::bounded;
 
 mod check;

@@ -9,10 +9,10 @@ use sha2::{Digest, Sha256};
 use support_access_core::RequestRecord;
 use support_access_policy::{BodyOutcome, Decision, Policy, SupportContext};
 
-use crate::app::App;
 use crate::body::Body;
 use crate::live::{Streaming, Watch};
 use crate::refusal::Refusal;
+use crate::state::App;
 
 /// The body to forward. The record learns the hash of what is forwarded and the
 /// rewrites made to it (the hash of what was read, if the guards refuse it).
