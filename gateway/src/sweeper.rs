@@ -3,8 +3,47 @@
 //! [`App::sweep`] every `grants.sweep_interval` and [`App::recheck_live`] on every
 //! grant change another instance announces.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use support_access_core::GrantChanges;
+use tokio::task::JoinHandle;
+
 use crate::metrics::StoreOp;
 use crate::state::App;
+
+/// Starts the background tasks: the sweep every `interval`, and (with a change feed)
+/// the recheck of access in flight on every grant change another instance announces.
+/// The feed is kept alive as long as the sweep runs.
+pub(crate) fn spawn(
+    app: &Arc<App>,
+    interval: Duration,
+    changes: Option<Arc<dyn GrantChanges>>,
+) -> Vec<JoinHandle<()>> {
+    // Subscribed before the sweep task takes the feed, to keep it alive.
+    let feed = changes.as_ref().map(|changes| changes.subscribe());
+    let sweep_app = app.clone();
+    let mut tasks = vec![tokio::spawn(async move {
+        let _keep_alive = changes;
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            sweep_app.sweep().await;
+        }
+    })];
+    if let Some(mut feed) = feed {
+        // A grant changed somewhere (another instance revoked it, say): end what is in
+        // flight that it no longer allows.
+        let live_app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            while feed.next().await.is_some() {
+                live_app.recheck_live().await;
+            }
+        }));
+    }
+    tasks
+}
 
 impl App {
     /// Ends what is in flight (requests, uploads, streams, connections) of support
