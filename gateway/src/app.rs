@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HeaderMap};
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use support_access_core::ids::SupportUserId;
@@ -87,37 +87,6 @@ impl RequestIds {
             self.prefix,
             self.next.fetch_add(1, Ordering::Relaxed)
         )
-    }
-}
-
-/// Why a body could not be read.
-pub(crate) enum BodyError {
-    TooLarge,
-    Broken,
-    TimedOut,
-}
-
-impl BodyError {
-    pub(crate) fn refusal(&self, limit: usize) -> Refusal {
-        match self {
-            Self::TooLarge => Refusal::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!(
-                    "This request's body must be read by the gateway and may be at most {limit} bytes."
-                ),
-            ),
-            Self::Broken => Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "body_unreadable",
-                "The request body could not be read.",
-            ),
-            Self::TimedOut => Refusal::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "body_read_timeout",
-                "The request body did not arrive in time.",
-            ),
-        }
     }
 }
 
@@ -204,11 +173,9 @@ impl App {
         let (body, form) = if crate::identify::reads_form(&parts.headers) {
             match self.read_body(&parts.headers, Body::from(incoming)).await {
                 Ok(bytes) => (Body::bytes(bytes.clone()), Some(bytes)),
-                Err(e) => {
+                Err(refusal) => {
                     self.finish(Class::ordinary, Outcome::refused, started);
-                    return e
-                        .refusal(self.limits.max_inspected_body_bytes)
-                        .render(self.shape_for(parts.uri.path()), &request_id);
+                    return refusal.render(self.shape_for(parts.uri.path()), &request_id);
                 }
             }
         } else {
@@ -227,7 +194,7 @@ impl App {
                 let shape = self.shape_for(request.uri().path());
                 tracing::info!(
                     request_id,
-                    code = refusal.code,
+                    code = refusal.code(),
                     "refused before identification"
                 );
                 self.finish(Class::ordinary, Outcome::refused, started);
@@ -287,11 +254,9 @@ impl App {
         {
             let bytes = match self.read_body(&parts.headers, incoming).await {
                 Ok(bytes) => bytes,
-                Err(e) => {
+                Err(refusal) => {
                     self.finish(Class::ordinary, Outcome::refused, started);
-                    return e
-                        .refusal(self.limits.max_inspected_body_bytes)
-                        .render(self.shape_for(parts.uri.path()), request_id);
+                    return refusal.render(self.shape_for(parts.uri.path()), request_id);
                 }
             };
             if let Some(refused) = methods.iter().find_map(|method| {
@@ -305,8 +270,7 @@ impl App {
                     code = refused.code,
                     "ordinary request refused by the assignment guard"
                 );
-                return crate::pipeline::body_refusal(&refused)
-                    .render(self.shape_for(parts.uri.path()), request_id);
+                return Refusal::from(refused).render(self.shape_for(parts.uri.path()), request_id);
             }
             Body::bytes(bytes)
         } else {
@@ -326,7 +290,7 @@ impl App {
             Err(failure) => {
                 self.metrics.upstream_error(failure.label());
                 self.finish(Class::ordinary, Outcome::refused, started);
-                failure.refusal().render(self.shape_for(&path), request_id)
+                Refusal::from(failure).render(self.shape_for(&path), request_id)
             }
         }
     }
@@ -337,21 +301,23 @@ impl App {
         &self,
         headers: &HeaderMap,
         incoming: Body,
-    ) -> Result<Bytes, BodyError> {
+    ) -> Result<Bytes, Refusal> {
         let limit = self.limits.max_inspected_body_bytes;
         let declared = headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|length| length > limit as u64) {
-            return Err(BodyError::TooLarge);
+            return Err(Refusal::BodyTooLarge { limit });
         }
         let read = Limited::new(incoming, limit).collect();
         match tokio::time::timeout(self.limits.body_read_timeout, read).await {
-            Err(_) => Err(BodyError::TimedOut),
+            Err(_) => Err(Refusal::BodyReadTimeout),
             Ok(Ok(collected)) => Ok(collected.to_bytes()),
-            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
-            Ok(Err(_)) => Err(BodyError::Broken),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                Err(Refusal::BodyTooLarge { limit })
+            }
+            Ok(Err(_)) => Err(Refusal::BodyUnreadable),
         }
     }
 

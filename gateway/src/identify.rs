@@ -19,7 +19,6 @@
 //! request, fully verified next; anything else is ordinary traffic.
 
 use cookie::Cookie;
-use http::StatusCode;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderMap};
 use support_access_policy::query::{decode, fold_decoded_name, pairs};
 
@@ -161,11 +160,7 @@ pub fn identify(
     let mut authorizations = headers.get_all(AUTHORIZATION).iter();
     if let Some(value) = authorizations.next() {
         if authorizations.next().is_some() {
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "several_authorization_headers",
-                "The request carries more than one Authorization header.",
-            ));
+            return Err(Refusal::SeveralAuthorizationHeaders);
         }
         found.authorization(&String::from_utf8_lossy(value.as_bytes()));
     }
@@ -202,11 +197,7 @@ pub fn identify(
                 Identity::Ordinary
             },
         ),
-        _ => Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "several_tokens",
-            "The request carries more than one distinct token.",
-        )),
+        _ => Err(Refusal::SeveralTokens),
     }
 }
 

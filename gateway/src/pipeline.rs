@@ -15,14 +15,12 @@ use support_access_core::audit::{AuditKind, NewAuditEvent};
 use support_access_core::service::{Refusal as AccessRefusal, SupportTokenFacts};
 use support_access_core::{Grant, StoreError};
 use support_access_policy::normalise::{check_header_names, method_overrides, normalise_target};
-use support_access_policy::{
-    BodyOutcome, BodyRefusal, NormaliseError, RefusalKind, SupportContext,
-};
+use support_access_policy::{BodyOutcome, NormaliseError, SupportContext};
 
 use crate::app::{App, MANAGEMENT_PREFIX, strip_support_headers};
 use crate::body::Body;
 use crate::conn::Connection;
-use crate::inflight::{Cut, ended_refusal};
+use crate::inflight::Cut;
 use crate::live::{Ended, Streaming};
 use crate::metrics::{Class, Outcome, StoreOp};
 use crate::refusal::{Refusal, Shape};
@@ -65,22 +63,22 @@ impl Ctx<'_> {
     /// Refuses the request, recording `request.blocked`; `503` if that record fails.
     async fn block(&self, refusal: Refusal) -> Response<Body> {
         let mut event = self.event(AuditKind::RequestBlocked);
-        event.status = Some(refusal.status.as_u16());
-        event.error = Some(refusal.code.to_owned());
-        event.rule = refusal.rule.clone();
-        event.restriction = refusal.restriction;
+        event.status = Some(refusal.status().as_u16());
+        event.error = Some(refusal.code().to_owned());
+        event.rule = refusal.rule().map(|rule| rule.into_owned());
+        event.restriction = refusal.restriction();
         event.latency_ms = Some(self.started.elapsed().as_millis() as u64);
         let refusal = match self.append(event).await {
             Ok(()) => refusal,
             Err(e) => {
                 tracing::error!(request_id = self.request_id, error = %e, "audit log unavailable; refusing");
-                audit_unavailable()
+                Refusal::AuditUnavailable
             }
         };
         tracing::info!(
             request_id = self.request_id,
-            code = refusal.code,
-            status = refusal.status.as_u16(),
+            code = refusal.code(),
+            status = refusal.status().as_u16(),
             "support request refused"
         );
         self.app
@@ -92,42 +90,13 @@ impl Ctx<'_> {
     fn refuse_unaudited(&self, refusal: Refusal) -> Response<Body> {
         tracing::info!(
             request_id = self.request_id,
-            code = refusal.code,
+            code = refusal.code(),
             "support token refused"
         );
         self.app
             .finish(Class::support, Outcome::refused, self.started);
         refusal.render(self.shape, self.request_id)
     }
-}
-
-fn audit_unavailable() -> Refusal {
-    Refusal::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "audit_unavailable",
-        "The audit log cannot record this request, so it is not forwarded.",
-    )
-}
-
-fn store_unavailable() -> Refusal {
-    Refusal::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-        "The gateway cannot check the grant right now, so support access is refused.",
-    )
-}
-
-/// The refusal of a body guard.
-pub(crate) fn body_refusal(refused: &BodyRefusal) -> Refusal {
-    let status = match refused.kind {
-        RefusalKind::BadRequest => StatusCode::BAD_REQUEST,
-        RefusalKind::Forbidden => StatusCode::FORBIDDEN,
-    };
-    let mut refusal = Refusal::new(status, refused.code, refused.message.clone());
-    if let Some(rule) = &refused.rule {
-        refusal = refusal.by_rule(rule.to_string(), refused.restriction);
-    }
-    refusal
 }
 
 fn header_value(text: &str) -> Option<HeaderValue> {
@@ -169,11 +138,7 @@ pub(crate) async fn support(
     {
         Ok(facts) => facts,
         Err(e) => {
-            return ctx.refuse_unaudited(Refusal::new(
-                StatusCode::UNAUTHORIZED,
-                e.code(),
-                e.to_string(),
-            ));
+            return ctx.refuse_unaudited(e.into());
         }
     };
     ctx.event.org = facts.org.clone();
@@ -205,33 +170,19 @@ pub(crate) async fn support(
             app.live.attach(&facts, connection);
         }
         Err(AccessRefusal::Store(e)) => {
-            tracing::error!(request_id, error = %e, "grant store unavailable");
-            return ctx.refuse_unaudited(store_unavailable());
+            return ctx.refuse_unaudited(e.into());
         }
-        Err(refused) => {
-            let refusal = Refusal::new(
-                StatusCode::UNAUTHORIZED,
-                refused.code(),
-                refused.to_string(),
-            );
-            return ctx.block(refusal).await;
-        }
+        Err(refused) => return ctx.block(refused.into()).await,
     }
     let Some(grant) = ctx.grant.clone() else {
-        return ctx.refuse_unaudited(store_unavailable());
+        return ctx.refuse_unaudited(Refusal::Internal);
     };
 
     // 2. Normalise: what is forwarded is exactly what was checked. An HTTP/1.1
     // absolute-form target is refused; HTTP/2 always carries `:scheme` and
     // `:authority`, which are not one.
     if crate::target::is_absolute_form(&request) {
-        return ctx
-            .block(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "absolute_form_target",
-                "Support requests must use an origin-form request target.",
-            ))
-            .await;
+        return ctx.block(Refusal::AbsoluteForm).await;
     }
     // `_method` in a form body is an override like the headers (the query's is the
     // normaliser's).
@@ -242,13 +193,7 @@ pub(crate) async fn support(
         false => Ok(()),
     });
     if let Err(e) = checked {
-        return ctx
-            .block(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                e.code(),
-                e.to_string(),
-            ))
-            .await;
+        return ctx.block(e.into()).await;
     }
     let raw_target = request
         .uri()
@@ -258,13 +203,7 @@ pub(crate) async fn support(
     let target = match normalise_target(&raw_target) {
         Ok(target) => target,
         Err(e) => {
-            return ctx
-                .block(Refusal::new(
-                    StatusCode::BAD_REQUEST,
-                    e.code(),
-                    e.to_string(),
-                ))
-                .await;
+            return ctx.block(e.into()).await;
         }
     };
     ctx.event.path = Some(target.path().to_owned());
@@ -281,9 +220,7 @@ pub(crate) async fn support(
             app.access.release_seat(&facts.org, &facts.actor),
         )
         .await;
-        return match released
-            .map_err(|e| crate::management::lifecycle_refusal(e.code(), e.to_string()))
-        {
+        return match released {
             Ok(_) => {
                 app.live
                     .end_actor(facts.grant, &facts.actor, Ended::SeatReleased);
@@ -292,33 +229,19 @@ pub(crate) async fn support(
                 *response.status_mut() = StatusCode::NO_CONTENT;
                 response
             }
-            Err(refusal) => ctx.block(refusal).await,
+            Err(refused) => ctx.block(refused.into()).await,
         };
     }
     if target
         .match_key()
         .starts_with(MANAGEMENT_PREFIX.trim_end_matches('/'))
     {
-        let refusal = Refusal::new(
-            StatusCode::FORBIDDEN,
-            "restricted",
-            "The support user may not open or use the Support Access settings.",
-        )
-        .by_rule("support-access-settings", Some(1));
-        return ctx.block(refusal).await;
+        return ctx.block(Refusal::Settings).await;
     }
     let method = request.method().as_str().to_owned();
     let decision = app.policy.decide(&method, &target);
     if !decision.is_allowed() {
-        let mut refusal = Refusal::new(
-            StatusCode::FORBIDDEN,
-            decision.code.unwrap_or("restricted"),
-            decision.message.to_string(),
-        );
-        if let Some(rule) = &decision.rule {
-            refusal = refusal.by_rule(rule.to_string(), decision.restriction);
-        }
-        return ctx.block(refusal).await;
+        return ctx.block(Refusal::from(&decision)).await;
     }
     ctx.event.rule = decision.rule.as_ref().map(|r| r.to_string());
     ctx.event.restriction = decision.restriction;
@@ -350,7 +273,7 @@ pub(crate) async fn support(
                     }
                 }
             }
-            Err(refused) => return ctx.block(body_refusal(&refused)).await,
+            Err(refused) => return ctx.block(refused.into()).await,
         }
     } else if http_body::Body::is_end_stream(&incoming) || matches!(incoming, Body::Full(_)) {
         incoming
@@ -365,7 +288,7 @@ pub(crate) async fn support(
     if let Err(e) = ctx.append(allowed).await {
         tracing::error!(request_id, error = %e, "audit log unavailable; nothing forwarded");
         app.finish(Class::support, Outcome::refused, started);
-        return audit_unavailable().render(ctx.shape, request_id);
+        return Refusal::AuditUnavailable.render(ctx.shape, request_id);
     }
 
     // 5. Forward with the identity headers, then record the outcome.
@@ -395,21 +318,21 @@ pub(crate) async fn support(
             })
         }
         Err(Cut::Ended(why)) => {
-            let refusal = ended_refusal(why);
+            let refusal = Refusal::from(why);
             tracing::info!(
                 request_id,
-                code = refusal.code,
+                code = refusal.code(),
                 "support access ended while the request waited for the CRM; upstream request dropped"
             );
-            completed.status = Some(refusal.status.as_u16());
+            completed.status = Some(refusal.status().as_u16());
             app.finish(Class::support, Outcome::refused, started);
             refusal.render(ctx.shape, request_id)
         }
         Err(Cut::Upstream(failure)) => {
             app.metrics.upstream_error(failure.label());
-            let refusal = failure.refusal();
-            completed.status = Some(refusal.status.as_u16());
-            completed.error = Some(refusal.code.to_owned());
+            let refusal = Refusal::from(failure);
+            completed.status = Some(refusal.status().as_u16());
+            completed.error = Some(refusal.code().to_owned());
             app.finish(Class::support, Outcome::refused, started);
             refusal.render(ctx.shape, request_id)
         }
