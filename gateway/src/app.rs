@@ -12,8 +12,8 @@ use http::header::{CONTENT_LENGTH, HeaderMap};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
+use support_access_core::SupportAccess;
 use support_access_core::ids::SupportUserId;
-use support_access_core::{Clock, SupportAccess};
 use support_access_policy::{Policy, RefusalShape};
 
 use crate::body::Body;
@@ -29,7 +29,6 @@ use crate::upstream::{Upstream, prepare_headers};
 #[derive(Debug)]
 pub struct App {
     pub(crate) access: SupportAccess,
-    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) signer: SupportSigner,
     pub(crate) policy: Arc<Policy>,
     pub(crate) upstream: Upstream,
@@ -97,7 +96,6 @@ impl App {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         access: SupportAccess,
-        clock: Arc<dyn Clock>,
         signer: SupportSigner,
         customer: Verifier,
         staff: Verifier,
@@ -111,7 +109,6 @@ impl App {
         let live = Arc::new(crate::live::LiveGrants::new(metrics.cuts()));
         let management = crate::management::Management::new(crate::management::Mgmt {
             access: access.clone(),
-            clock: clock.clone(),
             signer: signer.clone(),
             customer,
             staff,
@@ -124,7 +121,6 @@ impl App {
         });
         Self {
             access,
-            clock,
             signer,
             policy,
             upstream,
@@ -344,7 +340,7 @@ impl App {
     /// released). Bounded by `limits.store_timeout`.
     pub async fn recheck_live(&self) {
         if !self.live.is_empty() {
-            let recheck = self.live.recheck(&self.access, self.clock.now());
+            let recheck = self.live.recheck(&self.access, self.access.now());
             if tokio::time::timeout(self.limits.store_timeout, recheck)
                 .await
                 .is_err()
@@ -365,11 +361,9 @@ impl App {
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
         }
         self.recheck_live().await;
-        let open = self.access.grants().open_grants(10_000);
+        let open = self.access.support_users(10_000);
         match crate::store_call::bounded(metrics, limit, StoreOp::sweep, open).await {
-            Ok(grants) => self
-                .support_users
-                .set(grants.iter().map(|g| g.support_user).collect()),
+            Ok(users) => self.support_users.set(users),
             Err(e) => tracing::warn!(error = %e, "could not refresh the support users"),
         }
     }

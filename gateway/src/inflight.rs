@@ -36,7 +36,7 @@ pub(crate) async fn read_body(
         read = app.read_body(headers, incoming) => read,
     };
     let bytes = read?;
-    let now = app.clock.now();
+    let now = app.access.now();
     let limit = app.limits.store_timeout;
     match bounded(
         &app.metrics,

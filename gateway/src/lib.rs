@@ -156,10 +156,9 @@ pub async fn build_with(
         None => wiring::connect(&config.storage).await?,
     };
     let clock = wiring::clock(&overrides);
-    let access = wiring::service(&config, &stores, clock.clone());
+    let access = wiring::service(&config, &stores, clock);
     let app = Arc::new(App::new(
         access,
-        clock,
         signer,
         customer,
         staff,
@@ -231,8 +230,7 @@ pub async fn build_with(
         let mut feed = changes.subscribe();
         let live_app = app.clone();
         background.push(tokio::spawn(async move {
-            use tokio::sync::broadcast::error::RecvError;
-            while let Ok(_) | Err(RecvError::Lagged(_)) = feed.recv().await {
+            while feed.next().await.is_some() {
                 live_app.recheck_live().await;
             }
         }));

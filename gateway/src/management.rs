@@ -14,7 +14,7 @@ use std::time::Instant;
 use http::header::CONTENT_TYPE;
 use http::{Request, Response, StatusCode};
 use serde_json::Value;
-use support_access_core::{Clock, SupportAccess};
+use support_access_core::SupportAccess;
 use tower::ServiceExt;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -48,7 +48,6 @@ pub const PREFIX: &str = "/support-access/v1";
 #[derive(Debug, Clone)]
 pub(crate) struct Mgmt {
     pub access: SupportAccess,
-    pub clock: Arc<dyn Clock>,
     pub signer: SupportSigner,
     pub customer: Verifier,
     pub staff: Verifier,
@@ -72,10 +71,9 @@ impl Mgmt {
     }
 
     async fn refresh_support_users(&self) {
-        let open = self.access.grants().open_grants(10_000);
-        if let Ok(grants) = self.call(StoreOp::sweep, open).await {
-            self.support_users
-                .set(grants.iter().map(|g| g.support_user).collect());
+        let open = self.access.support_users(10_000);
+        if let Ok(users) = self.call(StoreOp::sweep, open).await {
+            self.support_users.set(users);
         }
     }
 }

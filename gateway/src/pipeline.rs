@@ -11,9 +11,8 @@ use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HeaderValue, TRANSFER_ENCODING, USER_AGENT};
 use http::{Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
-use support_access_core::audit::{AuditKind, NewAuditEvent};
 use support_access_core::service::{Refusal as AccessRefusal, SupportTokenFacts};
-use support_access_core::{Grant, StoreError};
+use support_access_core::{Grant, RequestLine, RequestOutcome, RequestRecord, StoreError};
 use support_access_policy::normalise::{check_header_names, method_overrides, normalise_target};
 use support_access_policy::{BodyOutcome, NormaliseError, SupportContext};
 
@@ -34,41 +33,34 @@ struct Ctx<'a> {
     started: Instant,
     shape: Shape,
     grant: Option<Grant>,
-    event: NewAuditEvent,
+    record: RequestRecord,
 }
 
 impl Ctx<'_> {
-    fn event(&self, kind: AuditKind) -> NewAuditEvent {
-        let mut event = self.event.clone();
-        event.id = uuid::Uuid::new_v4();
-        event.kind = kind;
-        event.at = support_access_core::time::to_micros(self.app.clock.now());
-        event
-    }
-
-    async fn append(&self, event: NewAuditEvent) -> Result<(), StoreError> {
+    async fn append(&self, outcome: RequestOutcome) -> Result<(), StoreError> {
         let started = Instant::now();
         let app = self.app;
         let outcome = bounded(
             &app.metrics,
             app.limits.store_timeout,
             StoreOp::audit_append,
-            app.access.audit().append(event),
+            app.access.record_request(&self.record, outcome),
         )
         .await;
         app.metrics.audit_append(started.elapsed());
-        outcome.map(|_| ())
+        outcome
     }
 
     /// Refuses the request, recording `request.blocked`; `503` if that record fails.
     async fn block(&self, refusal: Refusal) -> Response<Body> {
-        let mut event = self.event(AuditKind::RequestBlocked);
-        event.status = Some(refusal.status().as_u16());
-        event.error = Some(refusal.code().to_owned());
-        event.rule = refusal.rule().map(|rule| rule.into_owned());
-        event.restriction = refusal.restriction();
-        event.latency_ms = Some(self.started.elapsed().as_millis() as u64);
-        let refusal = match self.append(event).await {
+        let blocked = RequestOutcome::Blocked {
+            status: refusal.status().as_u16(),
+            error: refusal.code().to_owned(),
+            rule: refusal.rule().map(|rule| rule.into_owned()),
+            restriction: refusal.restriction(),
+            latency_ms: self.started.elapsed().as_millis() as u64,
+        };
+        let refusal = match self.append(blocked).await {
             Ok(()) => refusal,
             Err(e) => {
                 tracing::error!(request_id = self.request_id, error = %e, "audit log unavailable; refusing");
@@ -86,17 +78,24 @@ impl Ctx<'_> {
         refusal.render(self.shape, self.request_id)
     }
 
-    /// Refuses without an audit event: the token did not verify, so no org is known.
+    /// Refuses without an audit event: the store cannot take it.
     fn refuse_unaudited(&self, refusal: Refusal) -> Response<Body> {
-        tracing::info!(
-            request_id = self.request_id,
-            code = refusal.code(),
-            "support token refused"
-        );
-        self.app
-            .finish(Class::support, Outcome::refused, self.started);
-        refusal.render(self.shape, self.request_id)
+        refuse_unaudited(self.app, refusal, self.shape, self.request_id, self.started)
     }
+}
+
+/// Refuses without an audit event: the token did not verify (so no org is known), or
+/// the store cannot say.
+fn refuse_unaudited(
+    app: &App,
+    refusal: Refusal,
+    shape: Shape,
+    request_id: &str,
+    started: Instant,
+) -> Response<Body> {
+    tracing::info!(request_id, code = refusal.code(), "support token refused");
+    app.finish(Class::support, Outcome::refused, started);
+    refusal.render(shape, request_id)
 }
 
 fn header_value(text: &str) -> Option<HeaderValue> {
@@ -114,21 +113,10 @@ pub(crate) async fn support(
     request_id: &str,
     started: Instant,
 ) -> Response<Body> {
-    let now = app.clock.now();
+    let now = app.access.now();
     let peer = connection.peer();
     let raw_path = request.uri().path().to_owned();
-    let mut ctx = Ctx {
-        app,
-        request_id,
-        started,
-        shape: app.shape_for(&raw_path),
-        grant: None,
-        event: NewAuditEvent::new(
-            support_access_core::OrgId::new(""),
-            AuditKind::RequestBlocked,
-            now,
-        ),
-    };
+    let shape = app.shape_for(&raw_path);
 
     // 1. Verify the token, then the grant and the seat.
     let facts: SupportTokenFacts = match app
@@ -137,22 +125,26 @@ pub(crate) async fn support(
         .and_then(|claims| claims.facts())
     {
         Ok(facts) => facts,
-        Err(e) => {
-            return ctx.refuse_unaudited(e.into());
-        }
+        Err(e) => return refuse_unaudited(app, e.into(), shape, request_id, started),
     };
-    ctx.event.org = facts.org.clone();
-    ctx.event.grant = Some(facts.grant);
-    ctx.event.support_user = Some(facts.support_user);
-    ctx.event.actor = Some(facts.actor.to_string());
-    ctx.event.method = Some(request.method().as_str().to_owned());
-    ctx.event.path = Some(raw_path.clone());
-    ctx.event.request_id = Some(request_id.to_owned());
-    ctx.event.client_ip = Some(peer.ip().to_string());
-    ctx.event.user_agent = request
-        .headers()
-        .get(USER_AGENT)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let line = RequestLine {
+        request_id: request_id.to_owned(),
+        method: request.method().as_str().to_owned(),
+        path: raw_path,
+        client_ip: Some(peer.ip().to_string()),
+        user_agent: request
+            .headers()
+            .get(USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+    };
+    let mut ctx = Ctx {
+        app,
+        request_id,
+        started,
+        shape,
+        grant: None,
+        record: RequestRecord::new(facts.clone(), line),
+    };
     // Watched from before the grant is read: an end of access after this is seen.
     let watch = app.live.watch(&facts);
     let authorised = bounded(
@@ -164,8 +156,7 @@ pub(crate) async fn support(
     .await;
     match authorised {
         Ok(grant) => {
-            ctx.event.reason = grant.reason.clone();
-            ctx.event.ticket = grant.ticket.clone();
+            ctx.record.authorised(&grant);
             ctx.grant = Some(grant);
             app.live.attach(&facts, connection);
         }
@@ -206,7 +197,7 @@ pub(crate) async fn support(
             return ctx.block(e.into()).await;
         }
     };
-    ctx.event.path = Some(target.path().to_owned());
+    ctx.record.line.path = target.path().to_owned();
     ctx.shape = app.shape_for(target.path());
 
     // 3. The route policy, then the body guards. The one management call a support
@@ -243,8 +234,8 @@ pub(crate) async fn support(
     if !decision.is_allowed() {
         return ctx.block(Refusal::from(&decision)).await;
     }
-    ctx.event.rule = decision.rule.as_ref().map(|r| r.to_string());
-    ctx.event.restriction = decision.restriction;
+    ctx.record.rule = decision.rule.as_ref().map(|r| r.to_string());
+    ctx.record.restriction = decision.restriction;
     let (mut parts, incoming) = request.into_parts();
     let body = if decision.needs_body() {
         let read = crate::inflight::read_body(app, &watch, &facts, &parts.headers, incoming);
@@ -252,7 +243,7 @@ pub(crate) async fn support(
             Ok(bytes) => bytes,
             Err(refusal) => return ctx.block(refusal).await,
         };
-        ctx.event.body_sha256 = Some(hex::encode(Sha256::digest(&bytes)));
+        ctx.record.body_sha256 = Some(hex::encode(Sha256::digest(&bytes)));
         let guard_ctx = SupportContext {
             support_user: grant.support_user,
             now,
@@ -260,11 +251,11 @@ pub(crate) async fn support(
         match app.policy.guard_support_body(&decision, &bytes, &guard_ctx) {
             Ok(guarded) => {
                 // The event names what was forwarded: the rewrites and their hash.
-                ctx.event.rewrites = guarded.rewrites;
+                ctx.record.rewrites = guarded.rewrites;
                 match guarded.outcome {
                     BodyOutcome::Unchanged => Body::bytes(bytes),
                     BodyOutcome::Rewritten(rewritten) => {
-                        ctx.event.body_sha256 = Some(hex::encode(Sha256::digest(&rewritten)));
+                        ctx.record.body_sha256 = Some(hex::encode(Sha256::digest(&rewritten)));
                         parts.headers.remove(TRANSFER_ENCODING);
                         parts
                             .headers
@@ -283,9 +274,7 @@ pub(crate) async fn support(
     };
 
     // 4. Record the decision durably before anything is forwarded.
-    let mut allowed = ctx.event(AuditKind::RequestAllowed);
-    allowed.latency_ms = None;
-    if let Err(e) = ctx.append(allowed).await {
+    if let Err(e) = ctx.append(RequestOutcome::Allowed).await {
         tracing::error!(request_id, error = %e, "audit log unavailable; nothing forwarded");
         app.finish(Class::support, Outcome::refused, started);
         return Refusal::AuditUnavailable.render(ctx.shape, request_id);
@@ -307,11 +296,13 @@ pub(crate) async fn support(
     prepare_headers(&mut parts.headers, peer);
     let request = Request::from_parts(parts, body);
     let forwarded = crate::inflight::forward(app, &watch, request, &target.forward_target()).await;
-    let mut completed = ctx.event(AuditKind::RequestCompleted);
-    completed.latency_ms = Some(started.elapsed().as_millis() as u64);
+    let mut completed = Completed {
+        status: 0,
+        error: None,
+    };
     let response = match forwarded {
         Ok(response) => {
-            completed.status = Some(response.status().as_u16());
+            completed.status = response.status().as_u16();
             app.finish(Class::support, Outcome::forwarded, started);
             response.map(|body| {
                 Body::Revocable(Box::new(watch.guard(Body::from(body), Streaming::Response)))
@@ -324,24 +315,35 @@ pub(crate) async fn support(
                 code = refusal.code(),
                 "support access ended while the request waited for the CRM; upstream request dropped"
             );
-            completed.status = Some(refusal.status().as_u16());
+            completed.status = refusal.status().as_u16();
             app.finish(Class::support, Outcome::refused, started);
             refusal.render(ctx.shape, request_id)
         }
         Err(Cut::Upstream(failure)) => {
             app.metrics.upstream_error(failure.label());
             let refusal = Refusal::from(failure);
-            completed.status = Some(refusal.status().as_u16());
+            completed.status = refusal.status().as_u16();
             completed.error = Some(refusal.code().to_owned());
             app.finish(Class::support, Outcome::refused, started);
             refusal.render(ctx.shape, request_id)
         }
+    };
+    let completed = RequestOutcome::Completed {
+        status: completed.status,
+        error: completed.error,
+        latency_ms: started.elapsed().as_millis() as u64,
     };
     if let Err(e) = ctx.append(completed).await {
         tracing::error!(request_id, error = %e, "could not record the outcome of a forwarded support request");
     }
     drop(in_flight);
     response
+}
+
+/// The outcome of a forwarded request, as the CRM's answer (or its absence) decides it.
+struct Completed {
+    status: u16,
+    error: Option<String>,
 }
 
 /// Counts a support request between its durable `request.allowed` and its

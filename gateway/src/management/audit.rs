@@ -111,7 +111,7 @@ pub(super) async fn get_audit(
         return Err(bad("invalid_query", "`format` belongs to /audit/export."));
     }
     let page = m
-        .call(StoreOp::audit_read, m.access.audit().query(&query))
+        .call(StoreOp::audit_read, m.access.audit_page(&query))
         .await?;
     let body = AuditPageBody {
         events: page.events.iter().map(EventBody::from).collect(),

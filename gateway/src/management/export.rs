@@ -86,13 +86,13 @@ pub(super) async fn get_audit_export(
 /// failure (which ends the stream with an error, so the client sees a broken download,
 /// never a short file that looks whole).
 fn stream(m: &Mgmt, query: AuditQuery, format: Format, request_id: String) -> axum::body::Body {
-    let audit = m.access.audit().clone();
+    let access = m.access.clone();
     let header = (format == Format::Csv).then(csv_header);
     let pages = futures::stream::unfold(Some(query), move |state| {
-        let (audit, request_id) = (audit.clone(), request_id.clone());
+        let (access, request_id) = (access.clone(), request_id.clone());
         async move {
             let query = state?;
-            match audit.query(&query).await {
+            match access.audit_page(&query).await {
                 Ok(page) => {
                     let next = page.next_cursor.map(|cursor| AuditQuery {
                         cursor: Some(cursor),

@@ -51,7 +51,7 @@ impl FromRequestParts<Mgmt> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, m: &Mgmt) -> Result<Self, Refusal> {
         let token = bearer(parts, m)?;
-        let now = m.clock.now();
+        let now = m.access.now();
         let claims = match m.customer.verify(token, now) {
             Ok(claims) => claims,
             Err(customer_error) => {
@@ -92,7 +92,7 @@ impl FromRequestParts<Mgmt> for Staff {
 
     async fn from_request_parts(parts: &mut Parts, m: &Mgmt) -> Result<Self, Refusal> {
         let token = bearer(parts, m)?;
-        let now = m.clock.now();
+        let now = m.access.now();
         let claims = match m.staff.verify(token, now) {
             Ok(claims) => claims,
             Err(staff_error) => {

@@ -28,7 +28,7 @@ pub(super) async fn post_token(
     let grant = m.call(StoreOp::lifecycle, claimed).await?;
     let (token, expires_at) = m
         .signer
-        .issue(&grant, &staff.sub, m.clock.now())
+        .issue(&grant, &staff.sub, m.access.now())
         .map_err(|_| Refusal::TokenIssueFailed)?;
     let answer = TokenAnswer {
         access_token: token,
