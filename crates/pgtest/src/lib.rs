@@ -9,11 +9,10 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::panic::{AssertUnwindSafe, resume_unwind};
+use std::panic::resume_unwind;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures::FutureExt;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 
 /// How to start the local server, for the failure messages.
@@ -71,16 +70,22 @@ pub async fn drop_schema(schema: &str) {
 
 /// Runs `case` in a fresh, empty schema, then drops the schema (also when the case
 /// panics), then re-raises the case's panic.
+///
+/// The case runs as a task of its own on the test's runtime, as a gateway's work does:
+/// run on the test's own thread instead, it made the allocator keep per-thread arenas
+/// that the e2e suite's flat-memory export test saw as growth.
 pub async fn in_schema<C, Fut>(case: C)
 where
     C: FnOnce(String) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = ()> + Send + 'static,
 {
     let schema = create_schema().await;
-    let outcome = AssertUnwindSafe(case(schema.clone())).catch_unwind().await;
+    let outcome = tokio::spawn(case(schema.clone())).await;
     drop_schema(&schema).await;
-    if let Err(panic) = outcome {
-        resume_unwind(panic);
+    if let Err(e) = outcome
+        && e.is_panic()
+    {
+        resume_unwind(e.into_panic());
     }
 }
 
@@ -123,6 +128,10 @@ pub fn url_via(addr: SocketAddr, schema: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::panic::AssertUnwindSafe;
+
+    use futures::FutureExt;
+
     use super::*;
 
     #[test]

@@ -43,8 +43,8 @@ pub async fn two_stores() -> (SeaOrmStore, SeaOrmStore, String, Teardown) {
 /// case's panic if it had one.
 pub async fn in_schema<C, Fut>(case: C)
 where
-    C: FnOnce(String) -> Fut,
-    Fut: Future<Output = ()>,
+    C: FnOnce(String) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
 {
     support_access_pgtest::in_schema(|schema| async move {
         let store = store(&schema).await;
