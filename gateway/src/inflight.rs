@@ -10,11 +10,11 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use support_access_core::service::SupportTokenFacts;
 
-use crate::app::App;
 use crate::body::Body;
 use crate::live::{Ended, Watch};
 use crate::metrics::StoreOp;
 use crate::refusal::Refusal;
+use crate::state::App;
 use crate::store_call::bounded;
 use crate::upstream::UpstreamFailure;
 
@@ -33,7 +33,7 @@ pub(crate) async fn read_body(
             app.live.cuts().body_read();
             return Err(why.into());
         }
-        read = app.read_body(headers, incoming) => read,
+        read = crate::read::read_body(&app.limits, headers, incoming) => read,
     };
     let bytes = read?;
     let now = app.access.now();

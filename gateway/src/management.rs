@@ -20,12 +20,12 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::{App, SupportUsers};
 use crate::body::Body;
 use crate::config;
 use crate::metrics::{Class, Metrics, Outcome, StoreOp};
 use crate::refusal::{Refusal, Shape};
 use crate::store_call::{StoreFailure, bounded};
+use crate::support_users::SupportUsers;
 use crate::tokens::{SupportSigner, Verifier};
 
 pub mod api;
@@ -71,10 +71,10 @@ impl Mgmt {
     }
 
     async fn refresh_support_users(&self) {
-        let open = self.access.support_users(10_000);
-        if let Ok(users) = self.call(StoreOp::sweep, open).await {
-            self.support_users.set(users);
-        }
+        let (access, metrics) = (&self.access, &self.metrics);
+        self.support_users
+            .refresh(access, metrics, self.store_timeout)
+            .await;
     }
 }
 
@@ -132,7 +132,8 @@ pub fn openapi_json() -> Value {
 
 /// Answers a request under `/support-access/` that carries no support token.
 pub(crate) async fn handle(
-    app: &App,
+    management: &Management,
+    metrics: &Metrics,
     request: Request<Body>,
     request_id: &str,
     started: Instant,
@@ -140,14 +141,14 @@ pub(crate) async fn handle(
     let path = request.uri().path();
     if let Some(asset) = path.strip_prefix("/support-access/ui") {
         let response = ui::serve(asset);
-        app.finish(Class::management, Outcome::answered, started);
+        metrics.request(Class::management, Outcome::answered, started.elapsed());
         return response;
     }
     let mut request = request.map(axum::body::Body::new);
     request
         .extensions_mut()
         .insert(RequestId(request_id.to_owned()));
-    let response = match app.management.router.clone().oneshot(request).await {
+    let response = match management.router.clone().oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
     };
@@ -157,7 +158,7 @@ pub(crate) async fn handle(
     } else {
         Outcome::refused
     };
-    app.finish(Class::management, outcome, started);
+    metrics.request(Class::management, outcome, started.elapsed());
     response
 }
 

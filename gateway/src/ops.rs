@@ -8,9 +8,9 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::json;
 
-use crate::app::App;
 use crate::body::Body;
 use crate::management::json;
+use crate::state::App;
 
 /// Answers one ops request.
 pub(crate) async fn handle(app: &App, request: Request<Incoming>) -> Response<Body> {

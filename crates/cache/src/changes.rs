@@ -64,3 +64,54 @@ impl ChangeFeed for BroadcastFeed {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use support_access_core::ids::{GrantId, OrgId};
+
+    use super::*;
+
+    fn change() -> GrantChange {
+        GrantChange::Grant {
+            id: GrantId::random(),
+            org: OrgId::new("org"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_gets_what_is_announced_in_order_and_nothing_more() {
+        let changes = LocalGrantChanges::new();
+        let mut feed = changes.subscribe();
+        assert_eq!(feed.try_next(), None, "nothing announced yet");
+        let (first, second) = (change(), change());
+        changes.announce(first.clone());
+        changes.announce(second.clone());
+        assert_eq!(feed.try_next(), Some(first));
+        assert_eq!(feed.next().await, Some(second));
+        assert_eq!(feed.try_next(), None);
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_fell_behind_forgets_everything() {
+        let changes = LocalGrantChanges::new();
+        let mut feed = changes.subscribe();
+        for _ in 0..=BACKLOG {
+            changes.announce(change());
+        }
+        assert_eq!(feed.try_next(), Some(GrantChange::Everything));
+        let mut waiting = changes.subscribe();
+        for _ in 0..=BACKLOG {
+            changes.announce(change());
+        }
+        assert_eq!(waiting.next().await, Some(GrantChange::Everything));
+    }
+
+    #[tokio::test]
+    async fn a_feed_whose_source_is_gone_ends() {
+        let changes = LocalGrantChanges::new();
+        let mut feed = changes.subscribe();
+        drop(changes);
+        assert_eq!(feed.try_next(), None);
+        assert_eq!(feed.next().await, None);
+    }
+}

@@ -10,7 +10,6 @@ use super::Mgmt;
 use super::api::{self, ErrorBody, TokenAnswer, TokenRequest};
 use super::extract::{JsonBody, Staff};
 use super::reply::{Reply, json};
-use crate::live::Ended;
 use crate::metrics::StoreOp;
 use crate::refusal::Refusal;
 
@@ -50,8 +49,7 @@ pub(super) async fn delete_token(
     JsonBody(body): JsonBody<TokenRequest>,
 ) -> Reply {
     let org = OrgId::new(body.org);
-    let released = m.access.release_seat(&org, &staff.sub);
-    let grant = m.call(StoreOp::lifecycle, released).await?;
-    m.live.end_actor(grant.id, &staff.sub, Ended::SeatReleased);
+    let (access, live, metrics) = (&m.access, &m.live, &m.metrics);
+    crate::seat::release(access, live, metrics, m.store_timeout, &org, &staff.sub).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
