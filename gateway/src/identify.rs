@@ -7,7 +7,7 @@
 //! - **Where the CRM reads tokens**: the `Authorization` header (any scheme, any
 //!   spelling, quoted, folded, or the user or password of `Basic` credentials), the
 //!   `access_token` parameter of the query and of a form-encoded body (split on `&` and
-//!   `;`, the name in any spelling [`fold_name`] folds alike: `access%5Ftoken`,
+//!   `;`, the name in any spelling `fold_name` folds alike: `access%5Ftoken`,
 //!   `ACCESS_TOKEN`, `access.token`, …), and the configured cookies. Each token there
 //!   counts.
 //! - **Anywhere else** (every other header, every query parameter and form field, every
@@ -18,8 +18,9 @@
 //! token that claims the support issuer or a support key makes the request a support
 //! request, fully verified next; anything else is ordinary traffic.
 
+use cookie::Cookie;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderMap};
-use support_access_policy::query::{decode, fold_name, raw_pairs};
+use support_access_policy::query::{decode, fold_decoded_name, pairs};
 
 use crate::refusal::Refusal;
 use crate::tokens::{Peeked, SupportSigner};
@@ -102,6 +103,25 @@ impl Found {
         }
     }
 
+    /// A `Cookie` header, split by the [`cookie`] crate: the value of a configured
+    /// token cookie (its name as sent or percent-decoded, its value percent-decoded
+    /// with `+` as a space, as the query's) is a place the CRM reads; the rest of the
+    /// header, decoded, is anywhere else (so a piece the crate cannot parse, such as
+    /// `=eyJ…`, is still looked at).
+    fn cookies(&mut self, text: &str, token_cookies: &[String], signer: &SupportSigner) {
+        for cookie in Cookie::split_parse(text).flatten() {
+            let name = cookie.name();
+            if token_cookies
+                .iter()
+                .any(|c| c == name || *c == decode(name))
+            {
+                let value = decode(cookie.value());
+                self.place(&value, &value);
+            }
+        }
+        self.elsewhere(&decode(text), signer);
+    }
+
     /// Anywhere else: only JWTs that claim to be support tokens count.
     fn elsewhere(&mut self, text: &str, signer: &SupportSigner) {
         for (token, peeked) in jwts_in(text) {
@@ -146,31 +166,21 @@ pub fn identify(
     }
     let form = form.map(String::from_utf8_lossy);
     for text in [query, form.as_deref()].into_iter().flatten() {
-        for (name, value) in raw_pairs(text) {
-            let value = decode(value);
-            if fold_name(name) == "access_token" {
+        for (name, value) in pairs(text) {
+            if fold_decoded_name(&name) == "access_token" {
                 found.place(&value, &value);
             } else {
                 found.elsewhere(&value, signer);
-                found.elsewhere(&decode(name), signer);
+                found.elsewhere(&name, signer);
             }
         }
     }
     for header in headers.get_all(COOKIE) {
-        let text = String::from_utf8_lossy(header.as_bytes());
-        for cookie in text.split(';') {
-            let (name, value) = cookie.split_once('=').unwrap_or((cookie, ""));
-            let decoded = decode(value.trim());
-            let name = name.trim();
-            if token_cookies
-                .iter()
-                .any(|c| c == name || *c == decode(name))
-            {
-                found.place(&decoded, &decoded);
-            } else {
-                found.elsewhere(&decoded, signer);
-            }
-        }
+        found.cookies(
+            &String::from_utf8_lossy(header.as_bytes()),
+            token_cookies,
+            signer,
+        );
     }
     for (name, value) in headers {
         if name != AUTHORIZATION && name != COOKIE {

@@ -7,9 +7,7 @@
 //! `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`) names the server;
 //! it must be reachable over TCP.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::panic::resume_unwind;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -21,7 +19,6 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use support_access_core::audit::{AuditEvent, AuditKind};
 use support_access_core::ids::{OrgId, StaffId};
 use support_access_core::service::{GrantEnd, GrantRequest};
@@ -30,6 +27,7 @@ use support_access_e2e::client::{Answer, HttpClient, RawConnection};
 use support_access_e2e::harness::{config_dir, config_text};
 use support_access_e2e::stub::Stub;
 use support_access_memory::{ManualClock, SystemClock};
+use support_access_pgtest::{in_schema, server_addr, url_via};
 use support_gateway::config::{Config, Storage};
 use support_gateway::wiring::Overrides;
 use support_gateway::{Binds, Running};
@@ -47,91 +45,9 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 const RECOVER_WITHIN: Duration = Duration::from_secs(30);
 
 // ----------------------------------------------------------------------------------
-// PostgreSQL: the server, per-test schemas, and a relay that can be cut.
+// PostgreSQL: the server and per-test schemas (support-access-pgtest), and a relay
+// that can be cut.
 // ----------------------------------------------------------------------------------
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// `scheme://[user@]host[:port]/rest` split into `(scheme://user@, host:port, /rest)`.
-fn split_url(url: &str) -> (String, String, String) {
-    let (scheme, rest) = url.split_once("://").expect("DATABASE_URL has a scheme");
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(at) => rest.split_at(at),
-        None => (rest, ""),
-    };
-    let (user, host) = match authority.rsplit_once('@') {
-        Some((user, host)) => (format!("{user}@"), host),
-        None => (String::new(), authority),
-    };
-    let host = if host.contains(':') {
-        host.to_owned()
-    } else {
-        format!("{host}:5432")
-    };
-    (format!("{scheme}://{user}"), host, tail.to_owned())
-}
-
-/// The server's TCP address.
-async fn server_addr() -> SocketAddr {
-    let (_, host, _) = split_url(&database_url());
-    tokio::net::lookup_host(&host)
-        .await
-        .expect("resolve the PostgreSQL host")
-        .next()
-        .expect("an address for the PostgreSQL host")
-}
-
-/// The server's URL, but reached at `addr` and working in `schema`.
-fn url_via(addr: SocketAddr, schema: &str) -> String {
-    let (prefix, _, tail) = split_url(&database_url());
-    let tail = if tail.is_empty() { "/" } else { &tail };
-    let separator = if tail.contains('?') { '&' } else { '?' };
-    format!("{prefix}{addr}{tail}{separator}options%5Bsearch_path%5D={schema}")
-}
-
-async fn admin() -> PgConnection {
-    let url = database_url();
-    match tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&url)).await {
-        Ok(Ok(connection)) => connection,
-        Ok(Err(e)) => panic!(
-            "cannot reach PostgreSQL at {url}: {e}\nStart it with\n    \
-             pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-        ),
-        Err(_) => panic!("PostgreSQL at {url} did not answer within 10 s"),
-    }
-}
-
-async fn admin_execute(sql: String) {
-    let mut admin = admin().await;
-    admin
-        .execute(AssertSqlSafe(sql.clone()))
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let _ = admin.close().await;
-}
-
-/// Runs `case` in a fresh, empty schema, then drops the schema (also when the case
-/// panics), then re-raises the case's panic.
-async fn in_schema<C, Fut>(case: C)
-where
-    C: FnOnce(String) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let schema = format!("sa_faults_{}_{n}", std::process::id());
-    admin_execute(format!("CREATE SCHEMA \"{schema}\"")).await;
-    let outcome = tokio::spawn(case(schema.clone())).await;
-    admin_execute(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await;
-    if let Err(e) = outcome
-        && e.is_panic()
-    {
-        resume_unwind(e.into_panic());
-    }
-}
 
 /// What the relay does with PostgreSQL traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,18 +11,23 @@
 
 use std::borrow::Cow;
 
-/// The parameters of a query string or form body, decoded: `(name, value)` in order.
+/// The parameters of a query string or form body, decoded by [`form_urlencoded`]:
+/// `(name, value)` in order. `form_urlencoded` splits on `&` only, so each `;`-separated
+/// piece is parsed on its own.
 ///
 /// ```
 /// use support_access_policy::query::pairs;
-/// let got: Vec<_> = pairs("a=1;b=x+y&c=%41").collect();
+/// let got: Vec<(String, String)> = pairs("a=1;b=x+y&c=%41").map(|(n, v)| (n.into(), v.into())).collect();
 /// assert_eq!(got, [("a".into(), "1".into()), ("b".into(), "x y".into()), ("c".into(), "A".into())]);
 /// ```
-pub fn pairs(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    raw_pairs(text).map(|(name, value)| (decode(name).into_owned(), decode(value).into_owned()))
+pub fn pairs(text: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> + '_ {
+    text.split(';')
+        .flat_map(|piece| form_urlencoded::parse(piece.as_bytes()))
 }
 
 /// The parameters of a query string or form body, undecoded: `(name, value)` in order.
+/// For the normaliser, which compares names decoded up to three times and so needs them
+/// raw (no crate splits on `;` without decoding).
 pub fn raw_pairs(text: &str) -> impl Iterator<Item = (&str, &str)> + '_ {
     text.split(['&', ';'])
         .filter(|pair| !pair.is_empty())
@@ -46,7 +51,11 @@ pub fn decode(text: &str) -> Cow<'_, str> {
 /// Percent-decodes up to three times (`%2541` → `%41` → `A`), so that double encoding
 /// hides nothing from a comparison.
 pub fn decode_repeatedly(text: &str) -> String {
-    let mut decoded = decode(text).into_owned();
+    decode_further(decode(text).into_owned())
+}
+
+/// Decodes an already decoded text up to twice more (stopping when nothing changes).
+fn decode_further(mut decoded: String) -> String {
     for _ in 0..2 {
         let next = decode(&decoded).into_owned();
         if next == decoded {
@@ -67,7 +76,13 @@ pub fn decode_repeatedly(text: &str) -> String {
 /// }
 /// ```
 pub fn fold_name(raw: &str) -> String {
-    let decoded = decode_repeatedly(raw);
+    fold_decoded_name(&decode(raw))
+}
+
+/// [`fold_name`] of a name already decoded once (as [`pairs`] gives it): decoded up to
+/// twice more, then folded.
+pub fn fold_decoded_name(decoded: &str) -> String {
+    let decoded = decode_further(decoded.to_owned());
     let mut name = decoded.trim().to_ascii_lowercase();
     if let Some(open) = name.find('[')
         && name.ends_with(']')
@@ -86,7 +101,9 @@ mod tests {
 
     #[test]
     fn both_separators_split_and_empty_pieces_are_skipped() {
-        let names: Vec<String> = pairs("x=1;;access_token=t&&y").map(|(n, _)| n).collect();
+        let names: Vec<String> = pairs("x=1;;access_token=t&&y")
+            .map(|(n, _)| n.into_owned())
+            .collect();
         assert_eq!(names, ["x", "access_token", "y"]);
     }
 
@@ -95,5 +112,20 @@ mod tests {
         assert_eq!(decode("%zz%4"), "%zz%4");
         assert_eq!(decode("%ff"), "\u{FFFD}");
         assert_eq!(decode_repeatedly("%252541"), "A");
+    }
+
+    #[test]
+    fn decoded_pairs_fold_as_their_raw_names_do() {
+        let text = "access%25255Ftoken=1;ACCESS.TOKEN=2&a%2Bb=3&x[]=4&%ff=5&plain";
+        let raw: Vec<String> = raw_pairs(text).map(|(n, _)| fold_name(n)).collect();
+        let decoded: Vec<String> = pairs(text).map(|(n, _)| fold_decoded_name(&n)).collect();
+        assert_eq!(raw, decoded);
+        assert_eq!(decoded[0], "access_token");
+        assert_eq!(decoded[1], "access_token");
+        let values: Vec<String> = pairs(text).map(|(_, v)| v.into_owned()).collect();
+        let raw_values: Vec<String> = raw_pairs(text)
+            .map(|(_, v)| decode(v).into_owned())
+            .collect();
+        assert_eq!(values, raw_values);
     }
 }

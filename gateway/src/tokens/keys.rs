@@ -5,6 +5,7 @@ use std::path::Path;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey};
+use spki::SubjectPublicKeyInfoRef;
 use thiserror::Error;
 
 use crate::config::KeySource;
@@ -94,51 +95,51 @@ fn read(path: &Path, key_name: &str) -> Result<Vec<u8>, KeyError> {
     std::fs::read(path).map_err(|e| error(key_name, format!("cannot read {}: {e}", path.display())))
 }
 
-const OID_RSA: &[u8] = &[
-    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
-];
-const OID_EC: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-const OID_P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-const OID_P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
-const OID_ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// The algorithm a PEM public key verifies, from its type: PKCS#1 `RSA PUBLIC KEY`, or
+/// the algorithm (and curve) of a `PUBLIC KEY`'s SubjectPublicKeyInfo.
+pub(super) fn pem_algorithm(tag: &str, der: &[u8]) -> Option<Algorithm> {
+    use const_oid::db::{rfc5912, rfc8410};
+    if tag == "RSA PUBLIC KEY" {
+        return Some(Algorithm::RS256);
+    }
+    if tag != "PUBLIC KEY" {
+        return None;
+    }
+    let info = SubjectPublicKeyInfoRef::try_from(der).ok()?;
+    let oid = info.algorithm.oid;
+    if oid == rfc5912::RSA_ENCRYPTION {
+        Some(Algorithm::RS256)
+    } else if oid == rfc5912::ID_EC_PUBLIC_KEY {
+        match info.algorithm.parameters_oid().ok()? {
+            curve if curve == rfc5912::SECP_256_R_1 => Some(Algorithm::ES256),
+            curve if curve == rfc5912::SECP_384_R_1 => Some(Algorithm::ES384),
+            _ => None,
+        }
+    } else if oid == rfc8410::ID_ED_25519 {
+        Some(Algorithm::EdDSA)
+    } else {
+        None
+    }
 }
 
 /// A PEM public key; the algorithm follows from the key's type.
 fn pem_key(text: &[u8], key_name: &str) -> Result<VerifyKey, KeyError> {
     let parsed = pem::parse(text).map_err(|e| error(key_name, format!("not a PEM file: {e}")))?;
-    let der = parsed.contents();
     let tag = parsed.tag();
     let bad =
         |e: jsonwebtoken::errors::Error| error(key_name, format!("not a usable public key: {e}"));
-    let (alg, key) = if tag == "RSA PUBLIC KEY" || (tag == "PUBLIC KEY" && contains(der, OID_RSA)) {
-        (
-            Algorithm::RS256,
-            DecodingKey::from_rsa_pem(text).map_err(bad)?,
-        )
-    } else if tag == "PUBLIC KEY" && contains(der, OID_EC) && contains(der, OID_P256) {
-        (
-            Algorithm::ES256,
-            DecodingKey::from_ec_pem(text).map_err(bad)?,
-        )
-    } else if tag == "PUBLIC KEY" && contains(der, OID_EC) && contains(der, OID_P384) {
-        (
-            Algorithm::ES384,
-            DecodingKey::from_ec_pem(text).map_err(bad)?,
-        )
-    } else if tag == "PUBLIC KEY" && contains(der, OID_ED25519) {
-        (
-            Algorithm::EdDSA,
-            DecodingKey::from_ed_pem(text).map_err(bad)?,
-        )
-    } else {
+    let Some(alg) = pem_algorithm(tag, parsed.contents()) else {
         return Err(error(
             key_name,
             format!("a `{tag}` PEM is not an RSA, EC P-256/P-384 or Ed25519 public key"),
         ));
     };
+    let key = match alg {
+        Algorithm::ES256 | Algorithm::ES384 => DecodingKey::from_ec_pem(text),
+        Algorithm::EdDSA => DecodingKey::from_ed_pem(text),
+        _ => DecodingKey::from_rsa_pem(text),
+    }
+    .map_err(bad)?;
     Ok(VerifyKey {
         kid: None,
         alg,

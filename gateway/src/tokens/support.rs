@@ -12,10 +12,10 @@ use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeZone, Utc};
+use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use support_access_core::Grant;
 use support_access_core::ids::{GrantId, OrgId, StaffId, SupportUserId};
 use support_access_core::service::SupportTokenFacts;
@@ -159,9 +159,7 @@ impl SupportSigner {
             .to_pkcs8()
             .map_err(|_| error("cannot encode the key as PKCS#8"))?;
         let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
-        // RFC 7638 thumbprint: the required members in lexicographic order.
-        let thumbprint = Sha256::digest(format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#));
-        let kid = URL_SAFE_NO_PAD.encode(thumbprint);
+        let kid = ed25519_kid(&x)?;
         let decoding = DecodingKey::from_ed_components(&x)
             .map_err(|e| error(format!("bad public key: {e}")))?;
         let verifier = Verifier::new(
@@ -250,41 +248,52 @@ impl SupportSigner {
         let claims = self.verifier.verify(token, now)?;
         let claims: SupportClaims = serde_json::from_value(Value::Object(claims))
             .map_err(|_| TokenError::MissingClaim("grant".into()))?;
-        self.verified.put(token, &claims, self.leeway_seconds, now);
+        self.verified.put(token, &claims, self.leeway_seconds);
         Ok(claims)
     }
+}
+
+/// The key id of an Ed25519 public key (`x`, base64url): its RFC 7638 thumbprint,
+/// computed by jsonwebtoken (SHA-256 of the required members in lexicographic order).
+pub(super) fn ed25519_kid(x: &str) -> Result<String, KeyError> {
+    let jwk: Jwk = serde_json::from_value(json!({"kty": "OKP", "crv": "Ed25519", "x": x}))
+        .map_err(|e| error(format!("bad public key: {e}")))?;
+    jwk.thumbprint(ThumbprintHash::SHA256)
+        .map_err(|e| error(format!("cannot compute the key id: {e}")))
 }
 
 /// Support tokens whose signature and claims verified, kept until they expire, so that
 /// a support engineer's requests pay for the signature check once per token. What the
 /// cache skips is only the token's own checks: the grant, the seat and the policy are
-/// checked on every request.
-#[derive(Debug, Default)]
-struct VerifiedTokens(std::sync::Mutex<std::collections::HashMap<String, (SupportClaims, i64)>>);
+/// checked on every request. Bounded by `quick_cache` (CLOCK-Pro eviction, sharded
+/// locks): a full cache evicts its coldest tokens, which then verify afresh.
+#[derive(Debug)]
+struct VerifiedTokens(quick_cache::sync::Cache<String, (SupportClaims, i64)>);
 
 /// How many verified tokens are kept at most.
 const VERIFIED_CAPACITY: usize = 4096;
 
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        Self(quick_cache::sync::Cache::new(VERIFIED_CAPACITY))
+    }
+}
+
 impl VerifiedTokens {
     fn get(&self, token: &str, now: DateTime<Utc>) -> Option<SupportClaims> {
-        let cache = self.0.lock().ok()?;
-        let (claims, valid_until) = cache.get(token)?;
-        (now.timestamp() < *valid_until).then(|| claims.clone())
+        let (claims, valid_until) = self.0.get(token)?;
+        if now.timestamp() < valid_until {
+            return Some(claims);
+        }
+        self.0.remove(token);
+        None
     }
 
-    fn put(&self, token: &str, claims: &SupportClaims, leeway_seconds: i64, now: DateTime<Utc>) {
-        let Ok(mut cache) = self.0.lock() else {
-            return;
-        };
-        if cache.len() >= VERIFIED_CAPACITY {
-            cache.retain(|_, (_, valid_until)| *valid_until > now.timestamp());
-            if cache.len() >= VERIFIED_CAPACITY {
-                cache.clear();
-            }
-        }
+    fn put(&self, token: &str, claims: &SupportClaims, leeway_seconds: i64) {
         // Valid for exactly as long as a fresh verification would accept it.
         let valid_until = claims.exp.saturating_add(leeway_seconds);
-        cache.insert(token.to_owned(), (claims.clone(), valid_until));
+        self.0
+            .insert(token.to_owned(), (claims.clone(), valid_until));
     }
 }
 

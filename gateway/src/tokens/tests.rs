@@ -312,3 +312,87 @@ fn a_cached_verification_still_expires_with_the_token() {
         "other bytes are verified afresh"
     );
 }
+
+#[test]
+fn the_key_id_is_the_rfc_7638_thumbprint() {
+    // RFC 7638 §3.1: the thumbprint of the example RSA key, by jsonwebtoken.
+    let rsa: jsonwebtoken::jwk::Jwk = serde_json::from_value(json!({
+        "kty": "RSA",
+        "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+        "e": "AQAB",
+        "alg": "RS256",
+        "kid": "2011-04-29"
+    }))
+    .unwrap();
+    assert_eq!(
+        rsa.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+            .unwrap(),
+        "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    );
+    // RFC 8037 §A.3: the thumbprint of the example Ed25519 key, as the signer's kid.
+    assert_eq!(
+        super::support::ed25519_kid("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").unwrap(),
+        "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let signer = signer(dir.path());
+    let x = signer.jwks()["keys"][0]["x"].as_str().unwrap().to_owned();
+    assert_eq!(signer.kid(), super::support::ed25519_kid(&x).unwrap());
+}
+
+#[test]
+fn a_pem_public_key_is_pinned_to_the_algorithm_of_its_type() {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
+        Ed25519KeyPair, KeyPair,
+    };
+    let rng = SystemRandom::new();
+    let ec = |alg| {
+        let doc = EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(alg, doc.as_ref()).unwrap();
+        pair.public_key().as_der().unwrap().as_ref().to_vec()
+    };
+    let ed = {
+        let doc = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let pair = Ed25519KeyPair::from_pkcs8(doc.as_ref()).unwrap();
+        pair.public_key().as_der().unwrap().as_ref().to_vec()
+    };
+    let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let rsa = rsa.public_key().as_der().unwrap().as_ref().to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, der, alg) in [
+        (
+            "p256",
+            ec(&ECDSA_P256_SHA256_FIXED_SIGNING),
+            Algorithm::ES256,
+        ),
+        (
+            "p384",
+            ec(&ECDSA_P384_SHA384_FIXED_SIGNING),
+            Algorithm::ES384,
+        ),
+        ("ed25519", ed, Algorithm::EdDSA),
+        ("rsa", rsa, Algorithm::RS256),
+    ] {
+        assert_eq!(
+            super::keys::pem_algorithm("PUBLIC KEY", &der),
+            Some(alg),
+            "{name}"
+        );
+        let path = dir.path().join(format!("{name}.pem"));
+        std::fs::write(&path, pem::encode(&pem::Pem::new("PUBLIC KEY", der))).unwrap();
+        let keys = load_keys(&KeySource::PemFile(path), "auth.staff.key").unwrap();
+        assert_eq!(
+            keys.iter().map(|k| k.alg).collect::<Vec<_>>(),
+            [alg],
+            "{name}"
+        );
+    }
+    assert_eq!(
+        super::keys::pem_algorithm("PUBLIC KEY", b"\x30\x03junk"),
+        None
+    );
+    assert_eq!(super::keys::pem_algorithm("PRIVATE KEY", &[]), None);
+}

@@ -1,3 +1,4 @@
+use super::template::is_version_segment;
 use super::*;
 use crate::normalise::normalise_target;
 

@@ -1,0 +1,97 @@
+//! `/grant`: an org's admin grants, reads, changes and revokes support access.
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use http::StatusCode;
+use support_access_core::GrantStatus;
+use support_access_core::service::{GrantEnd, GrantRequest};
+
+use super::Mgmt;
+use super::api::{ErrorBody, GrantBody, GrantChange, GrantCreate};
+use super::extract::{Admin, JsonBody};
+use super::reply::{Reply, bounded_text, invalid, json, parse_time};
+use crate::live::Ended;
+use crate::metrics::StoreOp;
+use crate::refusal::Refusal;
+
+/// Grant support access to the caller's org.
+#[utoipa::path(post, path = "/support-access/v1/grant", request_body = GrantCreate,
+    responses((status = 201, body = GrantBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(super) async fn post_grant(
+    State(m): State<Mgmt>,
+    admin: Admin,
+    JsonBody(body): JsonBody<GrantCreate>,
+) -> Reply {
+    let granted = m.access.grant(&admin.org, &admin.sub, grant_request(body)?);
+    let grant = m.call(StoreOp::lifecycle, granted).await?;
+    m.refresh_support_users().await;
+    Ok(json(
+        StatusCode::CREATED,
+        &GrantBody::new(&grant, GrantStatus::Active),
+    ))
+}
+
+fn grant_request(body: GrantCreate) -> Result<GrantRequest, Refusal> {
+    let end = match (body.expires_at, body.days) {
+        (Some(at), None) => GrantEnd::At(parse_time("expires_at", &at)?),
+        (None, Some(days)) => GrantEnd::Days(days),
+        _ => {
+            return Err(invalid(
+                "invalid_body",
+                "Give exactly one of `expires_at` and `days`.",
+            ));
+        }
+    };
+    Ok(GrantRequest {
+        end,
+        reason: bounded_text("reason", body.reason, 1000)?,
+        ticket: bounded_text("ticket", body.ticket, 200)?,
+    })
+}
+
+/// The current grant: the active one, or the latest revoked or expired one.
+#[utoipa::path(get, path = "/support-access/v1/grant",
+    responses((status = 200, body = GrantBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn get_grant(State(m): State<Mgmt>, admin: Admin) -> Reply {
+    let view = m
+        .call(StoreOp::lifecycle, m.access.status(&admin.org))
+        .await?
+        .ok_or(Refusal::NoGrant)?;
+    Ok(json(
+        StatusCode::OK,
+        &GrantBody::new(&view.grant, view.status),
+    ))
+}
+
+/// Change the end date of the active grant (bounds counted from now).
+#[utoipa::path(patch, path = "/support-access/v1/grant", request_body = GrantChange,
+    responses((status = 200, body = GrantBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(super) async fn patch_grant(
+    State(m): State<Mgmt>,
+    admin: Admin,
+    JsonBody(body): JsonBody<GrantChange>,
+) -> Reply {
+    let end = parse_time("expires_at", &body.expires_at)?;
+    let changed = m.access.change_end(&admin.org, &admin.sub, end);
+    let grant = m.call(StoreOp::lifecycle, changed).await?;
+    Ok(json(
+        StatusCode::OK,
+        &GrantBody::new(&grant, GrantStatus::Active),
+    ))
+}
+
+/// Revoke the active grant now; the very next support request is refused.
+#[utoipa::path(delete, path = "/support-access/v1/grant",
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn delete_grant(State(m): State<Mgmt>, admin: Admin) -> Reply {
+    // Answered 204 only once the revoke and its event are durable; a 503 (a store that
+    // failed or did not answer in time) changed nothing, unless the commit was already
+    // under way when the time was up.
+    let revoke = m.access.revoke(&admin.org, &admin.sub);
+    let revoked = m.call(StoreOp::lifecycle, revoke).await?;
+    m.live.end(revoked.id, Ended::Revoked);
+    m.refresh_support_users().await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
