@@ -12,6 +12,7 @@ use thiserror::Error;
 use crate::audit::{AuditEvent, AuditPage, AuditQuery, NewAuditEvent};
 use crate::grant::{Closure, Grant};
 use crate::ids::{GrantId, OrgId, StaffId};
+pub use crate::tlog::store::AuditTree;
 
 /// The one backend-neutral error of every port. Adapters translate their driver's
 /// errors at the boundary and never leak driver codes.

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use support_access_contract::{
-    AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper, nothing_to_tear_down,
+    AuditLogFixture, AuditTreeFixture, GrantStoreFixture, Release, Stall, Tamper,
+    nothing_to_tear_down,
 };
 use support_access_memory::InMemoryStore;
 
@@ -45,10 +46,26 @@ async fn audit_log() -> AuditLogFixture {
     }
 }
 
+async fn audit_tree() -> AuditTreeFixture {
+    let store = InMemoryStore::new();
+    AuditTreeFixture {
+        log: Arc::new(store.clone()),
+        tree: Arc::new(store.clone()),
+        grants: Arc::new(store.clone()),
+        second_log: Arc::new(store.clone()),
+        second_tree: Arc::new(store),
+        teardown: nothing_to_tear_down(),
+    }
+}
+
 mod grant_store {
     support_access_contract::grant_store_suite!(super::grant_store());
 }
 
 mod audit_log {
     support_access_contract::audit_log_suite!(super::audit_log());
+}
+
+mod audit_tree {
+    support_access_contract::audit_tree_suite!(super::audit_tree());
 }
