@@ -1,8 +1,9 @@
 //! Support Access storage on PostgreSQL (production) and SQLite (embedded default)
 //! through sea-orm.
 //!
-//! [`SeaOrmStore`] implements the [`GrantStore`](support_access_core::GrantStore) and
-//! [`AuditLog`](support_access_core::AuditLog) ports; the contract suites of
+//! [`SeaOrmStore`] implements the [`GrantStore`](support_access_core::GrantStore),
+//! [`AuditLog`](support_access_core::AuditLog) and
+//! [`AuditTree`](support_access_core::tlog::AuditTree) ports; the contract suites of
 //! `support-access-contract` prove it on both databases. The database holds the
 //! invariants itself (one open grant per org, one event per `(org, seq)`), so several
 //! instances may share one PostgreSQL.
@@ -28,6 +29,7 @@ mod grants;
 mod instant;
 mod pool;
 mod store;
+mod tree;
 
 pub use audit::AppendStats;
 pub use changes::PgGrantChanges;

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-use support_access_contract::{AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper};
+use support_access_contract::{
+    AuditLogFixture, AuditTreeFixture, GrantStoreFixture, Release, Stall, Tamper,
+};
 
 use super::fixture::{database_url, two_stores};
 
@@ -49,6 +51,18 @@ async fn audit_log() -> AuditLogFixture {
     }
 }
 
+async fn audit_tree() -> AuditTreeFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    AuditTreeFixture {
+        log: Arc::new(store.clone()),
+        tree: Arc::new(store.clone()),
+        grants: Arc::new(store),
+        second_log: Arc::new(second.clone()),
+        second_tree: Arc::new(second),
+        teardown,
+    }
+}
+
 /// Another instance's transaction holding `audit_heads`: appends wait for it.
 fn head_lock_holder(schema: String) -> Stall {
     Arc::new(move || {
@@ -80,4 +94,8 @@ mod grant_store {
 
 mod audit_log {
     support_access_contract::audit_log_suite!(super::audit_log());
+}
+
+mod audit_tree {
+    support_access_contract::audit_tree_suite!(super::audit_tree());
 }
