@@ -3,7 +3,7 @@
 //!
 //! - `audit_tree_nodes`: Go `sumdb/tlog` stored hashes, one row per complete subtree,
 //!   keyed by `(org, node)` where `node` is the subtree's dense index
-//!   (`NodeId::packed`); rows are only ever inserted.
+//!   (`NodeId::packed`); rows are only ever inserted. On SQLite a `WITHOUT ROWID` table.
 //! - `audit_heads` gains the tree head: `tree_size`, `tree_root` (32 bytes, `NULL` for
 //!   the empty tree) and `tree_frontier` (the hashes of the frontier nodes of
 //!   `tree_size`, 32 bytes each, largest subtree first), so an append reads no node.
@@ -16,6 +16,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
     big_integer, blob, blob_null, string, text, timestamp_with_time_zone,
 };
+use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -64,22 +65,26 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
-        manager
-            .create_table(
-                Table::create()
-                    .table(AuditTreeNodes::Table)
-                    .col(string(AuditTreeNodes::Org))
-                    .col(big_integer(AuditTreeNodes::Node))
-                    .col(blob(AuditTreeNodes::Hash))
-                    .primary_key(
-                        Index::create()
-                            .name("audit_tree_nodes_org_node")
-                            .col(AuditTreeNodes::Org)
-                            .col(AuditTreeNodes::Node),
-                    )
-                    .to_owned(),
+        let nodes = Table::create()
+            .table(AuditTreeNodes::Table)
+            .col(string(AuditTreeNodes::Org))
+            .col(big_integer(AuditTreeNodes::Node))
+            .col(blob(AuditTreeNodes::Hash))
+            .primary_key(
+                Index::create()
+                    .name("audit_tree_nodes_org_node")
+                    .col(AuditTreeNodes::Org)
+                    .col(AuditTreeNodes::Node),
             )
-            .await?;
+            .to_owned();
+        if manager.get_database_backend() == DbBackend::Sqlite {
+            // One B-tree keyed by the primary key instead of a rowid table plus an index:
+            // one page fewer written per append.
+            let sql = format!("{} WITHOUT ROWID", DbBackend::Sqlite.build(&nodes).sql);
+            manager.get_connection().execute_unprepared(&sql).await?;
+        } else {
+            manager.create_table(nodes).await?;
+        }
         manager
             .create_table(
                 Table::create()

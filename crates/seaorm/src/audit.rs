@@ -26,6 +26,8 @@ mod tree;
 pub use appender::AppendStats;
 pub(crate) use appender::Appender;
 pub(crate) use chain::append_one_in;
+#[cfg(feature = "bench-internals")]
+pub(crate) use tree::TREE_DISABLED;
 pub(crate) use tree::{backfill, tree_hash};
 
 fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {

@@ -34,3 +34,15 @@ mod tree;
 pub use audit::AppendStats;
 pub use changes::PgGrantChanges;
 pub use store::{Backend, SeaOrmStore, StoreOptions, migrate};
+
+/// For `benches/append.rs` only (feature `bench-internals`, never on in the gateway).
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub mod bench {
+    /// Makes every store of this process write (`true`, the only production mode) or
+    /// skip (`false`) the audit tree on append, to measure what the tree costs.
+    /// Skipping breaks the tree of the orgs appended meanwhile.
+    pub fn set_audit_tree(enabled: bool) {
+        crate::audit::TREE_DISABLED.store(!enabled, std::sync::atomic::Ordering::Relaxed);
+    }
+}

@@ -14,7 +14,7 @@ use support_access_core::audit::{AuditEvent, ChainHash, GENESIS, NewAuditEvent};
 use support_access_core::ids::OrgId;
 use support_access_core::tlog::{Frontier, event_leaf};
 
-use super::tree::{catch_up, frontier_of, head_columns, insert_nodes};
+use super::tree::{catch_up, frontier_of, head_columns, insert_nodes, tree_enabled};
 use super::{to_i64, to_row};
 use crate::entity::{audit_event, audit_head};
 use crate::error::{corrupt, from_db};
@@ -64,18 +64,21 @@ pub(crate) async fn append_in<C: ConnectionTrait>(
             .exec_without_returning(txn)
             .await
             .map_err(from_db)?;
-        let mut nodes = Vec::new();
-        catch_up(txn, org, &mut frontier, chained, u64::MAX, &mut nodes).await?;
-        nodes.extend(frontier.append(&leaves).map_err(corrupt)?);
-        insert_nodes(txn, org, &nodes).await?;
-        let (tree_size, tree_root, tree_frontier) = head_columns(&frontier)?;
-        audit_head::Entity::update_many()
+        let mut head = audit_head::Entity::update_many()
             .col_expr(audit_head::Column::Seq, Expr::value(to_i64(seq, "seq")?))
-            .col_expr(audit_head::Column::Hash, Expr::value(prev.to_hex()))
-            .col_expr(audit_head::Column::TreeSize, Expr::value(tree_size))
-            .col_expr(audit_head::Column::TreeRoot, Expr::value(tree_root))
-            .col_expr(audit_head::Column::TreeFrontier, Expr::value(tree_frontier))
-            .filter(audit_head::Column::Org.eq(org.as_str()))
+            .col_expr(audit_head::Column::Hash, Expr::value(prev.to_hex()));
+        if tree_enabled() {
+            let mut nodes = Vec::new();
+            catch_up(txn, org, &mut frontier, chained, u64::MAX, &mut nodes).await?;
+            nodes.extend(frontier.append(&leaves).map_err(corrupt)?);
+            insert_nodes(txn, org, &nodes).await?;
+            let (tree_size, tree_root, tree_frontier) = head_columns(&frontier)?;
+            head = head
+                .col_expr(audit_head::Column::TreeSize, Expr::value(tree_size))
+                .col_expr(audit_head::Column::TreeRoot, Expr::value(tree_root))
+                .col_expr(audit_head::Column::TreeFrontier, Expr::value(tree_frontier));
+        }
+        head.filter(audit_head::Column::Org.eq(org.as_str()))
             .exec(txn)
             .await
             .map_err(from_db)?;

@@ -24,6 +24,23 @@ use crate::entity::{audit_event, audit_head, audit_tree_node};
 use crate::error::{corrupt, from_db};
 use crate::store::write_transaction;
 
+/// Off only in benchmarks (`bench-internals`): appends then skip the tree.
+#[cfg(feature = "bench-internals")]
+pub(crate) static TREE_DISABLED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Whether appends write the tree: always, but in benchmarks that compare without it.
+pub(super) fn tree_enabled() -> bool {
+    #[cfg(feature = "bench-internals")]
+    {
+        !TREE_DISABLED.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    #[cfg(not(feature = "bench-internals"))]
+    {
+        true
+    }
+}
+
 /// Events one backfill transaction adds to a tree.
 pub(crate) const BACKFILL_CHUNK: u64 = 20_000;
 /// Node rows per `INSERT` (three parameters each, well within SQLite's limit).
