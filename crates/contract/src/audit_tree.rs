@@ -385,7 +385,8 @@ pub async fn a_second_checkpoint_of_one_size_conflicts(f: AuditTreeFixture) {
     assert_eq!(f.tree.checkpoint_at(&org, 2).await, Ok(Some(first)));
 }
 
-/// `grown_logs` lists the orgs grown beyond their latest checkpoint, and only those.
+/// `grown_logs` lists the orgs grown beyond a latest checkpoint made by the bound, and
+/// only those.
 pub async fn grown_logs_lists_orgs_beyond_their_latest_checkpoint(f: AuditTreeFixture) {
     let (never, caught_up, grew) = (fresh_org(), fresh_org(), fresh_org());
     for org in [&never, &caught_up, &grew] {
@@ -399,17 +400,33 @@ pub async fn grown_logs_lists_orgs_beyond_their_latest_checkpoint(f: AuditTreeFi
             .expect("save");
     }
     append_n(&f.log, &grew, 1).await;
-    let listed = f.second_tree.grown_logs(10_000).await.expect("grown logs");
+    let made_at = checkpoint(&grew, 2, EMPTY_ROOT, 1).made_at;
+    let too_recent = f
+        .tree
+        .grown_logs(made_at - Duration::microseconds(1), 10_000)
+        .await;
+    let orgs: Vec<OrgId> = too_recent
+        .expect("grown logs")
+        .into_iter()
+        .map(|l| l.org)
+        .collect();
+    assert_eq!(
+        orgs,
+        std::slice::from_ref(&never),
+        "a checkpoint after the bound keeps the org out"
+    );
+    let listed = f
+        .second_tree
+        .grown_logs(made_at, 10_000)
+        .await
+        .expect("grown logs");
     let find = |org: &OrgId| listed.iter().find(|log| &log.org == org).cloned();
     let never_log = find(&never).expect("an org without checkpoint is listed");
     assert_eq!(never_log.head, head(&f.tree, &never).await);
     assert_eq!(never_log.last_checkpoint, None);
     let grew_log = find(&grew).expect("a grown org is listed");
     assert_eq!(grew_log.head, head(&f.tree, &grew).await);
-    assert_eq!(
-        grew_log.last_checkpoint,
-        Some((2, checkpoint(&grew, 2, EMPTY_ROOT, 1).made_at))
-    );
+    assert_eq!(grew_log.last_checkpoint, Some((2, made_at)));
     assert_eq!(
         find(&caught_up),
         None,
@@ -423,6 +440,6 @@ pub async fn grown_logs_lists_orgs_beyond_their_latest_checkpoint(f: AuditTreeFi
     };
     assert_eq!(orgs, sorted, "by org");
     orgs.truncate(1);
-    let limited = f.tree.grown_logs(1).await.expect("grown logs");
+    let limited = f.tree.grown_logs(made_at, 1).await.expect("grown logs");
     assert_eq!(limited.iter().map(|log| &log.org).collect::<Vec<_>>(), orgs);
 }

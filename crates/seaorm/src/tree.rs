@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Order;
 use sea_orm::{
     ActiveValue, ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
@@ -67,15 +68,16 @@ struct GrownRow {
     tree_size: i64,
     tree_root: Option<Vec<u8>>,
     last_size: Option<i64>,
-    last_made_at: Option<chrono::DateTime<chrono::Utc>>,
+    last_made_at: Option<DateTime<Utc>>,
 }
 
-/// Heads larger than their org's latest checkpoint, with that checkpoint.
+/// Heads larger than their org's latest checkpoint, with that checkpoint, if it was made
+/// by the bound that follows (then the order and the limit).
 const GROWN: &str = "SELECT h.org AS org, h.tree_size AS tree_size, h.tree_root AS tree_root, \
      c.size AS last_size, c.made_at AS last_made_at \
      FROM audit_heads h LEFT JOIN audit_checkpoints c ON c.org = h.org \
      AND c.size = (SELECT MAX(l.size) FROM audit_checkpoints l WHERE l.org = h.org) \
-     WHERE h.tree_size > COALESCE(c.size, 0) ORDER BY h.org LIMIT ";
+     WHERE h.tree_size > COALESCE(c.size, 0) AND (c.made_at IS NULL OR c.made_at <= ";
 
 #[async_trait]
 impl AuditTree for SeaOrmStore {
@@ -162,16 +164,23 @@ impl AuditTree for SeaOrmStore {
             .transpose()
     }
 
-    async fn grown_logs(&self, limit: u32) -> Result<Vec<GrownLog>, StoreError> {
-        let backend = match self.inner.backend {
-            Backend::Postgres => DbBackend::Postgres,
-            Backend::Sqlite => DbBackend::Sqlite,
+    async fn grown_logs(
+        &self,
+        checkpointed_by: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<GrownLog>, StoreError> {
+        let (backend, by) = match self.inner.backend {
+            Backend::Postgres => (DbBackend::Postgres, "$1"),
+            Backend::Sqlite => (DbBackend::Sqlite, "?"),
         };
-        let rows =
-            GrownRow::find_by_statement(Statement::from_string(backend, format!("{GROWN}{limit}")))
-                .all(&self.inner.db)
-                .await
-                .map_err(from_db)?;
+        let rows = GrownRow::find_by_statement(Statement::from_sql_and_values(
+            backend,
+            format!("{GROWN}{by}) ORDER BY h.org LIMIT {limit}"),
+            [instant::bound(checkpointed_by).into()],
+        ))
+        .all(&self.inner.db)
+        .await
+        .map_err(from_db)?;
         rows.into_iter()
             .map(|row| {
                 let last_checkpoint = match (row.last_size, row.last_made_at) {

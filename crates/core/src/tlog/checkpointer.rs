@@ -141,10 +141,12 @@ impl Checkpointer {
         }
     }
 
-    /// The logs due a checkpoint now.
+    /// The logs due a checkpoint now (at most a thousand; the rest are due next run:
+    /// those checkpointed now drop out until the interval has passed again).
     pub async fn due(&self) -> Result<Vec<GrownLog>, StoreError> {
         let now = self.clock.now();
-        let mut grown = self.tree.grown_logs(RUN_LIMIT).await?;
+        let by = now.checked_sub_signed(self.interval).unwrap_or(now);
+        let mut grown = self.tree.grown_logs(by, RUN_LIMIT).await?;
         grown.retain(|log| checkpoint_due(&log.head, log.last_checkpoint, now, self.interval));
         Ok(grown)
     }

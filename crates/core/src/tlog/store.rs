@@ -121,8 +121,9 @@ impl TreeReadError {
 /// - `latest_checkpoint` MUST return the org's checkpoint of the largest size (`None`
 ///   without one); `checkpoint_at` the one of that size, if any.
 /// - `grown_logs` MUST list, by org, at most `limit` orgs whose tree is larger than
-///   their latest checkpoint's size (every org with events and no checkpoint), each
-///   with its head and latest checkpoint's size and time.
+///   their latest checkpoint's size and whose latest checkpoint was made at or before
+///   `checkpointed_by` (every org with events and no checkpoint), each with its head
+///   and latest checkpoint's size and time.
 /// - A second handle on the same data MUST see every tree change and checkpoint of the
 ///   first.
 ///
@@ -153,8 +154,13 @@ pub trait AuditTree: Send + Sync + Debug {
         size: u64,
     ) -> Result<Option<StoredCheckpoint>, StoreError>;
 
-    /// Orgs whose tree grew beyond their latest checkpoint, by org, at most `limit`.
-    async fn grown_logs(&self, limit: u32) -> Result<Vec<GrownLog>, StoreError>;
+    /// Orgs whose tree grew beyond their latest checkpoint, made at or before
+    /// `checkpointed_by`, by org, at most `limit`.
+    async fn grown_logs(
+        &self,
+        checkpointed_by: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<GrownLog>, StoreError>;
 
     /// The root of the org's tree at `size` (≤ its current size): one read of at most
     /// 63 nodes.

@@ -2,6 +2,7 @@
 //! per org, appended under the store's lock with each event (`State::append`).
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use support_access_core::StoreError;
 use support_access_core::ids::OrgId;
 use support_access_core::tlog::{
@@ -75,7 +76,11 @@ impl AuditTree for InMemoryStore {
             .cloned())
     }
 
-    async fn grown_logs(&self, limit: u32) -> Result<Vec<GrownLog>, StoreError> {
+    async fn grown_logs(
+        &self,
+        checkpointed_by: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<GrownLog>, StoreError> {
         let state = self.lock()?;
         let mut grown: Vec<GrownLog> = state
             .trees
@@ -86,7 +91,9 @@ impl AuditTree for InMemoryStore {
                     .get(org)
                     .and_then(|stored| stored.last_key_value())
                     .map(|(size, checkpoint)| (*size, checkpoint.made_at));
-                (tree.size() > last.map_or(0, |(size, _)| size)).then(|| GrownLog {
+                let grown = tree.size() > last.map_or(0, |(size, _)| size);
+                let old = last.is_none_or(|(_, made_at)| made_at <= checkpointed_by);
+                (grown && old).then(|| GrownLog {
                     org: org.clone(),
                     head: TreeHead {
                         size: tree.size(),
