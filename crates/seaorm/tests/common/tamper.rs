@@ -14,7 +14,8 @@ use support_access_core::audit::{AuditEvent, AuditKind, NewAuditEvent};
 use support_access_core::ids::OrgId;
 use support_access_core::tlog::{
     AuditTree, Checkpoint, Checkpointer, CheckpointerError, HashReader, MemoryTree, NodeId,
-    NoteSigner, TreeReadError, audit_key_name, audit_origin, event_leaf, stored_node_count,
+    NoteSigner, TreeError, TreeReadError, audit_key_name, audit_origin, event_leaf,
+    stored_node_count,
 };
 use support_access_memory::ManualClock;
 use support_access_seaorm::{Backend, SeaOrmStore};
@@ -333,6 +334,34 @@ pub async fn rehashing_the_chain_and_the_tree_is_detected(attack: Attack) {
             refused,
             Err(CheckpointerError::NotAnExtension { size: SAVED, .. })
         ),
+        "{refused:?}"
+    );
+}
+
+/// A node the tree must have but the database lost is refused as `Inconsistent`, never
+/// answered with a made-up proof or root; the checkpointer signs nothing then.
+pub async fn a_missing_node_is_refused_not_made_up(attack: Attack) {
+    // Leaf 0 (proofs for events 1 and 2, the root at size 1) and the subtree of events
+    // 1..=8 (every root from size 8 on).
+    attack
+        .sql(vec![format!(
+            "DELETE FROM audit_tree_nodes WHERE org = '{}' AND node IN (0, {})",
+            attack.org,
+            NodeId::new(3, 0).packed()
+        )])
+        .await;
+    let missing = TreeReadError::Inconsistent(TreeError::MissingNode(NodeId::leaf(0)));
+    let proof = attack.store.inclusion_proof(&attack.org, 2, 2).await;
+    assert_eq!(proof.err(), Some(missing.clone()));
+    assert_eq!(
+        attack.store.root_at(&attack.org, 1).await.err(),
+        Some(missing.clone())
+    );
+    assert_eq!(missing.code(), "tree_store_inconsistent");
+    append(&attack.store, &attack.org, 1).await;
+    let refused = checkpointer(&attack.store).current(&attack.org).await;
+    assert!(
+        matches!(refused, Err(CheckpointerError::Tree(_))),
         "{refused:?}"
     );
 }

@@ -48,3 +48,8 @@ async fn rehashing_the_chain_is_detected() {
 async fn rehashing_the_chain_and_the_tree_is_detected() {
     attack(tamper::rehashing_the_chain_and_the_tree_is_detected).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_node_is_refused_not_made_up() {
+    attack(tamper::a_missing_node_is_refused_not_made_up).await;
+}
