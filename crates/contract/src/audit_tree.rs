@@ -291,35 +291,39 @@ pub async fn orgs_have_independent_trees(f: AuditTreeFixture) {
     }
 }
 
-/// Appends racing from two handles (and grouped into batches) keep one tree that is
-/// the RFC root of the one gap-free chain.
+/// Appends racing from two handles (and grouped into batches, of two orgs) keep one
+/// tree per org that is the RFC root of its one gap-free chain.
 pub async fn concurrent_appends_from_two_handles_keep_the_tree_consistent(f: AuditTreeFixture) {
-    let org = fresh_org();
-    let appends = (0..40i64).map(|n| {
+    // Two orgs, so that batches also mix orgs.
+    let (org, other) = (fresh_org(), fresh_org());
+    let appends = (0..60i64).map(|n| {
         let log = if n % 2 == 0 {
             f.log.clone()
         } else {
             f.second_log.clone()
         };
-        let event = NewAuditEvent::new(org.clone(), AuditKind::RequestAllowed, t0());
+        let to = if n % 3 == 0 { &other } else { &org };
+        let event = NewAuditEvent::new(to.clone(), AuditKind::RequestAllowed, t0());
         tokio::spawn(async move { log.append(event).await.expect("append") })
     });
     for joined in join_all(appends).await {
         joined.expect("task");
     }
-    let leaves = leaves(&f.log, &org).await;
-    assert_eq!(leaves.len(), 40);
-    let expected = TreeHead {
-        size: 40,
-        root: naive_root(&leaves),
-    };
-    assert_eq!(head(&f.tree, &org).await, expected);
-    assert_eq!(head(&f.second_tree, &org).await, expected);
-    let proof = f.second_tree.consistency_proof(&org, 13, 40).await;
-    proof
-        .expect("consistency proof")
-        .verify(&naive_root(&leaves[..13]), &expected.root)
-        .expect("consistent");
+    for (org, size) in [(&org, 40), (&other, 20)] {
+        let leaves = leaves(&f.log, org).await;
+        assert_eq!(leaves.len(), size);
+        let expected = TreeHead {
+            size: size as u64,
+            root: naive_root(&leaves),
+        };
+        assert_eq!(head(&f.tree, org).await, expected);
+        assert_eq!(head(&f.second_tree, org).await, expected);
+        let proof = f.second_tree.consistency_proof(org, 13, size as u64).await;
+        proof
+            .expect("consistency proof")
+            .verify(&naive_root(&leaves[..13]), &expected.root)
+            .expect("consistent");
+    }
 }
 
 /// A refused append (its id is taken) leaves the tree as it was.
