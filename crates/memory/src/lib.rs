@@ -1,8 +1,8 @@
 //! In-memory adapters for every Support Access port.
 //!
-//! - [`InMemoryStore`]: [`GrantStore`](support_access_core::GrantStore),
+//! - [`InMemoryStore`]: the [`GrantStore`](support_access_core::GrantStore),
 //!   [`AuditLog`](support_access_core::AuditLog) and
-//!   [`AuditTree`](support_access_core::tlog::AuditTree) in one process's memory. Clones share
+//!   [`AuditTree`](support_access_core::tlog::AuditTree) ports in one process's memory. Clones share
 //!   the data, so a clone is a second handle on the same store.
 //! - [`ManualClock`]: a clock tests set and advance.
 //! - [`SystemClock`]: the wall clock; the only place in the workspace that reads it.
