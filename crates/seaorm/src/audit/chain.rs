@@ -7,16 +7,19 @@
 
 use std::collections::BTreeMap;
 
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{CommonTableExpression, Expr, OnConflict, WithClause};
+use sea_orm::{
+    ActiveValue, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait,
+    UpdateMany,
+};
 use support_access_core::StoreError;
 use support_access_core::audit::{AuditEvent, ChainHash, GENESIS, NewAuditEvent};
 use support_access_core::ids::OrgId;
-use support_access_core::tlog::{Frontier, event_leaf};
+use support_access_core::tlog::{Frontier, Node, event_leaf};
 
-use super::tree::{catch_up, frontier_of, head_columns, insert_nodes, tree_enabled};
+use super::tree::{catch_up, frontier_of, head_columns, insert_nodes, node_rows, tree_enabled};
 use super::{to_i64, to_row};
-use crate::entity::{audit_event, audit_head};
+use crate::entity::{audit_event, audit_head, audit_tree_node};
 use crate::error::{corrupt, from_db};
 
 /// Appends `events` to their orgs' chains inside the open transaction `txn`.
@@ -60,30 +63,67 @@ pub(crate) async fn append_in<C: ConnectionTrait>(
         if rows.is_empty() {
             continue;
         }
-        audit_event::Entity::insert_many(rows)
-            .exec_without_returning(txn)
-            .await
-            .map_err(from_db)?;
         let mut head = audit_head::Entity::update_many()
             .col_expr(audit_head::Column::Seq, Expr::value(to_i64(seq, "seq")?))
             .col_expr(audit_head::Column::Hash, Expr::value(prev.to_hex()));
+        let mut nodes = Vec::new();
         if tree_enabled() {
-            let mut nodes = Vec::new();
             catch_up(txn, org, &mut frontier, chained, u64::MAX, &mut nodes).await?;
             nodes.extend(frontier.append(&leaves).map_err(corrupt)?);
-            insert_nodes(txn, org, &nodes).await?;
             let (tree_size, tree_root, tree_frontier) = head_columns(&frontier)?;
             head = head
                 .col_expr(audit_head::Column::TreeSize, Expr::value(tree_size))
                 .col_expr(audit_head::Column::TreeRoot, Expr::value(tree_root))
                 .col_expr(audit_head::Column::TreeFrontier, Expr::value(tree_frontier));
         }
-        head.filter(audit_head::Column::Org.eq(org.as_str()))
-            .exec(txn)
-            .await
-            .map_err(from_db)?;
+        let head = head.filter(audit_head::Column::Org.eq(org.as_str()));
+        write_org(txn, org, rows, &nodes, head).await?;
     }
     Ok(sealed)
+}
+
+/// Node rows that still fit one PostgreSQL statement with a batch's events (its limit
+/// is 65,535 parameters: a batch's events take at most 256 × 26).
+const ONE_STATEMENT_NODES: usize = 8_192;
+
+/// Writes an org's share of an append: its events, its new tree nodes and its head.
+/// On PostgreSQL one statement (the inserts as data-modifying CTEs of the head's
+/// `UPDATE`): one round trip where the chain alone took two. Elsewhere, or for a
+/// catch-up too large for one statement, one statement each.
+async fn write_org<C: ConnectionTrait>(
+    txn: &C,
+    org: &OrgId,
+    rows: Vec<audit_event::ActiveModel>,
+    nodes: &[Node],
+    head: UpdateMany<audit_head::Entity>,
+) -> Result<(), StoreError> {
+    let events = audit_event::Entity::insert_many(rows);
+    let backend = txn.get_database_backend();
+    if backend == DbBackend::Postgres && nodes.len() <= ONE_STATEMENT_NODES {
+        let mut with = WithClause::new();
+        with.cte(
+            CommonTableExpression::new()
+                .query(events.into_query())
+                .table_name("appended_events")
+                .to_owned(),
+        );
+        if !nodes.is_empty() {
+            let nodes = audit_tree_node::Entity::insert_many(node_rows(org, nodes)?);
+            with.cte(
+                CommonTableExpression::new()
+                    .query(nodes.into_query())
+                    .table_name("appended_nodes")
+                    .to_owned(),
+            );
+        }
+        let statement = backend.build(&with.query(head.into_query()));
+        txn.execute_raw(statement).await.map_err(from_db)?;
+        return Ok(());
+    }
+    events.exec_without_returning(txn).await.map_err(from_db)?;
+    insert_nodes(txn, org, nodes).await?;
+    head.exec(txn).await.map_err(from_db)?;
+    Ok(())
 }
 
 /// Appends one event inside `txn`: [`append_in`] for a lifecycle change.

@@ -106,6 +106,23 @@ async fn move_tree_head<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The rows of new nodes of the org's tree.
+pub(super) fn node_rows(
+    org: &OrgId,
+    nodes: &[Node],
+) -> Result<Vec<audit_tree_node::ActiveModel>, StoreError> {
+    nodes
+        .iter()
+        .map(|node| {
+            Ok(audit_tree_node::ActiveModel {
+                org: ActiveValue::Set(org.as_str().to_owned()),
+                node: ActiveValue::Set(to_i64(node.id.packed(), "tree node")?),
+                hash: ActiveValue::Set(node.hash.0.to_vec()),
+            })
+        })
+        .collect()
+}
+
 /// Inserts new nodes of the org's tree.
 pub(super) async fn insert_nodes<C: ConnectionTrait>(
     txn: &C,
@@ -113,17 +130,7 @@ pub(super) async fn insert_nodes<C: ConnectionTrait>(
     nodes: &[Node],
 ) -> Result<(), StoreError> {
     for chunk in nodes.chunks(INSERT_CHUNK) {
-        let rows = chunk
-            .iter()
-            .map(|node| {
-                Ok(audit_tree_node::ActiveModel {
-                    org: ActiveValue::Set(org.as_str().to_owned()),
-                    node: ActiveValue::Set(to_i64(node.id.packed(), "tree node")?),
-                    hash: ActiveValue::Set(node.hash.0.to_vec()),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        audit_tree_node::Entity::insert_many(rows)
+        audit_tree_node::Entity::insert_many(node_rows(org, chunk)?)
             .exec_without_returning(txn)
             .await
             .map_err(from_db)?;
