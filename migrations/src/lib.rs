@@ -24,6 +24,7 @@ mod m20261126_000002_audit;
 mod m20261126_000003_signing_keys;
 mod m20261126_000004_grant_notify;
 mod m20261201_000005_event_error_rewrites;
+mod m20261202_000006_audit_tree;
 mod m20261202_000008_changes;
 
 /// The PostgreSQL `LISTEN`/`NOTIFY` channel on which every committed change of a grant
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_signing_keys::Migration),
             Box::new(m20261126_000004_grant_notify::Migration),
             Box::new(m20261201_000005_event_error_rewrites::Migration),
+            Box::new(m20261202_000006_audit_tree::Migration),
             Box::new(m20261202_000008_changes::Migration),
         ]
     }

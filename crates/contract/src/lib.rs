@@ -30,8 +30,11 @@ use support_access_core::ids::OrgId;
 use support_access_core::{AuditLog, ChangeStore, GrantStore};
 
 pub mod audit_log;
+pub mod audit_tree;
 pub mod change_store;
 pub mod grant_store;
+
+pub use audit_tree::AuditTreeFixture;
 mod support;
 
 /// Cleans up after a case (drops a schema, removes a file).
@@ -274,6 +277,34 @@ macro_rules! change_store_suite {
                 concurrent_reverts_let_exactly_one_win,
                 revert_of_an_unknown_or_foreign_change_is_not_found,
                 second_handle_sees_the_first_handles_writes,
+            ]
+        );
+    };
+}
+
+/// One test per [`AuditTree`](support_access_core::tlog::AuditTree) promise. Takes an
+/// expression (a future) that yields a fresh [`AuditTreeFixture`].
+#[macro_export]
+macro_rules! audit_tree_suite {
+    ($fixture:expr) => {
+        $crate::__cases!(
+            audit_tree,
+            $fixture,
+            [
+                an_org_without_events_has_the_empty_tree,
+                the_head_is_the_rfc_root_of_the_event_hashes,
+                grant_change_events_enter_the_tree,
+                stored_nodes_are_the_complete_subtrees,
+                inclusion_proofs_verify_for_every_event_and_size,
+                consistency_proofs_verify_between_every_pair_of_sizes,
+                proofs_beyond_the_log_or_of_no_tree_are_refused,
+                orgs_have_independent_trees,
+                concurrent_appends_from_two_handles_keep_the_tree_consistent,
+                a_refused_append_leaves_the_tree_unchanged,
+                a_checkpoint_reads_back_exactly,
+                the_latest_checkpoint_is_the_largest,
+                a_second_checkpoint_of_one_size_conflicts,
+                grown_logs_lists_orgs_beyond_their_latest_checkpoint,
             ]
         );
     };

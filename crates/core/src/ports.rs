@@ -12,6 +12,7 @@ use thiserror::Error;
 use crate::audit::{AuditEvent, AuditPage, AuditQuery, NewAuditEvent};
 use crate::grant::{Closure, Grant};
 use crate::ids::{GrantId, OrgId, StaffId};
+pub use crate::tlog::store::AuditTree;
 
 pub use crate::change::port::{ChangeStore, RecordedChanges, RecordedRevert};
 

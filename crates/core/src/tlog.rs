@@ -2,7 +2,8 @@
 //! §2.1), signed checkpoints in the C2SP `tlog-checkpoint` / `signed-note` formats, and
 //! inclusion and consistency proofs (SPEC §6.1).
 //!
-//! Everything here is pure: no I/O, no clock. Storage is described, not done:
+//! The tree, proofs, notes and checkpoints are pure: no I/O, no clock. The port and
+//! the checkpointer are where they meet the store and the clock:
 //!
 //! - [`tree`]: node addresses ([`NodeId`]), the [`Frontier`] that appends leaves
 //!   incrementally and says which new nodes to persist, and the [`HashReader`] contract
@@ -13,7 +14,11 @@
 //!   customer does, with the RFC 9162 §2.1.3.2 / §2.1.4.2 algorithms;
 //! - [`note`]: C2SP signed notes with Ed25519 ([`NoteSigner`], [`NoteVerifier`], verifier
 //!   keys `<name>+<hex key id>+<base64(0x01 ‖ public key)>`);
-//! - [`checkpoint`]: [`Checkpoint`], the signed tree head `origin / size / root`.
+//! - [`checkpoint`]: [`Checkpoint`], the signed tree head `origin / size / root`;
+//! - [`store`]: the [`AuditTree`] port (the tree and checkpoints a store keeps with
+//!   the events) and the proofs served from it;
+//! - [`checkpointer`]: the [`Checkpointer`] that signs a checkpoint of every log that
+//!   grew, once per interval, with an [`AuditSigner`].
 //!
 //! The tree's leaves are an org's events in `seq` order: leaf index `seq - 1`, leaf input
 //! the event's 32-byte chain `hash` ([`event_leaf`]). `docs/tlog.md` says what a store
@@ -31,16 +36,22 @@ use thiserror::Error;
 use crate::audit::ChainHash;
 
 pub mod checkpoint;
+pub mod checkpointer;
 pub mod note;
 pub mod proof;
+pub mod store;
 pub mod tree;
 
 pub use checkpoint::{Checkpoint, CheckpointError, audit_key_name, audit_origin};
+pub use checkpointer::{
+    AuditSigner, CheckpointRun, Checkpointer, CheckpointerError, checkpoint_due,
+};
 pub use note::{
     NoteError, NoteSignature, NoteSigner, NoteVerifier, OpenedNote, SignedNote, SignerKeyError,
     VerifierKeyError, key_id, open_note, parse_note,
 };
 pub use proof::{ConsistencyPlan, ConsistencyProof, InclusionPlan, InclusionProof, ProofError};
+pub use store::{AuditTree, GrownLog, StoredCheckpoint, TreeHead, TreeReadError};
 pub use tree::{
     Frontier, HashReader, MAX_TREE_SIZE, MemoryTree, Node, NodeId, TreeError, consistency_proof,
     inclusion_proof, stored_node_count, tree_root,

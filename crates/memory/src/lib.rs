@@ -1,9 +1,10 @@
 //! In-memory adapters for every Support Access port.
 //!
-//! - [`InMemoryStore`]: [`GrantStore`](support_access_core::GrantStore) and
-//!   [`AuditLog`](support_access_core::AuditLog) in one process's memory. Clones share
-//!   the data, so a clone is a second handle on the same store. It also implements
-//!   [`ChangeStore`](support_access_core::ChangeStore).
+//! - [`InMemoryStore`]: the [`GrantStore`](support_access_core::GrantStore),
+//!   [`AuditLog`](support_access_core::AuditLog),
+//!   [`AuditTree`](support_access_core::tlog::AuditTree) and
+//!   [`ChangeStore`](support_access_core::ChangeStore) ports in one process's memory.
+//!   Clones share the data, so a clone is a second handle on the same store.
 //! - [`ManualClock`]: a clock tests set and advance.
 //! - [`SystemClock`]: the wall clock; the only place in the workspace that reads it.
 

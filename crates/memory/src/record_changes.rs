@@ -67,7 +67,7 @@ impl State {
         for entry in &entries {
             self.changes.check_new(entry)?;
         }
-        let event = self.append(event);
+        let event = self.append(event)?;
         let entries = (0..)
             .zip(entries)
             .map(|(ordinal, entry)| self.changes.push(entry, event.seq, ordinal))
@@ -95,7 +95,7 @@ impl State {
             .map_err(|e| StoreError::Conflict(e.to_string()))?;
         self.changes.check_new(&revert)?;
         self.check_event(&event)?;
-        let event = self.append(event);
+        let event = self.append(event)?;
         let revert = self.changes.push(revert, event.seq, 0);
         let original = &mut self.changes.entries[index];
         original.reverted_by = Some(revert.id);

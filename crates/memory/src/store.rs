@@ -1,6 +1,6 @@
-//! Grants, seats and the audit log in memory.
+//! Grants, seats and the audit log (with its tree and checkpoints) in memory.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -9,9 +9,12 @@ use support_access_core::audit::{AuditEvent, AuditPage, AuditQuery, GENESIS, New
 use support_access_core::grant::{Closure, Grant, Seat};
 use support_access_core::ids::{GrantId, OrgId, StaffId};
 use support_access_core::time::to_micros;
+use support_access_core::tlog::{MemoryTree, StoredCheckpoint, event_leaf};
 use support_access_core::{AuditLog, GrantStore, Recorded, StoreError};
 use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
 use uuid::Uuid;
+
+mod tree;
 
 /// Grants and audit streams in memory. Cheap to clone; clones share the data.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +40,10 @@ pub(crate) struct State {
     event_ids: HashSet<Uuid>,
     /// What support changed (`crate::record_changes`).
     pub(crate) changes: crate::record_changes::Changes,
+    /// Each org's Merkle tree over its stream, appended with every event.
+    trees: HashMap<OrgId, MemoryTree>,
+    /// Each org's signed checkpoints by size.
+    checkpoints: HashMap<OrgId, BTreeMap<u64, StoredCheckpoint>>,
     unavailable: bool,
 }
 
@@ -108,17 +115,23 @@ impl State {
         }
     }
 
-    /// Seals `event` as its org's next and stores it. The one place events enter the
-    /// log: appends and lifecycle changes both come here, under the store's lock.
-    pub(crate) fn append(&mut self, event: NewAuditEvent) -> AuditEvent {
+    /// Seals `event` as its org's next and stores it, with its leaf in the org's tree.
+    /// The one place events enter the log: appends and lifecycle changes both come
+    /// here, under the store's lock.
+    pub(crate) fn append(&mut self, event: NewAuditEvent) -> Result<AuditEvent, StoreError> {
         let stream = self.streams.entry(event.org.clone()).or_default();
         let (seq, prev_hash) = stream
             .last()
             .map_or((1, GENESIS), |last| (last.seq + 1, last.hash));
         let sealed = event.seal(seq, prev_hash);
+        self.trees
+            .entry(sealed.org.clone())
+            .or_default()
+            .append(&[event_leaf(&sealed.hash)])
+            .map_err(|error| StoreError::Backend(error.to_string()))?;
         stream.push(sealed.clone());
         self.event_ids.insert(sealed.id);
-        sealed
+        Ok(sealed)
     }
 
     /// Applies a checked change to grant `id` and records its event, both under the one
@@ -130,11 +143,10 @@ impl State {
         change: impl FnOnce(&mut Grant) -> Result<(), StoreError>,
     ) -> Result<Recorded, StoreError> {
         self.check_event(&event)?;
-        let grant = self.grants.get_mut(&id).ok_or(StoreError::NotFound)?;
-        let mut changed = grant.clone();
+        let mut changed = self.grants.get(&id).ok_or(StoreError::NotFound)?.clone();
         change(&mut changed)?;
-        *grant = changed.clone();
-        let event = self.append(event);
+        let event = self.append(event)?;
+        self.grants.insert(id, changed.clone());
         Ok(Recorded {
             grant: changed,
             event,
@@ -165,13 +177,13 @@ impl GrantStore for InMemoryStore {
             return Err(StoreError::Conflict(format!("grant {} exists", grant.id)));
         }
         state.check_event(&event)?;
+        let event = state.append(event)?;
         state
             .by_org
             .entry(grant.org.clone())
             .or_default()
             .push(grant.id);
         state.grants.insert(grant.id, grant.clone());
-        let event = state.append(event);
         Ok(Recorded {
             grant: grant.clone(),
             event,
@@ -311,7 +323,7 @@ impl AuditLog for InMemoryStore {
         self.stalled().await;
         let mut state = self.lock()?;
         state.check_event(&event)?;
-        Ok(state.append(event))
+        state.append(event)
     }
 
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use support_access_contract::{
-    AuditLogFixture, ChangeStoreFixture, GrantStoreFixture, Release, Stall, Tamper,
-    nothing_to_tear_down,
+    AuditLogFixture, AuditTreeFixture, ChangeStoreFixture, GrantStoreFixture, Release, Stall,
+    Tamper, nothing_to_tear_down,
 };
 use support_access_memory::InMemoryStore;
 
@@ -56,6 +56,18 @@ async fn audit_log() -> AuditLogFixture {
     }
 }
 
+async fn audit_tree() -> AuditTreeFixture {
+    let store = InMemoryStore::new();
+    AuditTreeFixture {
+        log: Arc::new(store.clone()),
+        tree: Arc::new(store.clone()),
+        grants: Arc::new(store.clone()),
+        second_log: Arc::new(store.clone()),
+        second_tree: Arc::new(store),
+        teardown: nothing_to_tear_down(),
+    }
+}
+
 mod grant_store {
     support_access_contract::grant_store_suite!(super::grant_store());
 }
@@ -66,4 +78,8 @@ mod audit_log {
 
 mod change_store {
     support_access_contract::change_store_suite!(super::change_store());
+}
+
+mod audit_tree {
+    support_access_contract::audit_tree_suite!(super::audit_tree());
 }

@@ -1,7 +1,8 @@
 //! [`AuditLog`] on the `audit_events` and `audit_heads` tables.
 //!
-//! Appends go through the store's [`Appender`] (group commit); reads are plain queries
-//! on the primary key `(org, seq)` and the per-filter indexes.
+//! Appends go through the store's [`Appender`] (group commit) and write each org's
+//! Merkle tree with the events (`tree`); reads are plain queries on the primary key
+//! `(org, seq)` and the per-filter indexes.
 
 use async_trait::async_trait;
 use sea_orm::sea_query::Order;
@@ -20,10 +21,14 @@ use crate::instant::{self, bound, ceil};
 
 mod appender;
 mod chain;
+mod tree;
 
 pub use appender::AppendStats;
 pub(crate) use appender::Appender;
 pub(crate) use chain::append_one_in;
+#[cfg(feature = "bench-internals")]
+pub(crate) use tree::TREE_DISABLED;
+pub(crate) use tree::{backfill, tree_hash};
 
 fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(value)

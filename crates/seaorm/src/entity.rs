@@ -1,7 +1,9 @@
 //! The tables as sea-orm entities. Private to the adapter: nothing outside this crate
 //! sees a row type, and the migrations do not import these.
 
+pub(crate) mod audit_checkpoint;
 pub(crate) mod audit_event;
 pub(crate) mod audit_head;
+pub(crate) mod audit_tree_node;
 pub(crate) mod change_entry;
 pub(crate) mod grant;

@@ -3,6 +3,7 @@
 //!
 //! [`SeaOrmStore`] implements the [`GrantStore`](support_access_core::GrantStore),
 //! [`AuditLog`](support_access_core::AuditLog) and
+//! [`AuditTree`](support_access_core::tlog::AuditTree) and
 //! [`ChangeStore`](support_access_core::ChangeStore) ports; the contract suites of
 //! `support-access-contract` prove it on both databases. The database holds the
 //! invariants itself (one open grant per org, one event per `(org, seq)`), so several
@@ -30,7 +31,20 @@ mod instant;
 mod pool;
 mod record_changes;
 mod store;
+mod tree;
 
 pub use audit::AppendStats;
 pub use changes::PgGrantChanges;
 pub use store::{Backend, SeaOrmStore, StoreOptions, migrate};
+
+/// For `benches/append.rs` only (feature `bench-internals`, never on in the gateway).
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub mod bench {
+    /// Makes every store of this process write (`true`, the only production mode) or
+    /// skip (`false`) the audit tree on append, to measure what the tree costs.
+    /// Skipping breaks the tree of the orgs appended meanwhile.
+    pub fn set_audit_tree(enabled: bool) {
+        crate::audit::TREE_DISABLED.store(!enabled, std::sync::atomic::Ordering::Relaxed);
+    }
+}

@@ -15,7 +15,7 @@ use support_access_migrations::Migrator;
 use support_access_migrations::MigratorTrait;
 use tokio::sync::Mutex;
 
-use crate::audit::Appender;
+use crate::audit::{Appender, backfill};
 use crate::error::{from_db, from_sqlx};
 use crate::pool::{settled_after_release, settled_before_acquire, writable_after_release};
 
@@ -188,6 +188,8 @@ impl SeaOrmStore {
 
     /// Applies every pending migration, in one transaction. On PostgreSQL, instances
     /// starting together take turns (an advisory lock), so each migration runs once.
+    /// Then builds the Merkle tree of events stored before the tree existed, in
+    /// transactions of its own (a few thousand events each).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let db = &self.inner.writer;
         let _guard = self.write_guard().await;
@@ -203,7 +205,8 @@ impl SeaOrmStore {
             .map_err(from_db)?;
         }
         Migrator::up(&txn, None).await.map_err(from_db)?;
-        txn.commit().await.map_err(from_db)
+        txn.commit().await.map_err(from_db)?;
+        backfill(db, self.inner.backend).await
     }
 
     /// Closes the connection pool. Calls made afterwards, through this store or its

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use support_access_cache::{CacheConfig, CachedGrantStore, LocalGrantChanges};
 use support_access_contract::{
-    AuditLogFixture, ChangeStoreFixture, GrantStoreFixture, Release, Stall, Tamper, Teardown,
+    AuditLogFixture, AuditTreeFixture, ChangeStoreFixture, GrantStoreFixture, Release, Stall,
+    Tamper, Teardown,
 };
 use support_access_core::StoreError;
 use support_access_seaorm::{SeaOrmStore, StoreOptions};
@@ -122,6 +123,18 @@ async fn audit_log() -> AuditLogFixture {
     }
 }
 
+async fn audit_tree() -> AuditTreeFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    AuditTreeFixture {
+        log: Arc::new(store.clone()),
+        tree: Arc::new(store.clone()),
+        grants: Arc::new(store),
+        second_log: Arc::new(second.clone()),
+        second_tree: Arc::new(second),
+        teardown,
+    }
+}
+
 /// Another process's write transaction on the file: the store's writes wait for it.
 fn write_lock_holder(path: PathBuf) -> Stall {
     use sqlx::{Connection, Executor};
@@ -148,6 +161,8 @@ fn write_lock_holder(path: PathBuf) -> Stall {
 
 #[path = "common/cases.rs"]
 mod cases;
+#[path = "common/tamper.rs"]
+mod tamper;
 #[path = "common/tmpfs.rs"]
 mod tmpfs;
 
@@ -367,6 +382,14 @@ mod adapter {
         fresh.close().await;
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_tree_behind_its_chain_is_built_by_migrate_and_by_append() {
+        adapter_case(|a, b, path| {
+            cases::a_tree_behind_its_chain_is_built_by_migrate_and_by_append(a, b, exec(path))
+        })
+        .await;
+    }
+
     #[tokio::test]
     async fn an_unopenable_database_is_unavailable() {
         let missing = std::env::temp_dir().join("support-access-no-such-dir/x.db");
@@ -392,4 +415,60 @@ mod audit_log {
 
 mod change_store {
     support_access_contract::change_store_suite!(super::change_store());
+}
+
+mod audit_tree {
+    support_access_contract::audit_tree_suite!(super::audit_tree());
+}
+
+/// Tamper detection with raw SQL on the database file (`common/tamper.rs`).
+mod tampering {
+    use super::tamper::{self, Attack};
+    use super::*;
+
+    async fn attack<F, Fut>(case: F)
+    where
+        F: FnOnce(Attack) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        adapter_case(|a, _, path| async move {
+            case(Attack::prepare(a, exec(path)).await).await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_untouched_log_passes() {
+        attack(tamper::an_untouched_log_passes).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deleting_the_newest_events_is_detected() {
+        attack(tamper::deleting_the_newest_events_is_detected).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deleting_the_newest_events_and_their_tree_is_detected() {
+        attack(tamper::deleting_the_newest_events_and_their_tree_is_detected).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn editing_an_event_is_detected() {
+        attack(tamper::editing_an_event_is_detected).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rehashing_the_chain_is_detected() {
+        attack(tamper::rehashing_the_chain_is_detected).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rehashing_the_chain_and_the_tree_is_detected() {
+        attack(tamper::rehashing_the_chain_and_the_tree_is_detected).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_missing_node_is_refused_not_made_up() {
+        attack(tamper::a_missing_node_is_refused_not_made_up).await;
+    }
 }

@@ -1,4 +1,5 @@
-//! `audit_heads`: the last `seq` and `hash` of each org's stream. Appends lock the row.
+//! `audit_heads`: the last `seq` and `hash` of each org's stream, and its tree head
+//! (size, root, frontier). Appends lock the row.
 
 use sea_orm::entity::prelude::*;
 
@@ -9,6 +10,12 @@ pub struct Model {
     pub org: String,
     pub seq: i64,
     pub hash: String,
+    /// Leaves in the org's tree: `seq` once the tree is built.
+    pub tree_size: i64,
+    /// The tree's root, 32 bytes; `NULL` for the empty tree.
+    pub tree_root: Option<Vec<u8>>,
+    /// The hashes of `Frontier::nodes_for(tree_size)`, 32 bytes each, in that order.
+    pub tree_frontier: Option<Vec<u8>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

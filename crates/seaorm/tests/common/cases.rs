@@ -206,3 +206,46 @@ pub async fn a_revoke_whose_event_the_database_refuses_is_not_stored(
     assert_eq!(revoked.event.seq, 2);
     assert!(!b.get(g.id).await.expect("get").is_open());
 }
+
+/// Events stored before the tree existed (`tree_size` 0, no nodes, as the migration
+/// leaves them) get their tree from `migrate`, and an append that finds the tree
+/// behind its chain catches it up first.
+pub async fn a_tree_behind_its_chain_is_built_by_migrate_and_by_append(
+    a: SeaOrmStore,
+    b: SeaOrmStore,
+    exec: Exec,
+) {
+    use support_access_core::tlog::{AuditTree, MemoryTree, TreeHead, event_leaf};
+
+    let org = OrgId::from("org-before-the-tree");
+    let forget = "DELETE FROM audit_tree_nodes; \
+                  UPDATE audit_heads SET tree_size = 0, tree_root = NULL, tree_frontier = NULL";
+    let expected = |events: &[support_access_core::audit::AuditEvent]| {
+        let mut tree = MemoryTree::new();
+        let leaves: Vec<_> = events.iter().map(|e| event_leaf(&e.hash)).collect();
+        tree.append(&leaves).expect("tree");
+        TreeHead {
+            size: tree.size(),
+            root: tree.root(),
+        }
+    };
+    for n in 0..5 {
+        a.append(event(&org, n)).await.expect("append");
+    }
+    exec(forget.to_owned()).await;
+    assert_eq!(b.tree_head(&org).await, Ok(TreeHead::EMPTY));
+    a.migrate().await.expect("migrate");
+    let events = b.scan(&org, 0, 100).await.expect("scan");
+    assert_eq!(b.tree_head(&org).await, Ok(expected(&events)));
+    assert_eq!(b.root_at(&org, 3).await, Ok(expected(&events[..3]).root));
+
+    exec(forget.to_owned()).await;
+    b.append(event(&org, 5)).await.expect("append");
+    let events = a.scan(&org, 0, 100).await.expect("scan");
+    assert_eq!(events.len(), 6);
+    assert_eq!(a.tree_head(&org).await, Ok(expected(&events)));
+    let proof = a.consistency_proof(&org, 2, 6).await.expect("proof");
+    proof
+        .verify(&expected(&events[..2]).root, &expected(&events).root)
+        .expect("consistent");
+}

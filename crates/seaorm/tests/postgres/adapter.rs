@@ -13,7 +13,7 @@ use super::cases;
 use super::fixture::{create_schema, database_url, drop_schema, in_schema, store};
 
 /// Raw SQL in the test schema, through a connection of its own.
-fn exec(schema: String) -> cases::Exec {
+pub(crate) fn exec(schema: String) -> cases::Exec {
     Arc::new(move |sql| {
         let schema = schema.clone();
         Box::pin(async move {
@@ -84,6 +84,22 @@ async fn a_revoke_whose_event_the_database_refuses_is_not_stored() {
              CREATE TRIGGER refuse BEFORE INSERT ON audit_events \
              FOR EACH ROW EXECUTE FUNCTION refuse()",
             "DROP TRIGGER refuse ON audit_events",
+        )
+        .await;
+        a.close().await;
+        b.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tree_behind_its_chain_is_built_by_migrate_and_by_append() {
+    in_schema(|schema| async move {
+        let (a, b) = (store(&schema).await, store(&schema).await);
+        cases::a_tree_behind_its_chain_is_built_by_migrate_and_by_append(
+            a.clone(),
+            b.clone(),
+            exec(schema.clone()),
         )
         .await;
         a.close().await;

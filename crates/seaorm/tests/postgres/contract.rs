@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use support_access_contract::{
-    AuditLogFixture, ChangeStoreFixture, GrantStoreFixture, Release, Stall, Tamper,
+    AuditLogFixture, AuditTreeFixture, ChangeStoreFixture, GrantStoreFixture, Release, Stall,
+    Tamper,
 };
 
 use super::fixture::{database_url, two_stores};
@@ -61,6 +62,18 @@ async fn audit_log() -> AuditLogFixture {
     }
 }
 
+async fn audit_tree() -> AuditTreeFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    AuditTreeFixture {
+        log: Arc::new(store.clone()),
+        tree: Arc::new(store.clone()),
+        grants: Arc::new(store),
+        second_log: Arc::new(second.clone()),
+        second_tree: Arc::new(second),
+        teardown,
+    }
+}
+
 /// Another instance's transaction holding `audit_heads`: appends wait for it.
 fn head_lock_holder(schema: String) -> Stall {
     Arc::new(move || {
@@ -96,4 +109,8 @@ mod audit_log {
 
 mod change_store {
     support_access_contract::change_store_suite!(super::change_store());
+}
+
+mod audit_tree {
+    support_access_contract::audit_tree_suite!(super::audit_tree());
 }

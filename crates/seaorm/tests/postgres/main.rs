@@ -1,5 +1,5 @@
 //! Everything that needs a real PostgreSQL: the port contracts, the cache over two
-//! instances, and the multi-instance guarantees (concurrent appends and grants,
+//! instances, tamper detection with raw SQL, and the multi-instance guarantees (concurrent appends and grants,
 //! revocation seen by another instance's cache, expiry exactly once).
 //!
 //! The server is `DATABASE_URL`, by default `postgres://postgres@127.0.0.1:5432/test`.
@@ -12,3 +12,6 @@ mod cases;
 mod contract;
 mod fixture;
 mod multi_instance;
+#[path = "../common/tamper.rs"]
+mod tamper;
+mod tampering;
