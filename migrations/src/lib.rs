@@ -9,7 +9,9 @@
 //! - at most one open grant per org (unique partial index on `grants (org)` where
 //!   `closed_at IS NULL`);
 //! - one audit event per `(org, seq)` (primary key) and per event id (unique);
-//! - a closed grant says how it was closed, and a seat has a claim time (checks).
+//! - a closed grant says how it was closed, and a seat has a claim time (checks);
+//! - at most one open approval per request fingerprint (unique partial index on
+//!   `approvals (fingerprint)` where `status` is `pending` or `approved`).
 //!
 //! On PostgreSQL, every write to `grants` also sends a notification on the channel
 //! [`GRANT_CHANGES_CHANNEL`] inside the writing transaction, so that caches of other
@@ -23,6 +25,7 @@ mod m20261126_000002_audit;
 mod m20261126_000003_signing_keys;
 mod m20261126_000004_grant_notify;
 mod m20261201_000005_event_error_rewrites;
+mod m20261202_000007_approvals;
 
 /// The PostgreSQL `LISTEN`/`NOTIFY` channel on which every committed change of a grant
 /// is announced. The payload is `<table schema> <grant id> <org>`, separated by single
@@ -42,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_signing_keys::Migration),
             Box::new(m20261126_000004_grant_notify::Migration),
             Box::new(m20261201_000005_event_error_rewrites::Migration),
+            Box::new(m20261202_000007_approvals::Migration),
         ]
     }
 }

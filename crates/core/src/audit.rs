@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 use uuid::Uuid;
 
+use crate::approval::ApprovalId;
 use crate::ids::{GrantId, OrgId, SupportUserId};
 use crate::time::{format_micros, to_micros};
 
@@ -52,11 +53,23 @@ pub enum AuditKind {
     /// A forwarded support request finished (status, latency).
     #[serde(rename = "request.completed")]
     RequestCompleted,
+    /// A support request refused by an approvable rule is waiting for the admin.
+    #[serde(rename = "approval.requested")]
+    ApprovalRequested,
+    /// An admin approved one request.
+    #[serde(rename = "approval.approved")]
+    ApprovalApproved,
+    /// An admin denied one request.
+    #[serde(rename = "approval.denied")]
+    ApprovalDenied,
+    /// An approved request was forwarded, once.
+    #[serde(rename = "approval.used")]
+    ApprovalUsed,
 }
 
 impl AuditKind {
     /// Every kind, in catalogue order.
-    pub const ALL: [AuditKind; 9] = [
+    pub const ALL: [AuditKind; 13] = [
         Self::GrantCreated,
         Self::GrantChanged,
         Self::GrantRevoked,
@@ -66,6 +79,10 @@ impl AuditKind {
         Self::RequestAllowed,
         Self::RequestBlocked,
         Self::RequestCompleted,
+        Self::ApprovalRequested,
+        Self::ApprovalApproved,
+        Self::ApprovalDenied,
+        Self::ApprovalUsed,
     ];
 
     /// The kind as the API and the store spell it, e.g. `grant.created`.
@@ -80,6 +97,10 @@ impl AuditKind {
             Self::RequestAllowed => "request.allowed",
             Self::RequestBlocked => "request.blocked",
             Self::RequestCompleted => "request.completed",
+            Self::ApprovalRequested => "approval.requested",
+            Self::ApprovalApproved => "approval.approved",
+            Self::ApprovalDenied => "approval.denied",
+            Self::ApprovalUsed => "approval.used",
         }
     }
 
@@ -203,6 +224,10 @@ pub struct NewAuditEvent {
     /// (`trigger:-workflow`, `notify:false`, …), in order; empty when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewrites: Vec<String>,
+    /// The one-request approval concerned (requested, decided, used, or the one a
+    /// forwarded request was allowed by).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalId>,
 }
 
 impl NewAuditEvent {
@@ -230,6 +255,7 @@ impl NewAuditEvent {
             ticket: None,
             error: None,
             rewrites: Vec::new(),
+            approval: None,
         }
     }
 
@@ -326,9 +352,9 @@ impl AuditEvent {
 /// fixed order, each value length-prefixed (`len:bytes`) or `~` when absent, so that no
 /// two different events encode alike.
 ///
-/// The fields added later (`error`, `rewrites`) are written only when present, just
-/// before `prev_hash`: an event without them encodes exactly as before they existed, so
-/// events stored earlier still verify. `rewrites` is `count;` followed by each rewrite
+/// The fields added later (`error`, `rewrites`, then `approval`) are written only when
+/// present, in that order, just before `prev_hash`: an event without them encodes
+/// exactly as before they existed, so events stored earlier still verify. `rewrites` is `count;` followed by each rewrite
 /// length-prefixed (`17:trigger:-workflow`).
 pub fn canonical_encoding(event: &NewAuditEvent, seq: u64, prev_hash: &ChainHash) -> Vec<u8> {
     fn field(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
@@ -394,6 +420,9 @@ pub fn canonical_encoding(event: &NewAuditEvent, seq: u64, prev_hash: &ChainHash
             list.push_str(rewrite);
         }
         field(&mut out, "rewrites", Some(&list));
+    }
+    if let Some(approval) = &e.approval {
+        field(&mut out, "approval", Some(&approval.to_string()));
     }
     field(&mut out, "prev_hash", Some(&prev_hash.to_hex()));
     out

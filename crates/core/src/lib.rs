@@ -4,6 +4,7 @@
 //! access to the account. This crate holds the rules of that feature and the ports
 //! through which it reaches storage, the clock and the audit log:
 //!
+//! - [`approval`]: one-request approvals, the request fingerprint, their port and service;
 //! - [`grant`]: grants, their lifecycle and the single support seat;
 //! - [`audit`]: audit events, their canonical encoding and SHA-256 chain, queries and cursors;
 //! - [`restriction`]: the catalogue of the 32 things the support user may not do;
@@ -15,6 +16,7 @@
 //!
 //! Time comes only from the [`ports::Clock`] port; pure functions take `now` as an argument.
 
+pub mod approval;
 pub mod audit;
 pub mod grant;
 pub mod ids;
@@ -24,6 +26,7 @@ pub mod service;
 pub mod time;
 pub mod tlog;
 
+pub use approval::{Approval, ApprovalId, ApprovalStatus, Fingerprint};
 pub use audit::{AuditEvent, AuditKind, AuditPage, AuditQuery, Decision, NewAuditEvent};
 pub use grant::{ClosedAs, Closure, EndDateError, Grant, GrantBounds, GrantStatus, Seat};
 pub use ids::{GrantId, OrgId, StaffId, SupportUserId};

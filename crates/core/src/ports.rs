@@ -13,6 +13,8 @@ use crate::audit::{AuditEvent, AuditPage, AuditQuery, NewAuditEvent};
 use crate::grant::{Closure, Grant};
 use crate::ids::{GrantId, OrgId, StaffId};
 
+pub use crate::approval::port::{ApprovalFilter, ApprovalStore, RecordedApproval};
+
 /// The one backend-neutral error of every port. Adapters translate their driver's
 /// errors at the boundary and never leak driver codes.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

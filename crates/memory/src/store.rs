@@ -28,13 +28,15 @@ pub struct WriteStall {
 }
 
 #[derive(Debug, Default)]
-struct State {
-    grants: HashMap<GrantId, Grant>,
+pub(crate) struct State {
+    pub(crate) grants: HashMap<GrantId, Grant>,
     /// Insertion order per org, oldest first; the open grant, if any, is the last.
     by_org: HashMap<OrgId, Vec<GrantId>>,
     streams: HashMap<OrgId, Vec<AuditEvent>>,
     /// Every stored event's id.
     event_ids: HashSet<Uuid>,
+    /// One-request approvals (see `approvals.rs`), under the same lock as the log.
+    pub(crate) approvals: crate::approvals::Approvals,
     unavailable: bool,
 }
 
@@ -54,7 +56,7 @@ impl InMemoryStore {
     }
 
     /// Waits while writes are stalled.
-    async fn stalled(&self) {
+    pub(crate) async fn stalled(&self) {
         drop(self.writes.read().await);
     }
 
@@ -81,7 +83,7 @@ impl InMemoryStore {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, State>, StoreError> {
         let state = self.lock_raw();
         if state.unavailable {
             Err(StoreError::Unavailable(
@@ -95,7 +97,7 @@ impl InMemoryStore {
 
 impl State {
     /// Refuses an event whose id is taken, before anything changes.
-    fn check_event(&self, event: &NewAuditEvent) -> Result<(), StoreError> {
+    pub(crate) fn check_event(&self, event: &NewAuditEvent) -> Result<(), StoreError> {
         if self.event_ids.contains(&event.id) {
             Err(StoreError::Conflict(format!(
                 "audit event {} is already in the log",
@@ -108,7 +110,7 @@ impl State {
 
     /// Seals `event` as its org's next and stores it. The one place events enter the
     /// log: appends and lifecycle changes both come here, under the store's lock.
-    fn append(&mut self, event: NewAuditEvent) -> AuditEvent {
+    pub(crate) fn append(&mut self, event: NewAuditEvent) -> AuditEvent {
         let stream = self.streams.entry(event.org.clone()).or_default();
         let (seq, prev_hash) = stream
             .last()

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use support_access_contract::{
-    AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper, nothing_to_tear_down,
+    ApprovalStoreFixture, AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper,
+    nothing_to_tear_down,
 };
 use support_access_memory::InMemoryStore;
 
@@ -12,6 +13,17 @@ async fn grant_store() -> GrantStoreFixture {
     GrantStoreFixture {
         store: Arc::new(store.clone()),
         second: Arc::new(store.clone()),
+        audit: Arc::new(store),
+        teardown: nothing_to_tear_down(),
+    }
+}
+
+async fn approval_store() -> ApprovalStoreFixture {
+    let store = InMemoryStore::new();
+    ApprovalStoreFixture {
+        store: Arc::new(store.clone()),
+        second: Arc::new(store.clone()),
+        grants: Arc::new(store.clone()),
         audit: Arc::new(store),
         teardown: nothing_to_tear_down(),
     }
@@ -51,4 +63,8 @@ mod grant_store {
 
 mod audit_log {
     support_access_contract::audit_log_suite!(super::audit_log());
+}
+
+mod approval_store {
+    support_access_contract::approval_store_suite!(super::approval_store());
 }

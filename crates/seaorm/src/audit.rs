@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::Order;
 use sea_orm::{ActiveValue, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use support_access_core::approval::ApprovalId;
 use support_access_core::audit::{
     AuditEvent, AuditKind, AuditPage, AuditQuery, ChainHash, NewAuditEvent,
 };
@@ -67,6 +68,7 @@ fn to_row(event: &AuditEvent) -> Result<audit_event::ActiveModel, StoreError> {
                     .map_err(|err| StoreError::Backend(format!("rewrites: {err}")))?,
             )
         }),
+        approval: ActiveValue::Set(e.approval.map(|a| a.as_uuid())),
         prev_hash: ActiveValue::Set(event.prev_hash.to_hex()),
         hash: ActiveValue::Set(event.hash.to_hex()),
     })
@@ -131,6 +133,7 @@ fn to_domain(row: audit_event::Model) -> Result<AuditEvent, StoreError> {
             ticket: row.ticket,
             error: row.error,
             rewrites,
+            approval: row.approval.map(ApprovalId::from_uuid),
         },
     })
 }

@@ -1,8 +1,9 @@
 //! Support Access storage on PostgreSQL (production) and SQLite (embedded default)
 //! through sea-orm.
 //!
-//! [`SeaOrmStore`] implements the [`GrantStore`](support_access_core::GrantStore) and
-//! [`AuditLog`](support_access_core::AuditLog) ports; the contract suites of
+//! [`SeaOrmStore`] implements the [`GrantStore`](support_access_core::GrantStore),
+//! [`AuditLog`](support_access_core::AuditLog) and
+//! [`ApprovalStore`](support_access_core::ports::ApprovalStore) ports; the contract suites of
 //! `support-access-contract` prove it on both databases. The database holds the
 //! invariants itself (one open grant per org, one event per `(org, seq)`), so several
 //! instances may share one PostgreSQL.
@@ -20,6 +21,7 @@
 //! instance, to keep a [`CachedGrantStore`](support_access_cache::CachedGrantStore)
 //! of this instance fresh.
 
+mod approvals;
 mod audit;
 mod changes;
 mod entity;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use support_access_cache::{CacheConfig, CachedGrantStore, LocalGrantChanges};
 use support_access_contract::{
-    AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper, Teardown,
+    ApprovalStoreFixture, AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper, Teardown,
 };
 use support_access_core::StoreError;
 use support_access_seaorm::{SeaOrmStore, StoreOptions};
@@ -55,6 +55,17 @@ async fn grant_store() -> GrantStoreFixture {
     GrantStoreFixture {
         store: Arc::new(store.clone()),
         second: Arc::new(second),
+        audit: Arc::new(store),
+        teardown,
+    }
+}
+
+async fn approval_store() -> ApprovalStoreFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    ApprovalStoreFixture {
+        store: Arc::new(store.clone()),
+        second: Arc::new(second),
+        grants: Arc::new(store.clone()),
         audit: Arc::new(store),
         teardown,
     }
@@ -378,4 +389,8 @@ mod cached_grant_store {
 
 mod audit_log {
     support_access_contract::audit_log_suite!(super::audit_log());
+}
+
+mod approval_store {
+    support_access_contract::approval_store_suite!(super::approval_store());
 }

@@ -30,6 +30,7 @@ pub struct Model {
     pub error: Option<String>,
     /// A JSON array of strings; `NULL` when the event has no rewrites.
     pub rewrites: Option<String>,
+    pub approval: Option<Uuid>,
     pub prev_hash: String,
     pub hash: String,
 }

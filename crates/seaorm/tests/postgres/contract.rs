@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-use support_access_contract::{AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper};
+use support_access_contract::{
+    ApprovalStoreFixture, AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper,
+};
 
 use super::fixture::{database_url, two_stores};
 
@@ -13,6 +15,17 @@ async fn grant_store() -> GrantStoreFixture {
     GrantStoreFixture {
         store: Arc::new(store.clone()),
         second: Arc::new(second),
+        audit: Arc::new(store),
+        teardown,
+    }
+}
+
+async fn approval_store() -> ApprovalStoreFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    ApprovalStoreFixture {
+        store: Arc::new(store.clone()),
+        second: Arc::new(second),
+        grants: Arc::new(store.clone()),
         audit: Arc::new(store),
         teardown,
     }
@@ -80,4 +93,8 @@ mod grant_store {
 
 mod audit_log {
     support_access_contract::audit_log_suite!(super::audit_log());
+}
+
+mod approval_store {
+    support_access_contract::approval_store_suite!(super::approval_store());
 }
