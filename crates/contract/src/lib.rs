@@ -226,6 +226,7 @@ macro_rules! audit_log_suite {
                 appends_chain_seq_and_hashes_without_gaps,
                 every_field_round_trips,
                 error_and_rewrites_round_trip_and_stay_hashed,
+                approval_round_trips_and_stays_hashed,
                 orgs_have_independent_streams,
                 query_lists_newest_first,
                 query_filters_by_actor,
