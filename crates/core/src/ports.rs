@@ -171,8 +171,8 @@ pub trait GrantStore: Send + Sync + Debug {
 /// - `scan` MUST return the org's events with `seq > after_seq` in ascending order, at
 ///   most `limit`, exactly as stored (so that tampering is visible to verification).
 /// - `orgs` MUST list every org that has at least one event.
-/// - Every field MUST read back exactly as appended, `error` and `rewrites` (in order)
-///   included; an event appended without them MUST read back without them.
+/// - Every field MUST read back exactly as appended, `error`, `rewrites` (in order) and
+///   `approval` included; an event appended without them MUST read back without them.
 #[async_trait]
 pub trait AuditLog: Send + Sync + Debug {
     /// Appends an event to its org's chain; returns it as stored.
