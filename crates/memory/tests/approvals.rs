@@ -463,3 +463,66 @@ async fn a_store_failure_is_an_error_never_an_approval_or_a_use() {
         .await
         .expect("usable once the store is back");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_racing_to_use_one_approval_forward_once() {
+    let w = world();
+    let grant = w.seated().await;
+    let approved = w.approved(&grant).await;
+    let grant = w.current(&grant).await;
+    let staff = w.staff.clone();
+    let instances: Vec<Approvals> = (0..2)
+        .map(|_| {
+            Approvals::new(
+                Arc::new(w.store.clone()),
+                Arc::new(w.store.clone()),
+                Arc::new(w.clock.clone()),
+                ApprovalTtl::default(),
+            )
+        })
+        .collect();
+    let attempts = (0..8).map(|i| {
+        let (approvals, grant, staff) = (instances[i % 2].clone(), grant.clone(), staff.clone());
+        tokio::spawn(async move {
+            let shape = RequestShape {
+                grant: grant.id,
+                actor: &staff,
+                method: "POST",
+                path: "/crm/bulk/v8/read",
+                query: Some("page=1"),
+                body: BODY,
+            };
+            approvals
+                .use_approval(&grant, approved.id, &shape, None)
+                .await
+        })
+    });
+    let results: Vec<_> = futures_join(attempts).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| matches!(e, UseError::Invalid(Unusable::Used)))
+    );
+    let used = w
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == AuditKind::ApprovalUsed);
+    assert_eq!(used.count(), 1);
+}
+
+async fn futures_join<T: Send + 'static>(
+    tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for task in tasks.collect::<Vec<_>>() {
+        out.push(task.await.unwrap());
+    }
+    out
+}

@@ -17,6 +17,9 @@ use crate::ids::{GrantId, OrgId};
 use crate::ports::{Clock, GrantStore, StoreError};
 use crate::time::to_micros;
 
+/// The most approvals one listing returns.
+pub const MAX_LIST: u32 = 1000;
+
 /// A support request that an approvable rule refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefusedRequest<'a> {
@@ -230,7 +233,11 @@ impl Approvals {
         now: DateTime<Utc>,
     ) -> Result<Approval, DecideError> {
         let approval = self.of_org(org, id).await?;
-        let grant = self.grants.get(approval.grant).await?;
+        let grant = match self.grants.get(approval.grant).await {
+            Ok(grant) => grant,
+            Err(StoreError::NotFound) => return Err(DecideError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
         match approval.status_under(Some(&grant), now) {
             ApprovalStatus::Pending => {}
             ApprovalStatus::Void => {
@@ -306,7 +313,11 @@ impl Approvals {
     pub async fn get(&self, org: &OrgId, id: ApprovalId) -> Result<ApprovalView, DecideError> {
         let approval = self.of_org(org, id).await?;
         let now = self.clock.now();
-        let grant = self.grants.get(approval.grant).await.ok();
+        let grant = match self.grants.get(approval.grant).await {
+            Ok(grant) => Some(grant),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
         Ok(ApprovalView {
             status: approval.status_under(grant.as_ref(), now),
             approval,
@@ -314,7 +325,8 @@ impl Approvals {
     }
 
     /// The org's approvals with `status` now (every one when `None`), newest first, at
-    /// most `limit`. Open approvals whose grant or seat claim ended are `void`.
+    /// most `limit` (clamped to 1..=[`MAX_LIST`]). Open approvals whose grant or seat
+    /// claim ended are `void`.
     pub async fn list(
         &self,
         org: &OrgId,
@@ -333,7 +345,7 @@ impl Approvals {
                 org: org.clone(),
                 status: stored,
                 now,
-                limit,
+                limit: limit.clamp(1, MAX_LIST),
             })
             .await?;
         let open = self.grants.open_for_org(org).await?;
