@@ -31,7 +31,8 @@
 # The markdown result goes to stdout and to bench/results/latest.md. Settings
 # (environment): BENCH_DURATION (10s), BENCH_WARMUP (3s), BENCH_CONNECTIONS (64),
 # BENCH_THREADS (2), BENCH_MODES ("pinned shared"), BENCH_REVOKE_TRIALS (50),
-# BENCH_PG_URL (postgres://postgres@127.0.0.1/test). A fresh PostgreSQL schema is
+# BENCH_PG_URL (postgres://postgres@127.0.0.1/test), BENCH_BIN (a folder of prebuilt
+# bench binaries to measure instead of building them, e.g. an earlier commit's). A fresh PostgreSQL schema is
 # created for the run and dropped at the end; temp files live in a mktemp folder.
 set -euo pipefail
 
@@ -74,11 +75,15 @@ if ((${#missing[@]})); then
 fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-log "building release binaries (cargo build --release -p support-access-bench)"
-(cd "$ROOT" && cargo build --release --locked -p support-access-bench >&2)
-TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps --locked |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-BIN="$TARGET_DIR/release"
+if [[ -n "${BENCH_BIN:-}" ]]; then
+    BIN=$BENCH_BIN # prebuilt binaries, e.g. of an earlier commit, to compare two builds
+else
+    log "building release binaries (cargo build --release -p support-access-bench)"
+    (cd "$ROOT" && cargo build --release --locked -p support-access-bench >&2)
+    TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps --locked |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+    BIN="$TARGET_DIR/release"
+fi
 NPROC=$(nproc)
 if ((NPROC < 2)) && [[ "$MODES" == *pinned* ]]; then
     log "only $NPROC CPU: the pinned layout needs 2; running shared only"

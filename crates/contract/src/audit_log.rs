@@ -115,6 +115,7 @@ pub async fn every_field_round_trips(f: AuditLogFixture) {
         "trigger:-workflow".into(),
         "sub_request[0]:notify:false".into(),
     ];
+    full.changes_sha256 = Some("cd".repeat(32));
     let stored = append(&f.log, full.clone()).await;
     assert_eq!(stored.data, full);
     let read = f.log.scan(&org, 0, 10).await.expect("scan");
@@ -135,6 +136,7 @@ pub async fn error_and_rewrites_round_trip_and_stay_hashed(f: AuditLogFixture) {
     let read = f.log.scan(&org, 0, 10).await.expect("scan");
     assert_eq!(read, vec![plain.clone(), refused, rewritten.clone()]);
     assert!(read[0].error.is_none() && read[0].rewrites.is_empty());
+    assert!(read.iter().all(|e| e.changes_sha256.is_none()));
     assert_eq!(read[2].rewrites, ["trigger:default", "wf_trigger:false"]);
     assert_eq!(verify(&f.log, &org).await, Ok(3));
     let mut stripped = rewritten.data.clone();

@@ -28,10 +28,11 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use support_access_core::ids::OrgId;
 use support_access_core::ports::ApprovalStore;
-use support_access_core::{AuditLog, GrantStore};
+use support_access_core::{AuditLog, ChangeStore, GrantStore};
 
 pub mod approval_store;
 pub mod audit_log;
+pub mod change_store;
 pub mod grant_store;
 mod support;
 
@@ -80,6 +81,34 @@ pub struct AuditLogFixture {
     pub stall: Stall,
     /// Runs after the case.
     pub teardown: Teardown,
+}
+
+/// What the change-store suite needs from an adapter.
+#[derive(Clone)]
+pub struct ChangeStoreFixture {
+    /// A fresh, empty store.
+    pub store: Arc<dyn ChangeStore>,
+    /// A second handle on the same data.
+    pub second: Arc<dyn ChangeStore>,
+    /// The audit log of the same data, where the `change.*` events go.
+    pub audit: Arc<dyn AuditLog>,
+    /// Runs after the case.
+    pub teardown: Teardown,
+}
+
+impl std::fmt::Debug for ChangeStoreFixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeStoreFixture")
+            .field("store", &self.store)
+            .field("second", &self.second)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fixture for ChangeStoreFixture {
+    fn teardown(&self) -> BoxFuture<'static, ()> {
+        (self.teardown)()
+    }
 }
 
 impl std::fmt::Debug for GrantStoreFixture {
@@ -248,6 +277,36 @@ macro_rules! audit_log_suite {
                 orgs_lists_every_org_with_events,
                 an_event_id_already_in_the_log_is_refused_and_stores_nothing,
                 an_append_abandoned_while_the_store_is_stalled_is_never_written,
+            ]
+        );
+    };
+}
+
+/// One test per [`ChangeStore`] promise. Takes an expression (a future) that yields a
+/// fresh [`ChangeStoreFixture`].
+#[macro_export]
+macro_rules! change_store_suite {
+    ($fixture:expr) => {
+        $crate::__cases!(
+            change_store,
+            $fixture,
+            [
+                recorded_entries_read_back_exactly_with_their_event,
+                the_stored_event_vouches_for_the_stored_entries,
+                times_are_kept_to_the_microsecond,
+                entries_and_their_event_share_one_gap_free_chain,
+                records_and_appends_racing_share_one_gap_free_chain,
+                a_refused_batch_stores_nothing,
+                list_is_newest_first_in_recording_order_within_a_request,
+                list_filters_by_grant_module_and_record,
+                cursor_paging_is_stable_while_entries_are_recorded,
+                page_size_is_bounded,
+                list_and_get_never_return_another_orgs_entries,
+                revert_marks_the_original_and_stores_its_entry_and_event,
+                a_second_revert_conflicts_and_stores_nothing,
+                concurrent_reverts_let_exactly_one_win,
+                revert_of_an_unknown_or_foreign_change_is_not_found,
+                second_handle_sees_the_first_handles_writes,
             ]
         );
     };

@@ -53,6 +53,12 @@ pub enum AuditKind {
     /// A forwarded support request finished (status, latency).
     #[serde(rename = "request.completed")]
     RequestCompleted,
+    /// The records a support write changed were recorded (SPEC §11).
+    #[serde(rename = "change.recorded")]
+    ChangeRecorded,
+    /// An admin put a support change back (SPEC §11).
+    #[serde(rename = "change.reverted")]
+    ChangeReverted,
     /// A support request refused by an approvable rule is waiting for the admin.
     #[serde(rename = "approval.requested")]
     ApprovalRequested,
@@ -69,7 +75,7 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind, in catalogue order.
-    pub const ALL: [AuditKind; 13] = [
+    pub const ALL: [AuditKind; 15] = [
         Self::GrantCreated,
         Self::GrantChanged,
         Self::GrantRevoked,
@@ -79,6 +85,8 @@ impl AuditKind {
         Self::RequestAllowed,
         Self::RequestBlocked,
         Self::RequestCompleted,
+        Self::ChangeRecorded,
+        Self::ChangeReverted,
         Self::ApprovalRequested,
         Self::ApprovalApproved,
         Self::ApprovalDenied,
@@ -97,6 +105,8 @@ impl AuditKind {
             Self::RequestAllowed => "request.allowed",
             Self::RequestBlocked => "request.blocked",
             Self::RequestCompleted => "request.completed",
+            Self::ChangeRecorded => "change.recorded",
+            Self::ChangeReverted => "change.reverted",
             Self::ApprovalRequested => "approval.requested",
             Self::ApprovalApproved => "approval.approved",
             Self::ApprovalDenied => "approval.denied",
@@ -224,6 +234,11 @@ pub struct NewAuditEvent {
     /// (`trigger:-workflow`, `notify:false`, …), in order; empty when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewrites: Vec<String>,
+    /// On `change.recorded` and `change.reverted`: SHA-256 (hex) of the change entries
+    /// the event records ([`crate::change::digest`]), so that the audit chain vouches
+    /// for every field's before and after stored beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes_sha256: Option<String>,
     /// The one-request approval concerned (requested, decided, used, or the one a
     /// forwarded request was allowed by).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -255,6 +270,7 @@ impl NewAuditEvent {
             ticket: None,
             error: None,
             rewrites: Vec::new(),
+            changes_sha256: None,
             approval: None,
         }
     }
@@ -352,10 +368,10 @@ impl AuditEvent {
 /// fixed order, each value length-prefixed (`len:bytes`) or `~` when absent, so that no
 /// two different events encode alike.
 ///
-/// The fields added later (`error`, `rewrites`, then `approval`) are written only when
-/// present, in that order, just before `prev_hash`: an event without them encodes
-/// exactly as before they existed, so events stored earlier still verify. `rewrites` is `count;` followed by each rewrite
-/// length-prefixed (`17:trigger:-workflow`).
+/// The fields added later (`error`, `rewrites`, `changes_sha256`, then `approval`) are
+/// written only when present, in that order, just before `prev_hash`: an event without
+/// them encodes exactly as before they existed, so events stored earlier still verify.
+/// `rewrites` is `count;` followed by each rewrite length-prefixed (`17:trigger:-workflow`).
 pub fn canonical_encoding(event: &NewAuditEvent, seq: u64, prev_hash: &ChainHash) -> Vec<u8> {
     fn field(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
         out.extend_from_slice(name.as_bytes());
@@ -420,6 +436,9 @@ pub fn canonical_encoding(event: &NewAuditEvent, seq: u64, prev_hash: &ChainHash
             list.push_str(rewrite);
         }
         field(&mut out, "rewrites", Some(&list));
+    }
+    if let Some(digest) = &e.changes_sha256 {
+        field(&mut out, "changes_sha256", Some(digest));
     }
     if let Some(approval) = &e.approval {
         field(&mut out, "approval", Some(&approval.to_string()));

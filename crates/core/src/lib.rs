@@ -7,6 +7,7 @@
 //! - [`approval`]: one-request approvals, the request fingerprint, their port and service;
 //! - [`grant`]: grants, their lifecycle and the single support seat;
 //! - [`audit`]: audit events, their canonical encoding and SHA-256 chain, queries and cursors;
+//! - [`change`]: what support changed: change entries, their diff, report and revert;
 //! - [`restriction`]: the catalogue of the 32 things the support user may not do;
 //! - [`ports`]: [`ports::GrantStore`], [`ports::AuditLog`], [`ports::Clock`] and the
 //!   backend-neutral [`ports::StoreError`];
@@ -18,6 +19,7 @@
 
 pub mod approval;
 pub mod audit;
+pub mod change;
 pub mod grant;
 pub mod ids;
 pub mod ports;
@@ -28,6 +30,7 @@ pub mod tlog;
 
 pub use approval::{Approval, ApprovalId, ApprovalStatus, Fingerprint};
 pub use audit::{AuditEvent, AuditKind, AuditPage, AuditQuery, Decision, NewAuditEvent};
+pub use change::{ChangeEntry, ChangeId, ChangeStore, NewChangeEntry, SupportChanges};
 pub use grant::{ClosedAs, Closure, EndDateError, Grant, GrantBounds, GrantStatus, Seat};
 pub use ids::{GrantId, OrgId, StaffId, SupportUserId};
 pub use ports::{AuditLog, Clock, GrantStore, Recorded, StoreError};

@@ -35,6 +35,8 @@ pub(crate) struct State {
     streams: HashMap<OrgId, Vec<AuditEvent>>,
     /// Every stored event's id.
     event_ids: HashSet<Uuid>,
+    /// What support changed (`crate::record_changes`).
+    pub(crate) changes: crate::record_changes::Changes,
     /// One-request approvals (see `approvals.rs`), under the same lock as the log.
     pub(crate) approvals: crate::approvals::Approvals,
     unavailable: bool,

@@ -3,14 +3,24 @@
 use std::sync::Arc;
 
 use support_access_contract::{
-    ApprovalStoreFixture, AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper,
-    nothing_to_tear_down,
+    ApprovalStoreFixture, AuditLogFixture, ChangeStoreFixture, GrantStoreFixture, Release, Stall,
+    Tamper, nothing_to_tear_down,
 };
 use support_access_memory::InMemoryStore;
 
 async fn grant_store() -> GrantStoreFixture {
     let store = InMemoryStore::new();
     GrantStoreFixture {
+        store: Arc::new(store.clone()),
+        second: Arc::new(store.clone()),
+        audit: Arc::new(store),
+        teardown: nothing_to_tear_down(),
+    }
+}
+
+async fn change_store() -> ChangeStoreFixture {
+    let store = InMemoryStore::new();
+    ChangeStoreFixture {
         store: Arc::new(store.clone()),
         second: Arc::new(store.clone()),
         audit: Arc::new(store),
@@ -63,6 +73,10 @@ mod grant_store {
 
 mod audit_log {
     support_access_contract::audit_log_suite!(super::audit_log());
+}
+
+mod change_store {
+    support_access_contract::change_store_suite!(super::change_store());
 }
 
 mod approval_store {

@@ -68,6 +68,7 @@ fn to_row(event: &AuditEvent) -> Result<audit_event::ActiveModel, StoreError> {
                     .map_err(|err| StoreError::Backend(format!("rewrites: {err}")))?,
             )
         }),
+        changes_sha256: ActiveValue::Set(e.changes_sha256.clone()),
         approval: ActiveValue::Set(e.approval.map(|a| a.as_uuid())),
         prev_hash: ActiveValue::Set(event.prev_hash.to_hex()),
         hash: ActiveValue::Set(event.hash.to_hex()),
@@ -133,6 +134,7 @@ fn to_domain(row: audit_event::Model) -> Result<AuditEvent, StoreError> {
             ticket: row.ticket,
             error: row.error,
             rewrites,
+            changes_sha256: row.changes_sha256,
             approval: row.approval.map(ApprovalId::from_uuid),
         },
     })

@@ -4,4 +4,5 @@
 pub(crate) mod approval;
 pub(crate) mod audit_event;
 pub(crate) mod audit_head;
+pub(crate) mod change_entry;
 pub(crate) mod grant;

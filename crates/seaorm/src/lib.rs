@@ -2,7 +2,8 @@
 //! through sea-orm.
 //!
 //! [`SeaOrmStore`] implements the [`GrantStore`](support_access_core::GrantStore),
-//! [`AuditLog`](support_access_core::AuditLog) and
+//! [`AuditLog`](support_access_core::AuditLog),
+//! [`ChangeStore`](support_access_core::ChangeStore) and
 //! [`ApprovalStore`](support_access_core::ports::ApprovalStore) ports; the contract suites of
 //! `support-access-contract` prove it on both databases. The database holds the
 //! invariants itself (one open grant per org, one event per `(org, seq)`), so several
@@ -29,6 +30,7 @@ mod error;
 mod grants;
 mod instant;
 mod pool;
+mod record_changes;
 mod store;
 
 pub use audit::AppendStats;

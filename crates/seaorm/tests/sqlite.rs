@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use support_access_cache::{CacheConfig, CachedGrantStore, LocalGrantChanges};
 use support_access_contract::{
-    ApprovalStoreFixture, AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper, Teardown,
+    ApprovalStoreFixture, AuditLogFixture, ChangeStoreFixture, GrantStoreFixture, Release, Stall,
+    Tamper, Teardown,
 };
 use support_access_core::StoreError;
 use support_access_seaorm::{SeaOrmStore, StoreOptions};
@@ -53,6 +54,16 @@ async fn two_stores() -> (SeaOrmStore, SeaOrmStore, PathBuf, Teardown) {
 async fn grant_store() -> GrantStoreFixture {
     let (store, second, _, teardown) = two_stores().await;
     GrantStoreFixture {
+        store: Arc::new(store.clone()),
+        second: Arc::new(second),
+        audit: Arc::new(store),
+        teardown,
+    }
+}
+
+async fn change_store() -> ChangeStoreFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    ChangeStoreFixture {
         store: Arc::new(store.clone()),
         second: Arc::new(second),
         audit: Arc::new(store),
@@ -389,6 +400,10 @@ mod cached_grant_store {
 
 mod audit_log {
     support_access_contract::audit_log_suite!(super::audit_log());
+}
+
+mod change_store {
+    support_access_contract::change_store_suite!(super::change_store());
 }
 
 mod approval_store {

@@ -265,6 +265,44 @@ fn error_and_rewrites_serialise_only_when_present() {
 }
 
 #[test]
+fn a_changes_digest_is_hashed_and_serialised_only_when_present() {
+    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let plain = NewAuditEvent::new(org(), AuditKind::ChangeRecorded, at);
+    let mut with = plain.clone();
+    with.rewrites = vec!["notify:false".into()];
+    with.changes_sha256 = Some("ab".repeat(32));
+    let text = String::from_utf8(canonical_encoding(&with, 1, &GENESIS)).unwrap();
+    assert!(
+        text.ends_with(&format!(
+            "rewrites=17:1;12:notify:false\nchanges_sha256=64:{}\nprev_hash=64:{}\n",
+            "ab".repeat(32),
+            "0".repeat(64)
+        )),
+        "{text}"
+    );
+    let mut without = with.clone();
+    without.changes_sha256 = None;
+    assert!(
+        !String::from_utf8(canonical_encoding(&without, 1, &GENESIS))
+            .unwrap()
+            .contains("changes_sha256")
+    );
+    let sealed = with.clone().seal(1, GENESIS);
+    let mut altered = sealed.clone();
+    altered.data.changes_sha256 = Some("cd".repeat(32));
+    assert_ne!(altered.expected_hash(), sealed.hash);
+    assert!(
+        serde_json::to_value(&plain)
+            .unwrap()
+            .get("changes_sha256")
+            .is_none()
+    );
+    let json = serde_json::to_value(&with).unwrap();
+    assert_eq!(json["changes_sha256"], "ab".repeat(32));
+    assert_eq!(serde_json::from_value::<NewAuditEvent>(json).unwrap(), with);
+}
+
+#[test]
 fn an_approval_is_hashed_after_the_older_optional_fields_only_when_present() {
     let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let mut plain = NewAuditEvent::new(org(), AuditKind::ApprovalUsed, at);

@@ -30,6 +30,8 @@ pub struct Model {
     pub error: Option<String>,
     /// A JSON array of strings; `NULL` when the event has no rewrites.
     pub rewrites: Option<String>,
+    /// On `change.*` events: the digest of the change entries recorded.
+    pub changes_sha256: Option<String>,
     pub approval: Option<Uuid>,
     pub prev_hash: String,
     pub hash: String,

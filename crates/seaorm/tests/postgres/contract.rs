@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use support_access_contract::{
-    ApprovalStoreFixture, AuditLogFixture, GrantStoreFixture, Release, Stall, Tamper,
+    ApprovalStoreFixture, AuditLogFixture, ChangeStoreFixture, GrantStoreFixture, Release, Stall,
+    Tamper,
 };
 
 use super::fixture::{database_url, two_stores};
@@ -13,6 +14,16 @@ use super::fixture::{database_url, two_stores};
 async fn grant_store() -> GrantStoreFixture {
     let (store, second, _, teardown) = two_stores().await;
     GrantStoreFixture {
+        store: Arc::new(store.clone()),
+        second: Arc::new(second),
+        audit: Arc::new(store),
+        teardown,
+    }
+}
+
+async fn change_store() -> ChangeStoreFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    ChangeStoreFixture {
         store: Arc::new(store.clone()),
         second: Arc::new(second),
         audit: Arc::new(store),
@@ -93,6 +104,10 @@ mod grant_store {
 
 mod audit_log {
     support_access_contract::audit_log_suite!(super::audit_log());
+}
+
+mod change_store {
+    support_access_contract::change_store_suite!(super::change_store());
 }
 
 mod approval_store {
