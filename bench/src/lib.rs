@@ -51,7 +51,7 @@ pub async fn grant_and_token(gateway: &Running, org: &str, staff: &str) -> anyho
         .claim_seat(&org, &staff)
         .await
         .map_err(|e| anyhow::anyhow!("claim the seat: {e}"))?;
-    let now = access.clock().now();
+    let now = access.now();
     let (token, _) = app
         .signer()
         .issue(&grant, &staff, now)

@@ -18,7 +18,6 @@
 //! token that claims the support issuer or a support key makes the request a support
 //! request, fully verified next; anything else is ordinary traffic.
 
-use http::StatusCode;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderMap};
 use support_access_policy::query::{decode, fold_name, raw_pairs};
 
@@ -141,11 +140,7 @@ pub fn identify(
     let mut authorizations = headers.get_all(AUTHORIZATION).iter();
     if let Some(value) = authorizations.next() {
         if authorizations.next().is_some() {
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "several_authorization_headers",
-                "The request carries more than one Authorization header.",
-            ));
+            return Err(Refusal::SeveralAuthorizationHeaders);
         }
         found.authorization(&String::from_utf8_lossy(value.as_bytes()));
     }
@@ -192,11 +187,7 @@ pub fn identify(
                 Identity::Ordinary
             },
         ),
-        _ => Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "several_tokens",
-            "The request carries more than one distinct token.",
-        )),
+        _ => Err(Refusal::SeveralTokens),
     }
 }
 

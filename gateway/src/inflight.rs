@@ -6,27 +6,17 @@
 
 use bytes::Bytes;
 use http::header::HeaderMap;
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use hyper::body::Incoming;
 use support_access_core::service::SupportTokenFacts;
 
-use crate::app::App;
 use crate::body::Body;
 use crate::live::{Ended, Watch};
 use crate::metrics::StoreOp;
 use crate::refusal::Refusal;
+use crate::state::App;
 use crate::store_call::bounded;
 use crate::upstream::UpstreamFailure;
-
-/// The refusal of a holder whose support access ended.
-pub(crate) fn ended_refusal(why: Ended) -> Refusal {
-    let refusal = why.refusal();
-    Refusal::new(
-        StatusCode::UNAUTHORIZED,
-        refusal.code(),
-        refusal.to_string(),
-    )
-}
 
 /// Reads a body a rule must inspect (bounded in size and in time), then checks the
 /// grant again: access that ended while the body arrived refuses the request.
@@ -41,12 +31,12 @@ pub(crate) async fn read_body(
         biased;
         why = watch.ended() => {
             app.live.cuts().body_read();
-            return Err(ended_refusal(why));
+            return Err(why.into());
         }
-        read = app.read_body(headers, incoming) => read,
+        read = crate::read::read_body(&app.limits, headers, incoming) => read,
     };
-    let bytes = read.map_err(|e| e.refusal(app.limits.max_inspected_body_bytes))?;
-    let now = app.clock.now();
+    let bytes = read?;
+    let now = app.access.now();
     let limit = app.limits.store_timeout;
     match bounded(
         &app.metrics,
@@ -57,14 +47,8 @@ pub(crate) async fn read_body(
     .await
     {
         Ok(_) => Ok(bytes),
-        Err(refused) => match Ended::of(&refused) {
-            Some(why) => Err(ended_refusal(why)),
-            None => Err(Refusal::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                "The gateway cannot check the grant right now, so support access is refused.",
-            )),
-        },
+        // Ended, or a store that cannot say (`503`): refused either way.
+        Err(refused) => Err(refused.into()),
     }
 }
 

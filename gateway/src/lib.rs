@@ -22,9 +22,15 @@ pub mod metrics;
 mod ops;
 mod ordinary;
 mod pipeline;
+mod read;
 pub mod refusal;
+mod request_id;
+mod seat;
 mod server;
+mod state;
 mod store_call;
+pub mod support_users;
+mod sweeper;
 mod target;
 pub mod tokens;
 pub mod upstream;
@@ -33,12 +39,13 @@ pub mod wiring;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use support_access_core::GrantChanges;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::app::App;
 use crate::config::Config;
+use crate::state::App;
 use crate::wiring::{Overrides, WiringError};
 
 /// Where the listeners bind; port 0 picks a free port.
@@ -132,6 +139,46 @@ impl Running {
     }
 }
 
+/// The shared state over the configured (or overridden) adapters, and the grant change
+/// feed if the store has one.
+async fn wire(
+    config: &Config,
+    overrides: &Overrides,
+) -> Result<(Arc<App>, Option<Arc<dyn GrantChanges>>), StartError> {
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    let policy = Arc::new(wiring::policy(config)?);
+    let signer = wiring::signer(config)?;
+    let (customer, staff) = wiring::verifiers(config)?;
+    let stores = match &overrides.store {
+        Some((grants, audit)) => wiring::Stores {
+            grants: grants.clone(),
+            audit: audit.clone(),
+            changes: None,
+        },
+        None => wiring::connect(&config.storage).await?,
+    };
+    let access = wiring::service(config, &stores, wiring::clock(overrides));
+    let app = App::new(
+        access,
+        signer,
+        customer,
+        staff,
+        policy,
+        upstream::Upstream::new(&config.upstream),
+        config.auth.clone(),
+        config.limits,
+    );
+    Ok((Arc::new(app), stores.changes))
+}
+
+/// A listener on `addr` and the address it got.
+async fn listen(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let bind_error = |source| StartError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, local))
+}
+
 /// Starts the gateway with the configured adapters.
 pub async fn build(config: Config, binds: Binds) -> Result<Running, StartError> {
     build_with(config, binds, Overrides::default()).await
@@ -143,100 +190,35 @@ pub async fn build_with(
     binds: Binds,
     overrides: Overrides,
 ) -> Result<Running, StartError> {
-    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    let policy = Arc::new(wiring::policy(&config)?);
-    let signer = wiring::signer(&config)?;
-    let (customer, staff) = wiring::verifiers(&config)?;
-    let stores = match &overrides.store {
-        Some((grants, audit)) => wiring::Stores {
-            grants: grants.clone(),
-            audit: audit.clone(),
-            changes: None,
-        },
-        None => wiring::connect(&config.storage).await?,
-    };
-    let clock = wiring::clock(&overrides);
-    let access = wiring::service(&config, &stores, clock.clone());
-    let app = Arc::new(App::new(
-        access,
-        clock,
-        signer,
-        customer,
-        staff,
-        policy,
-        upstream::Upstream::new(&config.upstream),
-        config.auth.clone(),
-        config.limits,
-    ));
-    let bind = |addr: SocketAddr| async move {
-        TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind { addr, source })
-    };
-    let proxy_listener = bind(binds.proxy).await?;
-    let ops_listener = bind(binds.ops).await?;
-    let proxy = proxy_listener
-        .local_addr()
-        .map_err(|source| StartError::Bind {
-            addr: binds.proxy,
-            source,
-        })?;
-    let ops = ops_listener
-        .local_addr()
-        .map_err(|source| StartError::Bind {
-            addr: binds.ops,
-            source,
-        })?;
+    let (app, changes) = wire(&config, &overrides).await?;
+    let (proxy_listener, proxy) = listen(binds.proxy).await?;
+    let (ops_listener, ops) = listen(binds.ops).await?;
     let (shutdown, watcher) = watch::channel(false);
     let settings = server::Settings {
         max_header_bytes: config.limits.max_header_bytes,
         grace: config.limits.shutdown_grace,
     };
     app.sweep().await;
-    let mut servers = Vec::new();
-    let mut background = Vec::new();
     let proxy_app = app.clone();
-    servers.push(tokio::spawn(server::serve(
-        proxy_listener,
-        settings,
-        watcher.clone(),
-        move |request, connection| proxy_app.clone().handle(request, connection),
-    )));
     let ops_app = app.clone();
-    servers.push(tokio::spawn(server::serve(
-        ops_listener,
-        settings,
-        watcher.clone(),
-        move |request, _connection| {
-            let app = ops_app.clone();
-            async move { ops::handle(&app, request).await }
-        },
-    )));
-    drop(watcher);
-    let sweep_app = app.clone();
-    let interval = config.grants.sweep_interval;
-    let keep_alive = stores.changes.clone();
-    background.push(tokio::spawn(async move {
-        let _keep_alive = keep_alive;
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            sweep_app.sweep().await;
-        }
-    }));
-    if let Some(changes) = &stores.changes {
-        // A grant changed somewhere (another instance revoked it, say): end what is in
-        // flight that it no longer allows.
-        let mut feed = changes.subscribe();
-        let live_app = app.clone();
-        background.push(tokio::spawn(async move {
-            use tokio::sync::broadcast::error::RecvError;
-            while let Ok(_) | Err(RecvError::Lagged(_)) = feed.recv().await {
-                live_app.recheck_live().await;
-            }
-        }));
-    }
+    let servers = vec![
+        tokio::spawn(server::serve(
+            proxy_listener,
+            settings,
+            watcher.clone(),
+            move |request, connection| proxy_app.clone().handle(request, connection),
+        )),
+        tokio::spawn(server::serve(
+            ops_listener,
+            settings,
+            watcher,
+            move |request, _connection| {
+                let app = ops_app.clone();
+                async move { ops::handle(&app, request).await }
+            },
+        )),
+    ];
+    let background = sweeper::spawn(&app, config.grants.sweep_interval, changes);
     tracing::info!(%proxy, %ops, "support gateway listening");
     Ok(Running {
         proxy,

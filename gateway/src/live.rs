@@ -24,9 +24,11 @@ use support_access_core::ids::{GrantId, StaffId};
 use support_access_core::service::{Refusal as AccessRefusal, SupportTokenFacts};
 use tokio::sync::watch;
 
-use crate::body::BoxError;
 use crate::conn::{Closer, Connection};
 use crate::metrics::Cuts;
+
+/// Any error a body can end with.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why support access ended for a token holder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

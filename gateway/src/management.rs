@@ -20,22 +20,22 @@ use http::header::{
 use http::{Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use support_access_core::SupportAccess;
 use support_access_core::audit::{AuditCursor, AuditKind, AuditQuery, Decision, MAX_PAGE};
 use support_access_core::ids::{GrantId, OrgId, StaffId, SupportUserId};
 use support_access_core::service::{GrantEnd, GrantRequest};
-use support_access_core::{Clock, SupportAccess};
 use tower::ServiceExt;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::{App, SupportUsers};
 use crate::body::Body;
 use crate::config;
 use crate::live::Ended;
 use crate::metrics::{Class, Metrics, Outcome, StoreOp};
 use crate::refusal::{Refusal, Shape};
 use crate::store_call::{StoreFailure, bounded};
+use crate::support_users::SupportUsers;
 use crate::tokens::{SupportSigner, Verifier};
 
 pub mod api;
@@ -59,7 +59,6 @@ pub(crate) struct RequestId(pub String);
 #[derive(Debug, Clone)]
 pub(crate) struct Mgmt {
     pub access: SupportAccess,
-    pub clock: Arc<dyn Clock>,
     pub signer: SupportSigner,
     pub customer: Verifier,
     pub staff: Verifier,
@@ -79,7 +78,10 @@ pub(crate) struct ApiError(Refusal, String);
 impl IntoResponse for ApiError {
     fn into_response(self) -> AxumResponse {
         let (refusal, request_id) = (self.0, self.1);
-        let mut response = json_axum(refusal.status, &refusal.body(Shape::Generic, &request_id));
+        if let Refusal::Store(e) = &refusal {
+            tracing::error!(request_id, error = %e, "store failure in the management API");
+        }
+        let mut response = json_axum(refusal.status(), &refusal.body(Shape::Generic, &request_id));
         if let Ok(id) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert("x-request-id", id);
         }
@@ -103,10 +105,6 @@ fn json_axum(status: StatusCode, value: &impl serde::Serialize) -> AxumResponse 
 /// A JSON response for the proxy's own answers (ops listener).
 pub(crate) fn json(status: StatusCode, value: &Value) -> Response<Body> {
     json_axum(status, value).map(Body::Api)
-}
-
-fn refusal(status: StatusCode, code: &'static str, message: impl Into<String>) -> Refusal {
-    Refusal::new(status, code, message)
 }
 
 /// An admin: a customer token with an admin role.
@@ -139,80 +137,44 @@ fn has_role(value: Option<&Value>, role: &str) -> bool {
 impl Mgmt {
     fn bearer<'a>(&self, headers: &'a HeaderMap) -> Result<&'a str, Refusal> {
         let mut values = headers.get_all(AUTHORIZATION).iter();
-        let value = values.next().ok_or_else(|| {
-            refusal(
-                StatusCode::UNAUTHORIZED,
-                "token_missing",
-                "This call needs a bearer token.",
-            )
-        })?;
+        let value = values.next().ok_or(Refusal::TokenMissing)?;
         if values.next().is_some() {
-            return Err(refusal(
-                StatusCode::BAD_REQUEST,
-                "several_authorization_headers",
-                "Send one Authorization header.",
-            ));
+            return Err(Refusal::SeveralAuthorizationHeaders);
         }
-        let text = value.to_str().map_err(|_| {
-            refusal(
-                StatusCode::UNAUTHORIZED,
-                "token_malformed",
-                "The Authorization header is not text.",
-            )
-        })?;
-        let (scheme, token) = text.trim().split_once(' ').ok_or_else(|| {
-            refusal(
-                StatusCode::UNAUTHORIZED,
-                "token_malformed",
-                "Use `Authorization: Bearer <token>`.",
-            )
-        })?;
+        let text = value
+            .to_str()
+            .map_err(|_| Refusal::TokenMalformed("The Authorization header is not text."))?;
+        let (scheme, token) = text.trim().split_once(' ').ok_or(Refusal::TokenMalformed(
+            "Use `Authorization: Bearer <token>`.",
+        ))?;
         if !self
             .auth
             .header_schemes
             .iter()
             .any(|s| s.eq_ignore_ascii_case(scheme))
         {
-            return Err(refusal(
-                StatusCode::UNAUTHORIZED,
-                "token_scheme_refused",
-                format!("The scheme `{scheme}` is not accepted."),
-            ));
+            return Err(Refusal::TokenSchemeRefused(scheme.to_owned()));
         }
         Ok(token.trim())
     }
 
     fn admin(&self, headers: &HeaderMap) -> Result<Admin, Refusal> {
         let token = self.bearer(headers)?;
-        let now = self.clock.now();
+        let now = self.access.now();
         match self.customer.verify(token, now) {
             Ok(claims) => {
                 let customer = &self.auth.customer;
-                let sub = claim_text(claims.get("sub")).ok_or_else(|| {
-                    refusal(
-                        StatusCode::UNAUTHORIZED,
-                        "token_claim_missing",
-                        "The token has no `sub`.",
-                    )
-                })?;
-                let org = claim_text(claims.get(&customer.org_claim)).ok_or_else(|| {
-                    refusal(
-                        StatusCode::UNAUTHORIZED,
-                        "token_claim_missing",
-                        format!("The token has no `{}` claim.", customer.org_claim),
-                    )
-                })?;
+                let sub = claim_text(claims.get("sub"))
+                    .ok_or_else(|| Refusal::ClaimMissing("sub".into()))?;
+                let org = claim_text(claims.get(&customer.org_claim))
+                    .ok_or_else(|| Refusal::ClaimMissing(customer.org_claim.clone()))?;
                 let roles = claims.get(&customer.roles_claim);
                 if !customer
                     .admin_roles
                     .iter()
                     .any(|role| has_role(roles, role))
                 {
-                    return Err(refusal(
-                        StatusCode::FORBIDDEN,
-                        "not_an_admin",
-                        "Only the org's administrators may do this.",
-                    ));
+                    return Err(Refusal::NotAnAdmin);
                 }
                 Ok(Admin {
                     sub,
@@ -220,55 +182,34 @@ impl Mgmt {
                 })
             }
             Err(customer_error) => match self.staff.verify(token, now) {
-                Ok(_) => Err(refusal(
-                    StatusCode::FORBIDDEN,
-                    "wrong_token_kind",
+                Ok(_) => Err(Refusal::WrongTokenKind(
                     "Support staff tokens cannot manage an org's access.",
                 )),
-                Err(_) => Err(refusal(
-                    StatusCode::UNAUTHORIZED,
-                    customer_error.code(),
-                    customer_error.to_string(),
-                )),
+                Err(_) => Err(customer_error.into()),
             },
         }
     }
 
     fn staff(&self, headers: &HeaderMap) -> Result<Staff, Refusal> {
         let token = self.bearer(headers)?;
-        let now = self.clock.now();
+        let now = self.access.now();
         match self.staff.verify(token, now) {
             Ok(claims) => {
-                let sub = claim_text(claims.get("sub")).ok_or_else(|| {
-                    refusal(
-                        StatusCode::UNAUTHORIZED,
-                        "token_claim_missing",
-                        "The token has no `sub`.",
-                    )
-                })?;
+                let sub = claim_text(claims.get("sub"))
+                    .ok_or_else(|| Refusal::ClaimMissing("sub".into()))?;
                 let staff = &self.auth.staff;
                 if !has_role(claims.get(&staff.roles_claim), &staff.required_role) {
-                    return Err(refusal(
-                        StatusCode::FORBIDDEN,
-                        "not_support_staff",
-                        format!("The role `{}` is required.", staff.required_role),
-                    ));
+                    return Err(Refusal::NotSupportStaff(staff.required_role.clone()));
                 }
                 Ok(Staff {
                     sub: StaffId::new(sub),
                 })
             }
             Err(staff_error) => match self.customer.verify(token, now) {
-                Ok(_) => Err(refusal(
-                    StatusCode::FORBIDDEN,
-                    "wrong_token_kind",
+                Ok(_) => Err(Refusal::WrongTokenKind(
                     "Customer tokens cannot request support tokens.",
                 )),
-                Err(_) => Err(refusal(
-                    StatusCode::UNAUTHORIZED,
-                    staff_error.code(),
-                    staff_error.to_string(),
-                )),
+                Err(_) => Err(staff_error.into()),
             },
         }
     }
@@ -283,35 +224,23 @@ impl Mgmt {
     }
 
     async fn refresh_support_users(&self) {
-        let open = self.access.grants().open_grants(10_000);
-        if let Ok(grants) = self.call(StoreOp::sweep, open).await {
-            self.support_users
-                .set(grants.iter().map(|g| g.support_user).collect());
-        }
+        let (access, metrics) = (&self.access, &self.metrics);
+        self.support_users
+            .refresh(access, metrics, self.store_timeout)
+            .await;
     }
 }
 
 async fn body_json<T: DeserializeOwned>(request: AxumRequest) -> Result<T, Refusal> {
     let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY)
         .await
-        .map_err(|_| {
-            refusal(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("Management bodies may be at most {MAX_BODY} bytes."),
-            )
-        })?;
+        .map_err(|_| Refusal::BodyTooLarge { limit: MAX_BODY })?;
     serde_json::from_slice(&bytes).map_err(|e| {
-        let code = if e.is_syntax() || e.is_eof() {
-            "malformed_json"
+        if e.is_syntax() || e.is_eof() {
+            Refusal::MalformedJson(e.to_string())
         } else {
-            "invalid_body"
-        };
-        refusal(
-            StatusCode::BAD_REQUEST,
-            code,
-            format!("The body is not valid: {e}."),
-        )
+            invalid("invalid_body", format!("The body is not valid: {e}."))
+        }
     })
 }
 
@@ -319,8 +248,7 @@ fn parse_time(field: &'static str, text: &str) -> Result<DateTime<Utc>, Refusal>
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.to_utc())
         .map_err(|_| {
-            refusal(
-                StatusCode::BAD_REQUEST,
+            invalid(
                 "invalid_date",
                 format!("`{field}` must be an RFC 3339 date-time like 2026-12-01T00:00:00Z."),
             )
@@ -333,8 +261,7 @@ fn bounded_text(
     max: usize,
 ) -> Result<Option<String>, Refusal> {
     match value {
-        Some(text) if text.chars().count() > max => Err(refusal(
-            StatusCode::BAD_REQUEST,
+        Some(text) if text.chars().count() > max => Err(invalid(
             "invalid_body",
             format!("`{field}` may be at most {max} characters."),
         )),
@@ -343,31 +270,12 @@ fn bounded_text(
     }
 }
 
-/// The one mapping from a lifecycle error's stable code to its HTTP refusal (SPEC §5):
-/// bounds → 422, conflicts → 409, nothing to act on → 404, the store → 503 (its detail
-/// is logged, never sent).
-pub(crate) fn lifecycle_refusal(code: &'static str, message: String) -> Refusal {
-    match code {
-        "grant_too_short" | "grant_too_long" | "end_date_in_past" => {
-            refusal(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-        }
-        "grant_already_active" | "support_seat_taken" | "not_seat_holder" => {
-            refusal(StatusCode::CONFLICT, code, message)
-        }
-        "no_active_grant" => refusal(StatusCode::NOT_FOUND, code, message),
-        _ => {
-            tracing::error!(code, error = %message, "store failure in the management API");
-            refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                "The store cannot be reached; try again.",
-            )
-        }
+/// A management request that does not validate (`400`).
+fn invalid(code: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal::Invalid {
+        code,
+        message: message.into(),
     }
-}
-
-fn store_failure(e: &support_access_core::StoreError) -> Refusal {
-    lifecycle_refusal(e.code(), e.to_string())
 }
 
 /// Grant support access to the caller's org.
@@ -386,8 +294,7 @@ async fn post_grant(
         (Some(at), None) => GrantEnd::At(parse_time("expires_at", &at).map_err(fail)?),
         (None, Some(days)) => GrantEnd::Days(days),
         _ => {
-            return Err(fail(refusal(
-                StatusCode::BAD_REQUEST,
+            return Err(fail(invalid(
                 "invalid_body",
                 "Give exactly one of `expires_at` and `days`.",
             )));
@@ -402,7 +309,7 @@ async fn post_grant(
     let grant = m
         .call(StoreOp::lifecycle, granted)
         .await
-        .map_err(|e| fail(lifecycle_refusal(e.code(), e.to_string())))?;
+        .map_err(|e| fail(e.into()))?;
     m.refresh_support_users().await;
     Ok(json_axum(
         StatusCode::CREATED,
@@ -428,12 +335,8 @@ async fn get_grant(
             StatusCode::OK,
             &GrantBody::new(&view.grant, view.status),
         )),
-        Ok(None) => Err(fail(refusal(
-            StatusCode::NOT_FOUND,
-            "no_grant",
-            "Support access was never granted for this org.",
-        ))),
-        Err(e) => Err(fail(store_failure(&e))),
+        Ok(None) => Err(fail(Refusal::NoGrant)),
+        Err(e) => Err(fail(e.into())),
     }
 }
 
@@ -454,7 +357,7 @@ async fn patch_grant(
     let grant = m
         .call(StoreOp::lifecycle, changed)
         .await
-        .map_err(|e| fail(lifecycle_refusal(e.code(), e.to_string())))?;
+        .map_err(|e| fail(e.into()))?;
     Ok(json_axum(
         StatusCode::OK,
         &GrantBody::new(&grant, support_access_core::GrantStatus::Active),
@@ -478,7 +381,7 @@ async fn delete_grant(
     let revoked = m
         .call(StoreOp::lifecycle, revoke)
         .await
-        .map_err(|e| fail(lifecycle_refusal(e.code(), e.to_string())))?;
+        .map_err(|e| fail(e.into()))?;
     m.live.end(revoked.id, Ended::Revoked);
     m.refresh_support_users().await;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -501,17 +404,11 @@ async fn post_token(
     let grant = m
         .call(StoreOp::lifecycle, claimed)
         .await
-        .map_err(|e| fail(lifecycle_refusal(e.code(), e.to_string())))?;
+        .map_err(|e| fail(e.into()))?;
     let (token, expires_at) = m
         .signer
-        .issue(&grant, &staff.sub, m.clock.now())
-        .map_err(|_| {
-            fail(refusal(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "token_issue_failed",
-                "The support token could not be signed.",
-            ))
-        })?;
+        .issue(&grant, &staff.sub, m.access.now())
+        .map_err(|_| fail(Refusal::TokenIssueFailed))?;
     Ok(json_axum(
         StatusCode::OK,
         &TokenAnswer {
@@ -537,12 +434,10 @@ async fn delete_token(
     let staff = m.staff(request.headers()).map_err(fail)?;
     let body: TokenRequest = body_json(request).await.map_err(fail)?;
     let org = OrgId::new(body.org);
-    let released = m.access.release_seat(&org, &staff.sub);
-    let grant = m
-        .call(StoreOp::lifecycle, released)
+    let (access, live, metrics) = (&m.access, &m.live, &m.metrics);
+    crate::seat::release(access, live, metrics, m.store_timeout, &org, &staff.sub)
         .await
-        .map_err(|e| fail(lifecycle_refusal(e.code(), e.to_string())))?;
-    m.live.end_actor(grant.id, &staff.sub, Ended::SeatReleased);
+        .map_err(fail)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -563,7 +458,7 @@ struct AuditParams {
 }
 
 fn bad(code: &'static str, message: impl Into<String>) -> Refusal {
-    refusal(StatusCode::BAD_REQUEST, code, message)
+    invalid(code, message)
 }
 
 fn audit_query(org: OrgId, raw: Option<&str>) -> Result<(AuditQuery, Option<String>), Refusal> {
@@ -650,9 +545,9 @@ async fn get_audit(
         )));
     }
     let page = m
-        .call(StoreOp::audit_read, m.access.audit().query(&query))
+        .call(StoreOp::audit_read, m.access.audit_page(&query))
         .await
-        .map_err(|e| fail(store_failure(&e)))?;
+        .map_err(|e| fail(e.into()))?;
     Ok(json_axum(
         StatusCode::OK,
         &AuditPageBody {
@@ -755,17 +650,17 @@ async fn get_audit_export(
         }
     };
     query.limit = MAX_PAGE;
-    let audit = m.access.audit().clone();
+    let access = m.access.clone();
     let header = if csv {
         Some(format!("{}\r\n", CSV_COLUMNS.join(",")))
     } else {
         None
     };
     let pages = futures::stream::unfold(Some(query), move |state| {
-        let audit = audit.clone();
+        let access = access.clone();
         async move {
             let query = state?;
-            match audit.query(&query).await {
+            match access.audit_page(&query).await {
                 Ok(page) => {
                     let mut chunk = String::with_capacity(page.events.len() * 400);
                     for event in &page.events {
@@ -888,7 +783,8 @@ pub fn openapi_json() -> Value {
 
 /// Answers a request under `/support-access/` that carries no support token.
 pub(crate) async fn handle(
-    app: &App,
+    management: &Management,
+    metrics: &Metrics,
     request: Request<Body>,
     request_id: &str,
     started: Instant,
@@ -896,35 +792,25 @@ pub(crate) async fn handle(
     let path = request.uri().path();
     if let Some(asset) = path.strip_prefix("/support-access/ui") {
         let response = ui::serve(asset);
-        app.finish(Class::management, Outcome::answered, started);
+        metrics.request(Class::management, Outcome::answered, started.elapsed());
         return response;
     }
     let mut request = request.map(axum::body::Body::new);
     request
         .extensions_mut()
         .insert(RequestId(request_id.to_owned()));
-    let response = match app.management.router.clone().oneshot(request).await {
+    let response = match management.router.clone().oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
     };
     let response = if response.status() == StatusCode::NOT_FOUND
         && response.headers().get(CONTENT_TYPE).is_none()
     {
-        Refusal::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "No such management route.",
-        )
-        .render(Shape::Generic, request_id)
+        Refusal::NotFound("No such management route.").render(Shape::Generic, request_id)
     } else if response.status() == StatusCode::METHOD_NOT_ALLOWED
         && response.headers().get(CONTENT_TYPE).is_none()
     {
-        Refusal::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "This route does not take that method.",
-        )
-        .render(Shape::Generic, request_id)
+        Refusal::MethodNotAllowed.render(Shape::Generic, request_id)
     } else {
         response.map(Body::Api)
     };
@@ -933,6 +819,6 @@ pub(crate) async fn handle(
     } else {
         Outcome::refused
     };
-    app.finish(Class::management, outcome, started);
+    metrics.request(Class::management, outcome, started.elapsed());
     response
 }

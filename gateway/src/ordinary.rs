@@ -1,14 +1,27 @@
-//! Ordinary traffic (SPEC §3), the pure part: which methods a request is guarded as,
-//! and which incoming headers are the gateway's own.
+//! Ordinary traffic (SPEC §3): forwarded unchanged but for two guards — incoming
+//! `X-Support-Access-*` headers are removed, and assignments to a hidden support user
+//! are refused — with the pure parts: which methods a request is guarded as, and which
+//! incoming headers are the gateway's own.
 //!
 //! A method override (`X-HTTP-Method-Override` and kin in any spelling, `_method` in the
 //! query or a form body) makes an upstream framework run another method than the
 //! request line's, so the request is guarded as every method it names: a `GET` that
 //! overrides to `POST` gets its body read by the assignment guard.
 
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
 use http::header::HeaderMap;
 use http::request::Parts;
+use http::{Request, Response};
 use support_access_policy::normalise::{fold_header_name, method_overrides};
+
+use crate::body::Body;
+use crate::metrics::{Class, Outcome};
+use crate::refusal::Refusal;
+use crate::state::App;
+use crate::upstream::prepare_headers;
 
 /// The request line's method and every method an override names, without repeats.
 pub(crate) fn guarded_methods(parts: &Parts, form: Option<&[u8]>) -> Vec<String> {
@@ -52,6 +65,73 @@ pub fn strip_support_headers(headers: &mut HeaderMap) {
         .collect();
     for name in doomed {
         headers.remove(name);
+    }
+}
+
+/// Ordinary traffic: forwarded unchanged, except that incoming `X-Support-Access-*`
+/// headers are removed and assignments to a hidden support user are refused.
+pub(crate) async fn forward(
+    app: &App,
+    request: Request<Body>,
+    peer: SocketAddr,
+    form: Option<Bytes>,
+    request_id: &str,
+    started: Instant,
+) -> Response<Body> {
+    let (mut parts, incoming) = request.into_parts();
+    strip_support_headers(&mut parts.headers);
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    let support_users = app.support_users.get();
+    // Guarded as the request line's method and every method an override names.
+    let methods = crate::ordinary::guarded_methods(&parts, form.as_deref());
+    let body = if !support_users.is_empty()
+        && methods
+            .iter()
+            .any(|method| app.policy.ordinary_needs_body(method, &target))
+    {
+        let bytes = match crate::read::read_body(&app.limits, &parts.headers, incoming).await {
+            Ok(bytes) => bytes,
+            Err(refusal) => {
+                app.finish(Class::ordinary, Outcome::refused, started);
+                return refusal.render(app.shape_for(parts.uri.path()), request_id);
+            }
+        };
+        if let Some(refused) = methods.iter().find_map(|method| {
+            app.policy
+                .check_ordinary_body(method, &target, &bytes, &support_users)
+                .err()
+        }) {
+            app.finish(Class::ordinary, Outcome::refused, started);
+            tracing::info!(
+                request_id,
+                code = refused.code,
+                "ordinary request refused by the assignment guard"
+            );
+            return Refusal::from(refused).render(app.shape_for(parts.uri.path()), request_id);
+        }
+        Body::bytes(bytes)
+    } else {
+        incoming
+    };
+    prepare_headers(&mut parts.headers, peer);
+    let path = parts.uri.path().to_owned();
+    match app
+        .upstream
+        .send(Request::from_parts(parts, body), &target)
+        .await
+    {
+        Ok(response) => {
+            app.finish(Class::ordinary, Outcome::forwarded, started);
+            response.map(Body::from)
+        }
+        Err(failure) => {
+            app.metrics.upstream_error(failure.label());
+            app.finish(Class::ordinary, Outcome::refused, started);
+            Refusal::from(failure).render(app.shape_for(&path), request_id)
+        }
     }
 }
 

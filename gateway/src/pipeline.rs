@@ -1,137 +1,61 @@
-//! The support-request pipeline of SPEC §3, top to bottom:
-//! verify → authorise (grant and seat) → normalise → policy and body guards →
-//! audit durably → forward with identity headers → record the outcome.
+//! The support-request pipeline of SPEC §3, one named step per stage:
 //!
-//! Every refusal after verification is audited as `request.blocked`; if the audit log
-//! cannot take an event, the answer is `503` and nothing is forwarded.
+//! identify (`app.rs`) → [`check::verify`] → [`authorise`] → [`check::normalise`] →
+//! [`check::decide`] → [`inspect::body`] → record `request.allowed` →
+//! [`send::identity_headers`] and forward → [`send::complete`].
+//!
+//! Each step takes what it needs and returns `Result<_, Refusal>`; [`support`] drives
+//! them. Every refusal after verification is audited as `request.blocked`; if the audit
+//! log cannot take an event, the answer is `503` and nothing is forwarded. The audit
+//! events are built from one [`RequestRecord`] that the steps fill in as they go.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, HeaderValue, TRANSFER_ENCODING, USER_AGENT};
+use http::header::USER_AGENT;
 use http::{Request, Response, StatusCode};
-use sha2::{Digest, Sha256};
-use support_access_core::audit::{AuditKind, NewAuditEvent};
 use support_access_core::service::{Refusal as AccessRefusal, SupportTokenFacts};
-use support_access_core::{Grant, StoreError};
-use support_access_policy::normalise::{check_header_names, method_overrides, normalise_target};
-use support_access_policy::{
-    BodyOutcome, BodyRefusal, NormaliseError, RefusalKind, SupportContext,
-};
+use support_access_core::{Grant, RequestLine, RequestOutcome, RequestRecord, StoreError};
+use support_access_policy::SupportContext;
 
-use crate::app::{App, MANAGEMENT_PREFIX, strip_support_headers};
 use crate::body::Body;
 use crate::conn::Connection;
-use crate::inflight::{Cut, ended_refusal};
-use crate::live::{Ended, Streaming};
-use crate::metrics::{Class, Outcome, StoreOp};
+use crate::live::Watch;
+use crate::metrics::{Class, Metrics, Outcome, StoreOp};
 use crate::refusal::{Refusal, Shape};
+use crate::state::App;
 use crate::store_call::bounded;
-use crate::upstream::prepare_headers;
 
-/// Who is asking, for the audit events of one support request.
+mod check;
+mod inspect;
+mod send;
+#[cfg(test)]
+mod tests;
+
+/// Why the pipeline stopped before forwarding.
+enum Stop {
+    /// Refused, and audited as `request.blocked`.
+    Blocked(Refusal),
+    /// Refused without an audit event: the store cannot take one.
+    Unaudited(Refusal),
+    /// Answered by the gateway itself: the holder released their own seat.
+    Answered(Response<Body>),
+}
+
+impl From<Refusal> for Stop {
+    fn from(refusal: Refusal) -> Self {
+        Self::Blocked(refusal)
+    }
+}
+
+/// One support request on its way: where its events go and how it answers.
 struct Ctx<'a> {
     app: &'a App,
     request_id: &'a str,
     started: Instant,
     shape: Shape,
-    grant: Option<Grant>,
-    event: NewAuditEvent,
-}
-
-impl Ctx<'_> {
-    fn event(&self, kind: AuditKind) -> NewAuditEvent {
-        let mut event = self.event.clone();
-        event.id = uuid::Uuid::new_v4();
-        event.kind = kind;
-        event.at = support_access_core::time::to_micros(self.app.clock.now());
-        event
-    }
-
-    async fn append(&self, event: NewAuditEvent) -> Result<(), StoreError> {
-        let started = Instant::now();
-        let app = self.app;
-        let outcome = bounded(
-            &app.metrics,
-            app.limits.store_timeout,
-            StoreOp::audit_append,
-            app.access.audit().append(event),
-        )
-        .await;
-        app.metrics.audit_append(started.elapsed());
-        outcome.map(|_| ())
-    }
-
-    /// Refuses the request, recording `request.blocked`; `503` if that record fails.
-    async fn block(&self, refusal: Refusal) -> Response<Body> {
-        let mut event = self.event(AuditKind::RequestBlocked);
-        event.status = Some(refusal.status.as_u16());
-        event.error = Some(refusal.code.to_owned());
-        event.rule = refusal.rule.clone();
-        event.restriction = refusal.restriction;
-        event.latency_ms = Some(self.started.elapsed().as_millis() as u64);
-        let refusal = match self.append(event).await {
-            Ok(()) => refusal,
-            Err(e) => {
-                tracing::error!(request_id = self.request_id, error = %e, "audit log unavailable; refusing");
-                audit_unavailable()
-            }
-        };
-        tracing::info!(
-            request_id = self.request_id,
-            code = refusal.code,
-            status = refusal.status.as_u16(),
-            "support request refused"
-        );
-        self.app
-            .finish(Class::support, Outcome::refused, self.started);
-        refusal.render(self.shape, self.request_id)
-    }
-
-    /// Refuses without an audit event: the token did not verify, so no org is known.
-    fn refuse_unaudited(&self, refusal: Refusal) -> Response<Body> {
-        tracing::info!(
-            request_id = self.request_id,
-            code = refusal.code,
-            "support token refused"
-        );
-        self.app
-            .finish(Class::support, Outcome::refused, self.started);
-        refusal.render(self.shape, self.request_id)
-    }
-}
-
-fn audit_unavailable() -> Refusal {
-    Refusal::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "audit_unavailable",
-        "The audit log cannot record this request, so it is not forwarded.",
-    )
-}
-
-fn store_unavailable() -> Refusal {
-    Refusal::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-        "The gateway cannot check the grant right now, so support access is refused.",
-    )
-}
-
-/// The refusal of a body guard.
-pub(crate) fn body_refusal(refused: &BodyRefusal) -> Refusal {
-    let status = match refused.kind {
-        RefusalKind::BadRequest => StatusCode::BAD_REQUEST,
-        RefusalKind::Forbidden => StatusCode::FORBIDDEN,
-    };
-    let mut refusal = Refusal::new(status, refused.code, refused.message.clone());
-    if let Some(rule) = &refused.rule {
-        refusal = refusal.by_rule(rule.to_string(), refused.restriction);
-    }
-    refusal
-}
-
-fn header_value(text: &str) -> Option<HeaderValue> {
-    HeaderValue::from_str(text).ok()
+    record: RequestRecord,
 }
 
 /// Runs one support request through the pipeline; `form` is its form-encoded body if
@@ -145,288 +69,199 @@ pub(crate) async fn support(
     request_id: &str,
     started: Instant,
 ) -> Response<Body> {
-    let now = app.clock.now();
-    let peer = connection.peer();
-    let raw_path = request.uri().path().to_owned();
+    let now = app.access.now();
+    let shape = app.shape_for(request.uri().path());
+    let facts = match check::verify(&app.signer, &token, now) {
+        Ok(facts) => facts,
+        Err(refusal) => return refuse_unaudited(app, refusal, shape, request_id, started),
+    };
+    let line = request_line(&request, connection.peer(), request_id);
     let mut ctx = Ctx {
         app,
         request_id,
         started,
-        shape: app.shape_for(&raw_path),
-        grant: None,
-        event: NewAuditEvent::new(
-            support_access_core::OrgId::new(""),
-            AuditKind::RequestBlocked,
-            now,
-        ),
+        shape,
+        record: RequestRecord::new(facts, line),
     };
-
-    // 1. Verify the token, then the grant and the seat.
-    let facts: SupportTokenFacts = match app
-        .signer
-        .verify(&token, now)
-        .and_then(|claims| claims.facts())
-    {
-        Ok(facts) => facts,
-        Err(e) => {
-            return ctx.refuse_unaudited(Refusal::new(
-                StatusCode::UNAUTHORIZED,
-                e.code(),
-                e.to_string(),
-            ));
-        }
-    };
-    ctx.event.org = facts.org.clone();
-    ctx.event.grant = Some(facts.grant);
-    ctx.event.support_user = Some(facts.support_user);
-    ctx.event.actor = Some(facts.actor.to_string());
-    ctx.event.method = Some(request.method().as_str().to_owned());
-    ctx.event.path = Some(raw_path.clone());
-    ctx.event.request_id = Some(request_id.to_owned());
-    ctx.event.client_ip = Some(peer.ip().to_string());
-    ctx.event.user_agent = request
-        .headers()
-        .get(USER_AGENT)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     // Watched from before the grant is read: an end of access after this is seen.
-    let watch = app.live.watch(&facts);
-    let authorised = bounded(
-        &app.metrics,
-        app.limits.store_timeout,
-        StoreOp::grant_lookup,
-        app.access.authorise(&facts, now),
-    )
-    .await;
-    match authorised {
-        Ok(grant) => {
-            ctx.event.reason = grant.reason.clone();
-            ctx.event.ticket = grant.ticket.clone();
-            ctx.grant = Some(grant);
-            app.live.attach(&facts, connection);
-        }
-        Err(AccessRefusal::Store(e)) => {
-            tracing::error!(request_id, error = %e, "grant store unavailable");
-            return ctx.refuse_unaudited(store_unavailable());
-        }
-        Err(refused) => {
-            let refusal = Refusal::new(
-                StatusCode::UNAUTHORIZED,
-                refused.code(),
-                refused.to_string(),
-            );
-            return ctx.block(refusal).await;
+    let watch = app.live.watch(&ctx.record.facts);
+    match steps(&mut ctx, request, connection, form.as_deref(), &watch).await {
+        Ok(response) => response,
+        Err(Stop::Blocked(refusal)) => ctx.block(refusal).await,
+        Err(Stop::Unaudited(refusal)) => ctx.refuse_unaudited(refusal),
+        Err(Stop::Answered(response)) => {
+            app.finish(Class::support, Outcome::answered, started);
+            response
         }
     }
-    let Some(grant) = ctx.grant.clone() else {
-        return ctx.refuse_unaudited(store_unavailable());
-    };
+}
 
-    // 2. Normalise: what is forwarded is exactly what was checked. An HTTP/1.1
-    // absolute-form target is refused; HTTP/2 always carries `:scheme` and
-    // `:authority`, which are not one.
-    if crate::target::is_absolute_form(&request) {
-        return ctx
-            .block(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "absolute_form_target",
-                "Support requests must use an origin-form request target.",
-            ))
-            .await;
-    }
-    // `_method` in a form body is an override like the headers (the query's is the
-    // normaliser's).
-    let form_override = !method_overrides([], None, form.as_deref()).is_empty();
-    let names = request.headers().keys().map(|k| k.as_str());
-    let checked = check_header_names(names).and_then(|()| match form_override {
-        true => Err(NormaliseError::MethodOverride("_method".into())),
-        false => Ok(()),
-    });
-    if let Err(e) = checked {
-        return ctx
-            .block(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                e.code(),
-                e.to_string(),
-            ))
-            .await;
-    }
-    let raw_target = request
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
-    let target = match normalise_target(&raw_target) {
-        Ok(target) => target,
-        Err(e) => {
-            return ctx
-                .block(Refusal::new(
-                    StatusCode::BAD_REQUEST,
-                    e.code(),
-                    e.to_string(),
-                ))
-                .await;
-        }
-    };
-    ctx.event.path = Some(target.path().to_owned());
+/// SPEC §3 in order, once the token verified.
+async fn steps(
+    ctx: &mut Ctx<'_>,
+    request: Request<Body>,
+    connection: &Connection,
+    form: Option<&[u8]>,
+    watch: &Watch,
+) -> Result<Response<Body>, Stop> {
+    let app = ctx.app;
+    let now = app.access.now();
+    let grant = authorise(app, &ctx.record.facts, now).await?;
+    ctx.record.authorised(&grant);
+    app.live.attach(&ctx.record.facts, connection);
+
+    let target = check::normalise(&request, form)?;
+    ctx.record.line.path = target.path().to_owned();
     ctx.shape = app.shape_for(target.path());
+    if check::releases_own_seat(request.method(), &target) {
+        return Err(release_own_seat(app, &ctx.record.facts).await?);
+    }
+    let decision = check::decide(&app.policy, request.method(), &target)?;
+    ctx.record.rule = decision.rule.as_ref().map(|rule| rule.to_string());
+    ctx.record.restriction = decision.restriction;
 
-    // 3. The route policy, then the body guards. The one management call a support
-    // token may make is releasing its own seat.
-    if request.method() == http::Method::DELETE && target.match_key() == "/support-access/v1/token"
-    {
-        let released = bounded(
-            &app.metrics,
-            app.limits.store_timeout,
-            StoreOp::lifecycle,
-            app.access.release_seat(&facts.org, &facts.actor),
-        )
-        .await;
-        return match released
-            .map_err(|e| crate::management::lifecycle_refusal(e.code(), e.to_string()))
-        {
-            Ok(_) => {
-                app.live
-                    .end_actor(facts.grant, &facts.actor, Ended::SeatReleased);
-                app.finish(Class::support, Outcome::answered, started);
-                let mut response = Response::new(Body::empty());
-                *response.status_mut() = StatusCode::NO_CONTENT;
-                response
-            }
-            Err(refusal) => ctx.block(refusal).await,
-        };
-    }
-    if target
-        .match_key()
-        .starts_with(MANAGEMENT_PREFIX.trim_end_matches('/'))
-    {
-        let refusal = Refusal::new(
-            StatusCode::FORBIDDEN,
-            "restricted",
-            "The support user may not open or use the Support Access settings.",
-        )
-        .by_rule("support-access-settings", Some(1));
-        return ctx.block(refusal).await;
-    }
-    let method = request.method().as_str().to_owned();
-    let decision = app.policy.decide(&method, &target);
-    if !decision.is_allowed() {
-        let mut refusal = Refusal::new(
-            StatusCode::FORBIDDEN,
-            decision.code.unwrap_or("restricted"),
-            decision.message.to_string(),
-        );
-        if let Some(rule) = &decision.rule {
-            refusal = refusal.by_rule(rule.to_string(), decision.restriction);
-        }
-        return ctx.block(refusal).await;
-    }
-    ctx.event.rule = decision.rule.as_ref().map(|r| r.to_string());
-    ctx.event.restriction = decision.restriction;
     let (mut parts, incoming) = request.into_parts();
-    let body = if decision.needs_body() {
-        let read = crate::inflight::read_body(app, &watch, &facts, &parts.headers, incoming);
-        let bytes = match read.await {
-            Ok(bytes) => bytes,
-            Err(refusal) => return ctx.block(refusal).await,
-        };
-        ctx.event.body_sha256 = Some(hex::encode(Sha256::digest(&bytes)));
-        let guard_ctx = SupportContext {
-            support_user: grant.support_user,
-            now,
-        };
-        match app.policy.guard_support_body(&decision, &bytes, &guard_ctx) {
-            Ok(guarded) => {
-                // The event names what was forwarded: the rewrites and their hash.
-                ctx.event.rewrites = guarded.rewrites;
-                match guarded.outcome {
-                    BodyOutcome::Unchanged => Body::bytes(bytes),
-                    BodyOutcome::Rewritten(rewritten) => {
-                        ctx.event.body_sha256 = Some(hex::encode(Sha256::digest(&rewritten)));
-                        parts.headers.remove(TRANSFER_ENCODING);
-                        parts
-                            .headers
-                            .insert(CONTENT_LENGTH, HeaderValue::from(rewritten.len()));
-                        Body::bytes(rewritten)
-                    }
-                }
-            }
-            Err(refused) => return ctx.block(body_refusal(&refused)).await,
-        }
-    } else if http_body::Body::is_end_stream(&incoming) || matches!(incoming, Body::Full(_)) {
-        incoming
-    } else {
-        // An upload streams under the guard: if access ends, the CRM sees it cut.
-        Body::Revocable(Box::new(watch.guard(incoming, Streaming::Upload)))
+    let context = SupportContext {
+        support_user: grant.support_user,
+        now,
     };
+    let record = &mut ctx.record;
+    let body = inspect::body(
+        app, watch, record, &decision, &context, &mut parts, incoming,
+    );
+    let body = body.await?;
 
-    // 4. Record the decision durably before anything is forwarded.
-    let mut allowed = ctx.event(AuditKind::RequestAllowed);
-    allowed.latency_ms = None;
-    if let Err(e) = ctx.append(allowed).await {
-        tracing::error!(request_id, error = %e, "audit log unavailable; nothing forwarded");
-        app.finish(Class::support, Outcome::refused, started);
-        return audit_unavailable().render(ctx.shape, request_id);
+    // Recorded durably before anything is forwarded.
+    if let Err(e) = ctx.append(RequestOutcome::Allowed).await {
+        tracing::error!(request_id = ctx.request_id, error = %e, "audit log unavailable; nothing forwarded");
+        return Err(Stop::Unaudited(Refusal::AuditUnavailable));
     }
 
-    // 5. Forward with the identity headers, then record the outcome.
     let in_flight = InFlight::new(&app.metrics);
-    strip_support_headers(&mut parts.headers);
-    let identity = [
-        ("x-support-access-grant", grant.id.to_string()),
-        ("x-support-access-user", grant.support_user.to_string()),
-        ("x-support-access-actor", facts.actor.to_string()),
-    ];
-    for (name, value) in identity {
-        if let Some(value) = header_value(&value) {
-            parts.headers.insert(name, value);
-        }
-    }
-    prepare_headers(&mut parts.headers, peer);
+    send::identity_headers(
+        &mut parts.headers,
+        &grant,
+        &ctx.record.facts,
+        connection.peer(),
+    );
     let request = Request::from_parts(parts, body);
-    let forwarded = crate::inflight::forward(app, &watch, request, &target.forward_target()).await;
-    let mut completed = ctx.event(AuditKind::RequestCompleted);
-    completed.latency_ms = Some(started.elapsed().as_millis() as u64);
-    let response = match forwarded {
-        Ok(response) => {
-            completed.status = Some(response.status().as_u16());
-            app.finish(Class::support, Outcome::forwarded, started);
-            response.map(|body| {
-                Body::Revocable(Box::new(watch.guard(Body::from(body), Streaming::Response)))
-            })
-        }
-        Err(Cut::Ended(why)) => {
-            let refusal = ended_refusal(why);
-            tracing::info!(
-                request_id,
-                code = refusal.code,
-                "support access ended while the request waited for the CRM; upstream request dropped"
-            );
-            completed.status = Some(refusal.status.as_u16());
-            app.finish(Class::support, Outcome::refused, started);
-            refusal.render(ctx.shape, request_id)
-        }
-        Err(Cut::Upstream(failure)) => {
-            app.metrics.upstream_error(failure.label());
-            let refusal = failure.refusal();
-            completed.status = Some(refusal.status.as_u16());
-            completed.error = Some(refusal.code.to_owned());
-            app.finish(Class::support, Outcome::refused, started);
-            refusal.render(ctx.shape, request_id)
-        }
-    };
+    let forwarded = crate::inflight::forward(app, watch, request, &target.forward_target()).await;
+    let (response, completed) = send::complete(ctx, watch, forwarded);
     if let Err(e) = ctx.append(completed).await {
-        tracing::error!(request_id, error = %e, "could not record the outcome of a forwarded support request");
+        tracing::error!(request_id = ctx.request_id, error = %e, "could not record the outcome of a forwarded support request");
     }
     drop(in_flight);
-    response
+    Ok(response)
+}
+
+/// What the audit log says of the request before the pipeline has looked at it.
+fn request_line<B>(request: &Request<B>, peer: SocketAddr, request_id: &str) -> RequestLine {
+    RequestLine {
+        request_id: request_id.to_owned(),
+        method: request.method().as_str().to_owned(),
+        path: request.uri().path().to_owned(),
+        client_ip: Some(peer.ip().to_string()),
+        user_agent: request
+            .headers()
+            .get(USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+    }
+}
+
+/// The grant must be active now and the token's actor must hold its seat under the
+/// claim the token was issued for. A store that cannot say refuses unaudited (`503`).
+async fn authorise(
+    app: &App,
+    facts: &SupportTokenFacts,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Grant, Stop> {
+    let authorised = app.access.authorise(facts, now);
+    let limit = app.limits.store_timeout;
+    match bounded(&app.metrics, limit, StoreOp::grant_lookup, authorised).await {
+        Ok(grant) => Ok(grant),
+        Err(AccessRefusal::Store(e)) => Err(Stop::Unaudited(e.into())),
+        Err(refused) => Err(Stop::Blocked(refused.into())),
+    }
+}
+
+/// The one management call a support token may make: releasing its own seat (`204`).
+async fn release_own_seat(app: &App, facts: &SupportTokenFacts) -> Result<Stop, Refusal> {
+    let limit = app.limits.store_timeout;
+    let (access, live, metrics) = (&app.access, &app.live, &app.metrics);
+    crate::seat::release(access, live, metrics, limit, &facts.org, &facts.actor).await?;
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(Stop::Answered(response))
+}
+
+impl Ctx<'_> {
+    /// Records what became of the request, bounded by `limits.store_timeout`.
+    async fn append(&self, outcome: RequestOutcome) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let app = self.app;
+        let recorded = app.access.record_request(&self.record, outcome);
+        let limit = app.limits.store_timeout;
+        let outcome = bounded(&app.metrics, limit, StoreOp::audit_append, recorded).await;
+        app.metrics.audit_append(started.elapsed());
+        outcome
+    }
+
+    /// Refuses the request, recording `request.blocked`; `503` if that record fails.
+    async fn block(&self, refusal: Refusal) -> Response<Body> {
+        let blocked = RequestOutcome::Blocked {
+            status: refusal.status().as_u16(),
+            error: refusal.code().to_owned(),
+            rule: refusal.rule().map(|rule| rule.into_owned()),
+            restriction: refusal.restriction(),
+            latency_ms: self.started.elapsed().as_millis() as u64,
+        };
+        let refusal = match self.append(blocked).await {
+            Ok(()) => refusal,
+            Err(e) => {
+                tracing::error!(request_id = self.request_id, error = %e, "audit log unavailable; refusing");
+                Refusal::AuditUnavailable
+            }
+        };
+        tracing::info!(
+            request_id = self.request_id,
+            code = refusal.code(),
+            status = refusal.status().as_u16(),
+            "support request refused"
+        );
+        self.app
+            .finish(Class::support, Outcome::refused, self.started);
+        refusal.render(self.shape, self.request_id)
+    }
+
+    fn refuse_unaudited(&self, refusal: Refusal) -> Response<Body> {
+        refuse_unaudited(self.app, refusal, self.shape, self.request_id, self.started)
+    }
+}
+
+/// Refuses without an audit event: the token did not verify (so no org is known), or
+/// the store cannot take one.
+fn refuse_unaudited(
+    app: &App,
+    refusal: Refusal,
+    shape: Shape,
+    request_id: &str,
+    started: Instant,
+) -> Response<Body> {
+    tracing::info!(
+        request_id,
+        code = refusal.code(),
+        "support request refused unaudited"
+    );
+    app.finish(Class::support, Outcome::refused, started);
+    refusal.render(shape, request_id)
 }
 
 /// Counts a support request between its durable `request.allowed` and its
 /// `request.completed` (also when the request is dropped in between, at shutdown).
-struct InFlight<'a>(&'a crate::metrics::Metrics);
+struct InFlight<'a>(&'a Metrics);
 
 impl<'a> InFlight<'a> {
-    fn new(metrics: &'a crate::metrics::Metrics) -> Self {
+    fn new(metrics: &'a Metrics) -> Self {
         metrics.support_in_flight(1);
         Self(metrics)
     }

@@ -1,12 +1,28 @@
-//! The one refusal renderer, shared by the proxy and the management API: every refusal
-//! is a JSON body with `Content-Type: application/json`, in the generic shape of SPEC §3
-//! or, where the policy asks for it, in the upstream CRM's own error shape.
+//! The one refusal type and its one rescue, shared by the proxy and the management API.
+//!
+//! Every way the gateway says no is a [`Refusal`] variant, and each variant knows its
+//! HTTP status and its stable code (the JSON `error` field) here and nowhere else. The
+//! domain errors convert with `From` (`refusal/convert.rs`), so call sites write `?`.
+//! [`Refusal::render`] is the rescue: it turns any refusal into a JSON response with
+//! `Content-Type: application/json`, in the generic shape of SPEC §3 or, where the
+//! policy asks for it, in the upstream CRM's own error shape. A refusal is never a
+//! forward; what a caller cannot classify becomes [`Refusal::Internal`], a `500`.
+
+use std::borrow::Cow;
+use std::sync::Arc;
 
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
 use serde_json::{Map, Value, json};
+use support_access_core::service::Refusal as AccessRefusal;
+use support_access_core::{EndDateError, StoreError};
+use support_access_policy::{BodyRefusal, NormaliseError, RefusalKind};
 
 use crate::body::Body;
+use crate::tokens::TokenError;
+use crate::upstream::UpstreamFailure;
+
+mod convert;
 
 /// The JSON shape of a refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,71 +34,312 @@ pub enum Shape {
     Zoho,
 }
 
-/// A refusal on its way to the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    /// The HTTP status.
-    pub status: StatusCode,
-    /// The stable error code.
-    pub code: &'static str,
-    /// A human sentence.
-    pub message: String,
-    /// The restriction (1–32) that refused, where one did.
-    pub restriction: Option<u8>,
-    /// The policy rule that refused, where one did.
-    pub rule: Option<String>,
+/// Why the gateway refuses a request.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    // Finding and checking the caller's token.
+    /// More than one `Authorization` header (`400`).
+    #[error("send one Authorization header")]
+    SeveralAuthorizationHeaders,
+    /// More than one distinct token in the request (`400`).
+    #[error("the request carries more than one distinct token")]
+    SeveralTokens,
+    /// A management call without a bearer token (`401`).
+    #[error("this call needs a bearer token")]
+    TokenMissing,
+    /// An `Authorization` header that is not `<scheme> <token>` text (`401`).
+    #[error("{0}")]
+    TokenMalformed(&'static str),
+    /// An authorization scheme the config does not accept (`401`).
+    #[error("the scheme `{0}` is not accepted")]
+    TokenSchemeRefused(String),
+    /// The token did not verify (`401`, its own code).
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// A verified management token without a claim the gateway needs (`401`).
+    #[error("the token has no `{0}` claim")]
+    ClaimMissing(String),
+    /// A customer token without an admin role (`403`).
+    #[error("only the org's administrators may do this")]
+    NotAnAdmin,
+    /// A staff token without the required role (`403`).
+    #[error("the role `{0}` is required")]
+    NotSupportStaff(String),
+    /// A valid token of the other kind (staff for customer, or the reverse) (`403`).
+    #[error("{0}")]
+    WrongTokenKind(&'static str),
+
+    // Support access: the grant and the seat.
+    /// The grant or seat does not allow the support token (`401`); a store that could
+    /// not say is [`Refusal::Store`].
+    #[error("{}", access_message(.0))]
+    Access(AccessRefusal),
+    /// The store did not answer or failed (`503`); the detail is logged, never sent.
+    #[error("{}", STORE_MESSAGE)]
+    Store(StoreError),
+    /// The audit log could not take the request's event, so nothing was forwarded (`503`).
+    #[error("the audit log cannot record this request, so it is not forwarded")]
+    AuditUnavailable,
+
+    // The request's shape, the policy and the body guards.
+    /// An HTTP/1.1 absolute-form target on a support request (`400`).
+    #[error("support requests must use an origin-form request target")]
+    AbsoluteForm,
+    /// The target or a header cannot be checked as the upstream would read it (`400`).
+    #[error(transparent)]
+    Normalise(#[from] NormaliseError),
+    /// A support token on the Support Access settings (`403`, restriction 1).
+    #[error("the support user may not open or use the Support Access settings")]
+    Settings,
+    /// The route policy denies the method and path (`403`).
+    #[error("{message}")]
+    Denied {
+        /// The policy's code (`route_denied`, `read_only_route`, …).
+        code: &'static str,
+        /// The rule's sentence.
+        message: Arc<str>,
+        /// The rule that denied.
+        rule: Option<Arc<str>>,
+        /// Its restriction.
+        restriction: Option<u8>,
+    },
+    /// A body guard refuses the body (`400` or `403`, as the guard says).
+    #[error(transparent)]
+    Body(#[from] BodyRefusal),
+    /// A body the gateway must read is larger than it may hold (`413`).
+    #[error("this request's body must be read by the gateway and may be at most {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body broke off while the gateway read it (`400`).
+    #[error("the request body could not be read")]
+    BodyUnreadable,
+    /// The body did not arrive within `limits.body_read_timeout` (`408`).
+    #[error("the request body did not arrive in time")]
+    BodyReadTimeout,
+    /// The CRM gave no response (`502`/`504`).
+    #[error("{}", upstream_message(.0))]
+    Upstream(UpstreamFailure),
+
+    // The management API.
+    /// A management body that is not JSON (`400`).
+    #[error("the body is not valid: {0}")]
+    MalformedJson(String),
+    /// A management request that does not validate (`400`); `code` names what.
+    #[error("{message}")]
+    Invalid {
+        /// `invalid_body`, `invalid_date`, `invalid_query`, `invalid_limit`, …
+        code: &'static str,
+        /// What is wrong, for the caller.
+        message: String,
+    },
+    /// A grant end date out of the configured bounds (`422`).
+    #[error(transparent)]
+    EndDate(#[from] EndDateError),
+    /// The org already has an active grant (`409`).
+    #[error("support access is already granted for this org")]
+    GrantAlreadyActive,
+    /// At token exchange: another staff member holds the seat (`409`).
+    #[error("another support engineer holds the support seat")]
+    SeatTaken,
+    /// At seat release: the caller does not hold the seat (`409`).
+    #[error("the caller does not hold the support seat")]
+    NotSeatHolder,
+    /// There is no active grant to act on (`404`).
+    #[error("there is no active grant")]
+    NoActiveGrant,
+    /// Support access was never granted for this org (`404`).
+    #[error("support access was never granted for this org")]
+    NoGrant,
+    /// No such route or page (`404`).
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// The route does not take the method (`405`).
+    #[error("this route does not take that method")]
+    MethodNotAllowed,
+    /// The support token could not be signed (`500`).
+    #[error("the support token could not be signed")]
+    TokenIssueFailed,
+    /// Anything the gateway cannot classify (`500`): a refusal, never a forward.
+    #[error("the gateway could not handle this request")]
+    Internal,
+}
+
+const STORE_MESSAGE: &str = "the store cannot be reached, so the gateway refuses; try again";
+
+fn access_message(refused: &AccessRefusal) -> String {
+    match refused {
+        AccessRefusal::Store(_) => STORE_MESSAGE.to_owned(),
+        refused => refused.to_string(),
+    }
+}
+
+fn upstream_message(failure: &UpstreamFailure) -> &'static str {
+    match failure {
+        UpstreamFailure::Unreachable => "the CRM could not be reached",
+        UpstreamFailure::Broken => "the connection to the CRM failed",
+        UpstreamFailure::Timeout => "the CRM did not answer in time",
+    }
 }
 
 impl Refusal {
-    /// A refusal with a status, a code and a message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            restriction: None,
-            rule: None,
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::SeveralAuthorizationHeaders
+            | Self::SeveralTokens
+            | Self::AbsoluteForm
+            | Self::Normalise(_)
+            | Self::BodyUnreadable
+            | Self::MalformedJson(_)
+            | Self::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Self::Access(AccessRefusal::Store(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TokenMissing
+            | Self::TokenMalformed(_)
+            | Self::TokenSchemeRefused(_)
+            | Self::Token(_)
+            | Self::ClaimMissing(_)
+            | Self::Access(_) => StatusCode::UNAUTHORIZED,
+            Self::NotAnAdmin
+            | Self::NotSupportStaff(_)
+            | Self::WrongTokenKind(_)
+            | Self::Settings
+            | Self::Denied { .. } => StatusCode::FORBIDDEN,
+            Self::Body(refused) => match refused.kind {
+                RefusalKind::BadRequest => StatusCode::BAD_REQUEST,
+                RefusalKind::Forbidden => StatusCode::FORBIDDEN,
+            },
+            Self::NoActiveGrant | Self::NoGrant | Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BodyReadTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::GrantAlreadyActive | Self::SeatTaken | Self::NotSeatHolder => {
+                StatusCode::CONFLICT
+            }
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::EndDate(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TokenIssueFailed | Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Upstream(UpstreamFailure::Timeout) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::Store(_) | Self::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
-    /// Names the rule and restriction that refused.
-    pub fn by_rule(mut self, rule: impl Into<String>, restriction: Option<u8>) -> Self {
-        self.rule = Some(rule.into());
-        self.restriction = restriction;
-        self
+    /// The stable code: the JSON `error` field and the audit event's `error`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::SeveralAuthorizationHeaders => "several_authorization_headers",
+            Self::SeveralTokens => "several_tokens",
+            Self::TokenMissing => "token_missing",
+            Self::TokenMalformed(_) => "token_malformed",
+            Self::TokenSchemeRefused(_) => "token_scheme_refused",
+            Self::Token(e) => e.code(),
+            Self::ClaimMissing(_) => "token_claim_missing",
+            Self::NotAnAdmin => "not_an_admin",
+            Self::NotSupportStaff(_) => "not_support_staff",
+            Self::WrongTokenKind(_) => "wrong_token_kind",
+            Self::Access(AccessRefusal::Store(_)) | Self::Store(_) => "store_unavailable",
+            Self::Access(refused) => refused.code(),
+            Self::AuditUnavailable => "audit_unavailable",
+            Self::AbsoluteForm => "absolute_form_target",
+            Self::Normalise(e) => e.code(),
+            Self::Settings => "restricted",
+            Self::Denied { code, .. } => code,
+            Self::Body(refused) => refused.code,
+            Self::BodyTooLarge { .. } => "body_too_large",
+            Self::BodyUnreadable => "body_unreadable",
+            Self::BodyReadTimeout => "body_read_timeout",
+            Self::Upstream(UpstreamFailure::Unreachable) => "upstream_unreachable",
+            Self::Upstream(UpstreamFailure::Broken) => "upstream_error",
+            Self::Upstream(UpstreamFailure::Timeout) => "upstream_timeout",
+            Self::MalformedJson(_) => "malformed_json",
+            Self::Invalid { code, .. } => code,
+            Self::EndDate(e) => e.code(),
+            Self::GrantAlreadyActive => "grant_already_active",
+            Self::SeatTaken => "support_seat_taken",
+            Self::NotSeatHolder => "not_seat_holder",
+            Self::NoActiveGrant => "no_active_grant",
+            Self::NoGrant => "no_grant",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::TokenIssueFailed => "token_issue_failed",
+            Self::Internal => "internal_error",
+        }
+    }
+
+    /// The rule that refused, where one did.
+    pub fn rule(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Self::Settings => Some(Cow::Borrowed("support-access-settings")),
+            Self::Denied { rule, .. } => rule.as_deref().map(Cow::Borrowed),
+            Self::Body(refused) => refused.rule.as_deref().map(Cow::Borrowed),
+            _ => None,
+        }
+    }
+
+    /// The restriction (1–32) that refused, where a rule did.
+    pub fn restriction(&self) -> Option<u8> {
+        match self {
+            Self::Settings => Some(1),
+            Self::Denied {
+                rule: Some(_),
+                restriction,
+                ..
+            } => *restriction,
+            Self::Body(refused) if refused.rule.is_some() => refused.restriction,
+            _ => None,
+        }
+    }
+
+    /// A human sentence for the client: never internal detail.
+    pub fn message(&self) -> String {
+        let text = self.to_string();
+        let mut chars = text.chars();
+        let mut sentence: String = match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => String::new(),
+        };
+        if !sentence.ends_with(['.', '!', '?']) {
+            sentence.push('.');
+        }
+        sentence
     }
 
     /// The JSON body in `shape`.
     pub fn body(&self, shape: Shape, request_id: &str) -> Value {
         let mut details = Map::new();
-        details.insert("error".into(), json!(self.code));
-        if let Some(restriction) = self.restriction {
+        details.insert("error".into(), json!(self.code()));
+        if let Some(restriction) = self.restriction() {
             details.insert("restriction".into(), json!(restriction));
         }
-        if let Some(rule) = &self.rule {
+        if let Some(rule) = self.rule() {
             details.insert("rule".into(), json!(rule));
         }
         details.insert("request_id".into(), json!(request_id));
         match shape {
             Shape::Generic => {
                 let mut body = details;
-                body.insert("message".into(), json!(self.message));
+                body.insert("message".into(), json!(self.message()));
                 Value::Object(body)
             }
             Shape::Zoho => json!({
-                "code": zoho_code(self.status),
+                "code": zoho_code(self.status()),
                 "status": "error",
-                "message": self.message,
+                "message": self.message(),
                 "details": details,
             }),
         }
     }
 
-    /// The HTTP response.
+    /// The rescue: the HTTP response of this refusal, for the proxy and the management
+    /// API alike. A store failure's detail goes to the log here, never to the client.
     pub fn render(&self, shape: Shape, request_id: &str) -> Response<Body> {
+        if let Self::Store(e) = self {
+            tracing::error!(request_id, error = %e, "store unavailable; refusing");
+        }
         let bytes = serde_json::to_vec(&self.body(shape, request_id)).unwrap_or_default();
         let mut response = Response::new(Body::bytes(bytes));
-        *response.status_mut() = self.status;
+        *response.status_mut() = self.status();
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -90,6 +347,15 @@ impl Refusal {
             headers.insert("x-request-id", id);
         }
         response
+    }
+}
+
+/// Two refusals are equal when the client would see the same status, code and message.
+impl PartialEq for Refusal {
+    fn eq(&self, other: &Self) -> bool {
+        self.status() == other.status()
+            && self.code() == other.code()
+            && self.to_string() == other.to_string()
     }
 }
 
@@ -105,48 +371,4 @@ fn zoho_code(status: StatusCode) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_generic_shape_names_code_rule_restriction_and_request_id() {
-        let refusal = Refusal::new(
-            StatusCode::FORBIDDEN,
-            "restricted",
-            "Support may not send e-mail.",
-        )
-        .by_rule("send-mail", Some(5));
-        let body = refusal.body(Shape::Generic, "req-1");
-        assert_eq!(
-            body,
-            json!({"error": "restricted", "message": "Support may not send e-mail.",
-                   "restriction": 5, "rule": "send-mail", "request_id": "req-1"})
-        );
-    }
-
-    #[test]
-    fn the_zoho_shape_uses_zoho_codes_and_keeps_ours_in_details() {
-        let forbidden =
-            Refusal::new(StatusCode::FORBIDDEN, "restricted", "no").by_rule("r", Some(7));
-        let body = forbidden.body(Shape::Zoho, "req-2");
-        assert_eq!(body["code"], "NO_PERMISSION");
-        assert_eq!(body["status"], "error");
-        assert_eq!(body["details"]["error"], "restricted");
-        assert_eq!(body["details"]["restriction"], 7);
-        let unauthorised = Refusal::new(
-            StatusCode::UNAUTHORIZED,
-            "support_access_revoked",
-            "revoked",
-        );
-        assert_eq!(unauthorised.body(Shape::Zoho, "r")["code"], "INVALID_TOKEN");
-    }
-
-    #[test]
-    fn a_rendered_refusal_is_json_with_its_status() {
-        let response = Refusal::new(StatusCode::BAD_GATEWAY, "upstream_unreachable", "down")
-            .render(Shape::Generic, "r");
-        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-        assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
-        assert_eq!(response.headers()["x-request-id"], "r");
-    }
-}
+mod tests;

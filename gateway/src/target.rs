@@ -9,6 +9,9 @@
 
 use http::{Request, Version};
 
+/// The prefix of the gateway's own routes on the proxy listener.
+pub const MANAGEMENT_PREFIX: &str = "/support-access/";
+
 /// Whether the request's target is not an origin-form path the gateway may forward.
 pub(crate) fn is_absolute_form<B>(request: &Request<B>) -> bool {
     let uri = request.uri();

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Request, Response, StatusCode, Uri};
+use http::{Request, Response, Uri};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -13,7 +13,6 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::body::Body;
 use crate::config;
-use crate::refusal::Refusal;
 
 /// Why the upstream gave no response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,27 +26,6 @@ pub enum UpstreamFailure {
 }
 
 impl UpstreamFailure {
-    /// The refusal the client gets.
-    pub fn refusal(self) -> Refusal {
-        match self {
-            Self::Unreachable => Refusal::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream_unreachable",
-                "The CRM could not be reached.",
-            ),
-            Self::Broken => Refusal::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream_error",
-                "The connection to the CRM failed.",
-            ),
-            Self::Timeout => Refusal::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "upstream_timeout",
-                "The CRM did not answer in time.",
-            ),
-        }
-    }
-
     /// A label for metrics.
     pub fn label(self) -> &'static str {
         match self {

@@ -10,11 +10,9 @@ use chrono::{DateTime, Utc};
 use support_access_core::audit::NewAuditEvent;
 use support_access_core::grant::{Closure, Grant};
 use support_access_core::ids::{GrantId, OrgId, StaffId};
+use support_access_core::ports::{ChangeFeed, GrantChange, GrantChanges};
 use support_access_core::{GrantStore, Recorded, StoreError};
-use tokio::sync::broadcast::{self, error::TryRecvError};
 use tokio::time::Instant;
-
-use crate::changes::{GrantChange, GrantChanges};
 
 /// How the cache trades freshness for load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +70,7 @@ struct Entry<T> {
 }
 
 struct State {
-    feed: broadcast::Receiver<GrantChange>,
+    feed: Box<dyn ChangeFeed>,
     /// Moves on every change seen: a read that started under another epoch may have
     /// read what the change replaced, so it is not kept.
     epoch: u64,
@@ -83,12 +81,11 @@ struct State {
 impl State {
     /// Applies every change the feed has delivered so far.
     fn catch_up(&mut self) {
-        loop {
-            match self.feed.try_recv() {
-                Ok(GrantChange::Grant { id, org }) => self.forget(id, Some(&org)),
-                Ok(GrantChange::Everything) | Err(TryRecvError::Lagged(_)) => self.forget_all(),
-                // Closed: no feed any more; `max_age` still bounds every entry.
-                Err(TryRecvError::Empty | TryRecvError::Closed) => return,
+        // An ended feed delivers nothing more; `max_age` still bounds every entry.
+        while let Some(change) = self.feed.try_next() {
+            match change {
+                GrantChange::Grant { id, org } => self.forget(id, Some(&org)),
+                GrantChange::Everything => self.forget_all(),
             }
         }
     }

@@ -12,4 +12,5 @@ mod cache;
 mod changes;
 
 pub use cache::{CacheConfig, CachedGrantStore};
-pub use changes::{GrantChange, GrantChanges, LocalGrantChanges};
+pub use changes::{BroadcastFeed, LocalGrantChanges};
+pub use support_access_core::ports::{ChangeFeed, GrantChange, GrantChanges};

@@ -9,8 +9,9 @@
 //! - [`audit`]: audit events, their canonical encoding and SHA-256 chain, queries and cursors;
 //! - [`change`]: what support changed: change entries, their diff, report and revert;
 //! - [`restriction`]: the catalogue of the 32 things the support user may not do;
-//! - [`ports`]: [`ports::GrantStore`], [`ports::AuditLog`], [`ports::Clock`] and the
-//!   backend-neutral [`ports::StoreError`];
+//! - [`ports`]: [`ports::GrantStore`], [`ports::AuditLog`], [`ports::Clock`],
+//!   [`ports::GrantChanges`] and the backend-neutral [`ports::StoreError`];
+//! - [`request`]: a support request as the audit log records it;
 //! - [`service`]: [`service::SupportAccess`], the one service that uses the ports;
 //! - [`tlog`]: the audit log as a Merkle tree (RFC 9162), signed checkpoints (C2SP) and
 //!   inclusion and consistency proofs, so customers can verify it.
@@ -23,6 +24,7 @@ pub mod change;
 pub mod grant;
 pub mod ids;
 pub mod ports;
+pub mod request;
 pub mod restriction;
 pub mod service;
 pub mod time;
@@ -33,6 +35,9 @@ pub use audit::{AuditEvent, AuditKind, AuditPage, AuditQuery, Decision, NewAudit
 pub use change::{ChangeEntry, ChangeId, ChangeStore, NewChangeEntry, SupportChanges};
 pub use grant::{ClosedAs, Closure, EndDateError, Grant, GrantBounds, GrantStatus, Seat};
 pub use ids::{GrantId, OrgId, StaffId, SupportUserId};
-pub use ports::{AuditLog, Clock, GrantStore, Recorded, StoreError};
+pub use ports::{
+    AuditLog, ChangeFeed, Clock, GrantChange, GrantChanges, GrantStore, Recorded, StoreError,
+};
+pub use request::{RequestLine, RequestOutcome, RequestRecord};
 pub use restriction::{CATALOGUE, Restriction};
 pub use service::SupportAccess;

@@ -191,3 +191,50 @@ pub trait AuditLog: Send + Sync + Debug {
     /// Every org with events.
     async fn orgs(&self) -> Result<Vec<OrgId>, StoreError>;
 }
+
+/// A change a grant cache must forget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantChange {
+    /// This grant of this org changed: forget it and the org's open grant.
+    Grant {
+        /// The grant.
+        id: GrantId,
+        /// Its org.
+        org: OrgId,
+    },
+    /// Changes may have been missed (the feed lost its connection, or a receiver fell
+    /// behind): forget everything.
+    Everything,
+}
+
+/// A feed of grant changes made through any instance sharing the store (on PostgreSQL,
+/// `LISTEN`/`NOTIFY`), for grant caches and for ending support access in flight.
+///
+/// Promises:
+/// - A feed MUST deliver every change committed through another instance to every
+///   subscriber, or else [`GrantChange::Everything`] once it may have missed some.
+/// - A feed whose changes do not come from the database itself MUST pass on what
+///   [`GrantChanges::announce`] is told.
+pub trait GrantChanges: Send + Sync + Debug {
+    /// A subscriber to every change from now on.
+    fn subscribe(&self) -> Box<dyn ChangeFeed>;
+
+    /// Tells the feed of a change committed through this process. Feeds that learn
+    /// every change from the database ignore it, which is the default; in-process feeds
+    /// pass it on.
+    fn announce(&self, change: GrantChange) {
+        let _ = change;
+    }
+}
+
+/// One subscriber's changes, in order. A subscriber that fell behind gets
+/// [`GrantChange::Everything`] in place of what it missed.
+#[async_trait]
+pub trait ChangeFeed: Send + Sync + Debug {
+    /// The next change already delivered, without waiting; `None` when there is none
+    /// yet or the feed has ended.
+    fn try_next(&mut self) -> Option<GrantChange>;
+
+    /// Waits for the next change; `None` once the feed has ended.
+    async fn next(&mut self) -> Option<GrantChange>;
+}

@@ -6,10 +6,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use thiserror::Error;
 
-use crate::audit::{AuditKind, ChainBreak, ChainHash, ChainVerifier, NewAuditEvent};
+use crate::audit::{
+    AuditKind, AuditPage, AuditQuery, ChainBreak, ChainHash, ChainVerifier, NewAuditEvent,
+};
 use crate::grant::{ClosedAs, Closure, EndDateError, Grant, GrantBounds, GrantStatus};
 use crate::ids::{GrantId, OrgId, StaffId, SupportUserId};
 use crate::ports::{AuditLog, Clock, GrantStore, StoreError};
+use crate::request::{RequestOutcome, RequestRecord};
 
 impl StoreError {
     /// The stable error code.
@@ -287,19 +290,51 @@ impl SupportAccess {
         }
     }
 
-    /// The clock the service reads.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
+    /// Now, by the service's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
-    /// The audit log the service writes.
+    /// The audit log, for tests and tools that read it behind the service's back; the
+    /// gateway goes through the service.
     pub fn audit(&self) -> &Arc<dyn AuditLog> {
         &self.audit
     }
 
-    /// The grant store the service uses.
+    /// The grant store, for tests and tools that read it behind the service's back;
+    /// the gateway goes through the service.
     pub fn grants(&self) -> &Arc<dyn GrantStore> {
         &self.grants
+    }
+
+    /// Records what became of a support request (`request.blocked`, `request.allowed`
+    /// or `request.completed`), durably: `Ok` only once the event is stored.
+    pub async fn record_request(
+        &self,
+        record: &RequestRecord,
+        outcome: RequestOutcome,
+    ) -> Result<(), StoreError> {
+        let event = record.event(outcome, self.clock.now());
+        self.audit.append(event).await.map(|_| ())
+    }
+
+    /// One page of `query.org`'s audit events, newest first; follow `next_cursor` for
+    /// the next page (an export walks every page this way).
+    pub async fn audit_page(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        self.audit.query(query).await
+    }
+
+    /// The hidden support users of the open grants (at most `limit`), for the
+    /// assignment guard on ordinary traffic.
+    pub async fn support_users(&self, limit: u32) -> Result<Vec<SupportUserId>, StoreError> {
+        let open = self.grants.open_grants(limit).await?;
+        Ok(open.iter().map(|grant| grant.support_user).collect())
+    }
+
+    /// Whether the grant store answers a read, for readiness.
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        let nobody = OrgId::new("__readyz__");
+        self.grants.open_for_org(&nobody).await.map(|_| ())
     }
 
     /// The configured duration bounds.

@@ -7,13 +7,15 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, Statement};
 use sqlx::postgres::{PgListener, PgNotification};
-use support_access_cache::{GrantChange, GrantChanges};
 use support_access_core::StoreError;
 use support_access_core::ids::{GrantId, OrgId};
+use support_access_core::ports::{ChangeFeed, GrantChange, GrantChanges};
 use support_access_migrations::GRANT_CHANGES_CHANNEL;
 use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::task::JoinHandle;
 
 use crate::SeaOrmStore;
@@ -25,7 +27,7 @@ const BACKLOG: usize = 1024;
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(250);
 
 /// Grant changes committed through any instance on the same PostgreSQL database and
-/// schema, for [`support_access_cache::CachedGrantStore`].
+/// schema: the [`GrantChanges`] port on PostgreSQL, for grant caches and the gateway.
 ///
 /// - It MUST deliver [`GrantChange::Everything`] whenever its connection was lost, as
 ///   notifications sent meanwhile are gone; it reconnects by itself.
@@ -43,8 +45,31 @@ impl Drop for PgGrantChanges {
 }
 
 impl GrantChanges for PgGrantChanges {
-    fn subscribe(&self) -> broadcast::Receiver<GrantChange> {
-        self.sender.subscribe()
+    fn subscribe(&self) -> Box<dyn ChangeFeed> {
+        Box::new(Subscriber(self.sender.subscribe()))
+    }
+}
+
+/// One subscriber; falling behind is [`GrantChange::Everything`].
+#[derive(Debug)]
+struct Subscriber(broadcast::Receiver<GrantChange>);
+
+#[async_trait]
+impl ChangeFeed for Subscriber {
+    fn try_next(&mut self) -> Option<GrantChange> {
+        match self.0.try_recv() {
+            Ok(change) => Some(change),
+            Err(TryRecvError::Lagged(_)) => Some(GrantChange::Everything),
+            Err(TryRecvError::Empty | TryRecvError::Closed) => None,
+        }
+    }
+
+    async fn next(&mut self) -> Option<GrantChange> {
+        match self.0.recv().await {
+            Ok(change) => Some(change),
+            Err(RecvError::Lagged(_)) => Some(GrantChange::Everything),
+            Err(RecvError::Closed) => None,
+        }
     }
 }
 

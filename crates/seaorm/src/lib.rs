@@ -19,8 +19,8 @@
 //! ```
 //!
 //! On PostgreSQL, [`SeaOrmStore::grant_changes`] listens for grant changes of every
-//! instance, to keep a [`CachedGrantStore`](support_access_cache::CachedGrantStore)
-//! of this instance fresh.
+//! instance: the core [`GrantChanges`](support_access_core::GrantChanges) port, which
+//! keeps a grant cache of this instance fresh.
 
 mod approvals;
 mod audit;

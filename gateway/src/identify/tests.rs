@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use http::HeaderValue;
+use http::{HeaderValue, StatusCode};
 use support_access_core::Grant;
 use support_access_core::ids::{OrgId, StaffId};
 
@@ -108,12 +108,12 @@ fn two_distinct_tokens_or_two_authorization_headers_are_refused() {
     let query = format!("access_token={token}");
     let refused = identify(&beside, Some(&query), None, &[], &signer).unwrap_err();
     assert_eq!(
-        (refused.status, refused.code),
+        (refused.status(), refused.code()),
         (StatusCode::BAD_REQUEST, "several_tokens")
     );
     let twice = headers(&[("authorization", "Bearer a"), ("authorization", "Bearer a")]);
     let refused = identify(&twice, None, None, &[], &signer).unwrap_err();
-    assert_eq!(refused.code, "several_authorization_headers");
+    assert_eq!(refused.code(), "several_authorization_headers");
     let same = headers(&[("authorization", &format!("Bearer {token}"))]);
     assert_eq!(
         identify(&same, Some(&query), None, &[], &signer),
@@ -130,7 +130,7 @@ fn a_support_token_folded_behind_another_in_one_authorization_line_is_refused() 
     let token = support_token(&ours);
     let folded = headers(&[("authorization", &format!("Bearer {other}, Bearer {token}"))]);
     let refused = identify(&folded, None, None, &[], &ours).unwrap_err();
-    assert_eq!(refused.code, "several_tokens");
+    assert_eq!(refused.code(), "several_tokens");
     let digest = headers(&[("authorization", r#"Digest username="a", realm="b""#)]);
     assert_eq!(
         identify(&digest, None, None, &[], &ours),
@@ -243,7 +243,7 @@ fn a_support_token_in_any_other_header_or_cookie_makes_a_support_request() {
         ("x-access-token", &token),
     ]);
     assert_eq!(
-        one(&beside, None, None, &signer).unwrap_err().code,
+        one(&beside, None, None, &signer).unwrap_err().code(),
         "several_tokens"
     );
 }

@@ -30,8 +30,7 @@ pub(crate) fn serve(asset: &str) -> Response<Body> {
         "/app.js" => (SCRIPT, "text/javascript; charset=utf-8"),
         "/style.css" => (STYLE, "text/css; charset=utf-8"),
         _ => {
-            return Refusal::new(StatusCode::NOT_FOUND, "not_found", "No such page.")
-                .render(Shape::Generic, "ui");
+            return Refusal::NotFound("No such page.").render(Shape::Generic, "ui");
         }
     };
     let mut response = Response::new(Body::bytes(content));

@@ -1,0 +1,117 @@
+//! The gateway's shared state: [`App`] holds what every request needs (the service,
+//! the signer, the policy, the upstream client, metrics, the live registry, the
+//! management routes), built once by [`crate::build`] and shared by all connections.
+//! The entry of a request is `app.rs`; the background work is `sweeper.rs`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use support_access_core::SupportAccess;
+use support_access_policy::{Policy, RefusalShape};
+
+use crate::config;
+use crate::live::LiveGrants;
+use crate::management::{Management, Mgmt};
+use crate::metrics::{Class, Metrics, Outcome};
+use crate::refusal::Shape;
+use crate::request_id::RequestIds;
+use crate::support_users::SupportUsers;
+use crate::tokens::{SupportSigner, Verifier};
+use crate::upstream::Upstream;
+
+/// Everything a request needs, shared by all connections.
+#[derive(Debug)]
+pub struct App {
+    pub(crate) access: SupportAccess,
+    pub(crate) signer: SupportSigner,
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) upstream: Upstream,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) auth: config::Auth,
+    pub(crate) limits: config::Limits,
+    pub(crate) support_users: Arc<SupportUsers>,
+    pub(crate) management: crate::management::Management,
+    pub(crate) live: Arc<crate::live::LiveGrants>,
+    pub(crate) request_ids: RequestIds,
+}
+
+impl App {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        access: SupportAccess,
+        signer: SupportSigner,
+        customer: Verifier,
+        staff: Verifier,
+        policy: Arc<Policy>,
+        upstream: Upstream,
+        auth: config::Auth,
+        limits: config::Limits,
+    ) -> Self {
+        let support_users = Arc::new(SupportUsers::default());
+        let metrics = Arc::new(Metrics::default());
+        let live = Arc::new(LiveGrants::new(metrics.cuts()));
+        let management = Management::new(Mgmt {
+            access: access.clone(),
+            signer: signer.clone(),
+            customer,
+            staff,
+            auth: auth.clone(),
+            support_users: support_users.clone(),
+            live: live.clone(),
+            openapi: Arc::new(crate::management::openapi_json()),
+            metrics: metrics.clone(),
+            store_timeout: limits.store_timeout,
+        });
+        Self {
+            access,
+            signer,
+            policy,
+            upstream,
+            metrics,
+            auth,
+            limits,
+            support_users,
+            management,
+            live,
+            request_ids: RequestIds::new(),
+        }
+    }
+
+    /// The metrics, for the ops listener.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The Support Access service the gateway runs on.
+    pub fn access(&self) -> &SupportAccess {
+        &self.access
+    }
+
+    /// The signer of support tokens.
+    pub fn signer(&self) -> &SupportSigner {
+        &self.signer
+    }
+
+    /// The compiled route policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The refusal shape for a path under the policy.
+    pub(crate) fn shape_for(&self, path: &str) -> Shape {
+        match self.policy.refusal_shape_for(path) {
+            RefusalShape::Zoho => Shape::Zoho,
+            RefusalShape::Generic => Shape::Generic,
+        }
+    }
+
+    pub(crate) fn finish(&self, class: Class, outcome: Outcome, started: Instant) {
+        self.metrics.request(class, outcome, started.elapsed());
+    }
+
+    /// How many support token holders have something in flight (a request, a stream, a
+    /// connection): for tests that must wait until a request is under way.
+    pub fn live_holders(&self) -> usize {
+        self.live.len()
+    }
+}
