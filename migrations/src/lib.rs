@@ -10,7 +10,9 @@
 //!   `closed_at IS NULL`);
 //! - one audit event per `(org, seq)` (primary key) and per event id (unique);
 //! - a closed grant says how it was closed, and a seat has a claim time (checks);
-//! - one change entry per id and per `(org, audit_seq, ordinal)` (unique index).
+//! - one change entry per id and per `(org, audit_seq, ordinal)` (unique index);
+//! - at most one open approval per request fingerprint (unique partial index on
+//!   `approvals (fingerprint)` where `status` is `pending` or `approved`).
 //!
 //! On PostgreSQL, every write to `grants` also sends a notification on the channel
 //! [`GRANT_CHANGES_CHANNEL`] inside the writing transaction, so that caches of other
@@ -25,6 +27,7 @@ mod m20261126_000003_signing_keys;
 mod m20261126_000004_grant_notify;
 mod m20261201_000005_event_error_rewrites;
 mod m20261202_000006_audit_tree;
+mod m20261202_000007_approvals;
 mod m20261202_000008_changes;
 
 /// The PostgreSQL `LISTEN`/`NOTIFY` channel on which every committed change of a grant
@@ -46,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_grant_notify::Migration),
             Box::new(m20261201_000005_event_error_rewrites::Migration),
             Box::new(m20261202_000006_audit_tree::Migration),
+            Box::new(m20261202_000007_approvals::Migration),
             Box::new(m20261202_000008_changes::Migration),
         ]
     }

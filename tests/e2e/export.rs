@@ -77,7 +77,9 @@ async fn exporting_many_events_streams_with_flat_memory() {
     };
     let fill = format!(
         "WITH RECURSIVE n(k) AS (SELECT 2 UNION ALL SELECT k + 1 FROM n WHERE k < {events}) \
-         INSERT INTO audit_events SELECT org, k, {id}, at, kind, grant_id, support_user, actor, method, path, \
+         INSERT INTO audit_events (org, seq, id, at, kind, grant_id, support_user, actor, method, path, \
+         status, rule, restriction, latency_ms, request_id, client_ip, user_agent, body_sha256, reason, ticket, \
+         prev_hash, hash, error, rewrites, changes_sha256) SELECT org, k, {id}, at, kind, grant_id, support_user, actor, method, path, \
          status, rule, restriction, latency_ms, request_id, client_ip, user_agent, body_sha256, reason, ticket, \
          prev_hash, hash, error, rewrites, changes_sha256 FROM (SELECT *, hex(randomblob(16)) AS h FROM audit_events WHERE seq = 1), n"
     );

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use futures::future::join_all;
+use support_access_core::approval::ApprovalId;
 use support_access_core::audit::{
     AuditEvent, AuditKind, AuditQuery, ChainProblem, ChainVerifier, Decision, GENESIS, MAX_PAGE,
     NewAuditEvent,
@@ -144,6 +145,30 @@ pub async fn error_and_rewrites_round_trip_and_stay_hashed(f: AuditLogFixture) {
         stripped.seal(3, rewritten.prev_hash).hash,
         rewritten.hash,
         "the rewrites are part of the hash"
+    );
+}
+
+/// The approval an event names reads back and is part of the hash; an event without
+/// one reads back without one.
+pub async fn approval_round_trips_and_stays_hashed(f: AuditLogFixture) {
+    let org = fresh_org();
+    let plain = append(&f.log, event(&org, AuditKind::RequestBlocked, 0)).await;
+    let mut used = event(&org, AuditKind::ApprovalUsed, 1);
+    let id = ApprovalId::random();
+    used.approval = Some(id);
+    used.error = Some("restricted".into());
+    let used = append(&f.log, used).await;
+    let read = f.log.scan(&org, 0, 10).await.expect("scan");
+    assert_eq!(read, vec![plain, used.clone()]);
+    assert_eq!(read[0].approval, None);
+    assert_eq!(read[1].approval, Some(id));
+    assert_eq!(verify(&f.log, &org).await, Ok(2));
+    let mut stripped = used.data.clone();
+    stripped.approval = None;
+    assert_ne!(
+        stripped.seal(2, used.prev_hash).hash,
+        used.hash,
+        "the approval is part of the hash"
     );
 }
 

@@ -27,8 +27,10 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use support_access_core::ids::OrgId;
+use support_access_core::ports::ApprovalStore;
 use support_access_core::{AuditLog, ChangeStore, GrantStore};
 
+pub mod approval_store;
 pub mod audit_log;
 pub mod audit_tree;
 pub mod change_store;
@@ -130,6 +132,36 @@ impl std::fmt::Debug for AuditLogFixture {
     }
 }
 
+/// What the approval-store suite needs from an adapter.
+#[derive(Clone)]
+pub struct ApprovalStoreFixture {
+    /// A fresh, empty store.
+    pub store: Arc<dyn ApprovalStore>,
+    /// A second handle on the same data (another connection pool, another instance).
+    pub second: Arc<dyn ApprovalStore>,
+    /// The grant store of the same data: grants and seats the approvals are made under.
+    pub grants: Arc<dyn GrantStore>,
+    /// The audit log of the same data, where the approval events go.
+    pub audit: Arc<dyn AuditLog>,
+    /// Runs after the case.
+    pub teardown: Teardown,
+}
+
+impl std::fmt::Debug for ApprovalStoreFixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApprovalStoreFixture")
+            .field("store", &self.store)
+            .field("second", &self.second)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fixture for ApprovalStoreFixture {
+    fn teardown(&self) -> BoxFuture<'static, ()> {
+        (self.teardown)()
+    }
+}
+
 /// A fixture's cleanup.
 pub trait Fixture {
     /// The teardown to run after the case.
@@ -226,6 +258,7 @@ macro_rules! audit_log_suite {
                 appends_chain_seq_and_hashes_without_gaps,
                 every_field_round_trips,
                 error_and_rewrites_round_trip_and_stay_hashed,
+                approval_round_trips_and_stays_hashed,
                 orgs_have_independent_streams,
                 query_lists_newest_first,
                 query_filters_by_actor,
@@ -305,6 +338,34 @@ macro_rules! audit_tree_suite {
                 the_latest_checkpoint_is_the_largest,
                 a_second_checkpoint_of_one_size_conflicts,
                 grown_logs_lists_orgs_beyond_their_latest_checkpoint,
+            ]
+        );
+    };
+}
+
+/// One test per [`ApprovalStore`] promise. Takes an expression (a future) that yields a
+/// fresh [`ApprovalStoreFixture`].
+#[macro_export]
+macro_rules! approval_store_suite {
+    ($fixture:expr) => {
+        $crate::__cases!(
+            approval_store,
+            $fixture,
+            [
+                created_approval_reads_back_exactly,
+                unknown_approval_is_not_found,
+                racing_creates_of_one_request_let_exactly_one_win,
+                an_expired_approval_does_not_block_a_new_one,
+                find_open_returns_the_open_unexpired_approval_of_the_request,
+                decide_moves_only_a_pending_approval,
+                racing_decisions_let_exactly_one_win,
+                consume_uses_an_approved_approval_exactly_once,
+                racing_consumes_from_two_handles_let_exactly_one_win,
+                consume_is_refused_once_the_grant_or_the_seat_claim_ended,
+                void_closes_only_open_approvals_of_the_grant,
+                list_filters_by_status_at_now_newest_first,
+                refused_or_unrecordable_changes_store_nothing,
+                changes_share_the_orgs_chain_and_the_second_handle_sees_them,
             ]
         );
     };

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 use uuid::Uuid;
 
+use crate::approval::ApprovalId;
 use crate::ids::{GrantId, OrgId, SupportUserId};
 use crate::time::{format_micros, to_micros};
 
@@ -58,11 +59,23 @@ pub enum AuditKind {
     /// An admin put a support change back (SPEC §11).
     #[serde(rename = "change.reverted")]
     ChangeReverted,
+    /// A support request refused by an approvable rule is waiting for the admin.
+    #[serde(rename = "approval.requested")]
+    ApprovalRequested,
+    /// An admin approved one request.
+    #[serde(rename = "approval.approved")]
+    ApprovalApproved,
+    /// An admin denied one request.
+    #[serde(rename = "approval.denied")]
+    ApprovalDenied,
+    /// An approved request was forwarded, once.
+    #[serde(rename = "approval.used")]
+    ApprovalUsed,
 }
 
 impl AuditKind {
     /// Every kind, in catalogue order.
-    pub const ALL: [AuditKind; 11] = [
+    pub const ALL: [AuditKind; 15] = [
         Self::GrantCreated,
         Self::GrantChanged,
         Self::GrantRevoked,
@@ -74,6 +87,10 @@ impl AuditKind {
         Self::RequestCompleted,
         Self::ChangeRecorded,
         Self::ChangeReverted,
+        Self::ApprovalRequested,
+        Self::ApprovalApproved,
+        Self::ApprovalDenied,
+        Self::ApprovalUsed,
     ];
 
     /// The kind as the API and the store spell it, e.g. `grant.created`.
@@ -90,6 +107,10 @@ impl AuditKind {
             Self::RequestCompleted => "request.completed",
             Self::ChangeRecorded => "change.recorded",
             Self::ChangeReverted => "change.reverted",
+            Self::ApprovalRequested => "approval.requested",
+            Self::ApprovalApproved => "approval.approved",
+            Self::ApprovalDenied => "approval.denied",
+            Self::ApprovalUsed => "approval.used",
         }
     }
 
@@ -218,6 +239,10 @@ pub struct NewAuditEvent {
     /// for every field's before and after stored beside it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes_sha256: Option<String>,
+    /// The one-request approval concerned (requested, decided, used, or the one a
+    /// forwarded request was allowed by).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalId>,
 }
 
 impl NewAuditEvent {
@@ -246,6 +271,7 @@ impl NewAuditEvent {
             error: None,
             rewrites: Vec::new(),
             changes_sha256: None,
+            approval: None,
         }
     }
 
@@ -342,10 +368,10 @@ impl AuditEvent {
 /// fixed order, each value length-prefixed (`len:bytes`) or `~` when absent, so that no
 /// two different events encode alike.
 ///
-/// The fields added later (`error`, `rewrites`, `changes_sha256`) are written only when
-/// present, in that order, just before `prev_hash`: an event without them encodes exactly as before they existed, so
-/// events stored earlier still verify. `rewrites` is `count;` followed by each rewrite
-/// length-prefixed (`17:trigger:-workflow`).
+/// The fields added later (`error`, `rewrites`, `changes_sha256`, then `approval`) are
+/// written only when present, in that order, just before `prev_hash`: an event without
+/// them encodes exactly as before they existed, so events stored earlier still verify.
+/// `rewrites` is `count;` followed by each rewrite length-prefixed (`17:trigger:-workflow`).
 pub fn canonical_encoding(event: &NewAuditEvent, seq: u64, prev_hash: &ChainHash) -> Vec<u8> {
     fn field(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
         out.extend_from_slice(name.as_bytes());
@@ -413,6 +439,9 @@ pub fn canonical_encoding(event: &NewAuditEvent, seq: u64, prev_hash: &ChainHash
     }
     if let Some(digest) = &e.changes_sha256 {
         field(&mut out, "changes_sha256", Some(digest));
+    }
+    if let Some(approval) = &e.approval {
+        field(&mut out, "approval", Some(&approval.to_string()));
     }
     field(&mut out, "prev_hash", Some(&prev_hash.to_hex()));
     out

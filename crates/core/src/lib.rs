@@ -4,6 +4,7 @@
 //! access to the account. This crate holds the rules of that feature and the ports
 //! through which it reaches storage, the clock and the audit log:
 //!
+//! - [`approval`]: one-request approvals, the request fingerprint, their port and service;
 //! - [`grant`]: grants, their lifecycle and the single support seat;
 //! - [`audit`]: audit events, their canonical encoding and SHA-256 chain, queries and cursors;
 //! - [`change`]: what support changed: change entries, their diff, report and revert;
@@ -17,6 +18,7 @@
 //!
 //! Time comes only from the [`ports::Clock`] port; pure functions take `now` as an argument.
 
+pub mod approval;
 pub mod audit;
 pub mod change;
 pub mod grant;
@@ -28,6 +30,7 @@ pub mod service;
 pub mod time;
 pub mod tlog;
 
+pub use approval::{Approval, ApprovalId, ApprovalStatus, Fingerprint};
 pub use audit::{AuditEvent, AuditKind, AuditPage, AuditQuery, Decision, NewAuditEvent};
 pub use change::{ChangeEntry, ChangeId, ChangeStore, NewChangeEntry, SupportChanges};
 pub use grant::{ClosedAs, Closure, EndDateError, Grant, GrantBounds, GrantStatus, Seat};

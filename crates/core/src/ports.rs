@@ -14,6 +14,7 @@ use crate::grant::{Closure, Grant};
 use crate::ids::{GrantId, OrgId, StaffId};
 pub use crate::tlog::store::AuditTree;
 
+pub use crate::approval::port::{ApprovalFilter, ApprovalStore, RecordedApproval};
 pub use crate::change::port::{ChangeStore, RecordedChanges, RecordedRevert};
 
 /// The one backend-neutral error of every port. Adapters translate their driver's
@@ -172,9 +173,9 @@ pub trait GrantStore: Send + Sync + Debug {
 /// - `scan` MUST return the org's events with `seq > after_seq` in ascending order, at
 ///   most `limit`, exactly as stored (so that tampering is visible to verification).
 /// - `orgs` MUST list every org that has at least one event.
-/// - Every field MUST read back exactly as appended, `error`, `rewrites` (in order) and
-///   `changes_sha256` included; an event appended without them MUST read back without
-///   them.
+/// - Every field MUST read back exactly as appended, `error`, `rewrites` (in order),
+///   `changes_sha256` and `approval` included; an event appended without them MUST read
+///   back without them.
 #[async_trait]
 pub trait AuditLog: Send + Sync + Debug {
     /// Appends an event to its org's chain; returns it as stored.

@@ -2,12 +2,15 @@
 //!
 //! - [`InMemoryStore`]: the [`GrantStore`](support_access_core::GrantStore),
 //!   [`AuditLog`](support_access_core::AuditLog),
-//!   [`AuditTree`](support_access_core::tlog::AuditTree) and
-//!   [`ChangeStore`](support_access_core::ChangeStore) ports in one process's memory.
-//!   Clones share the data, so a clone is a second handle on the same store.
+//!   [`AuditTree`](support_access_core::tlog::AuditTree),
+//!   [`ChangeStore`](support_access_core::ChangeStore) and
+//!   [`ApprovalStore`](support_access_core::ports::ApprovalStore) ports in one process's
+//!   memory, their events in the same log. Clones share the data, so a clone is a
+//!   second handle on the same store.
 //! - [`ManualClock`]: a clock tests set and advance.
 //! - [`SystemClock`]: the wall clock; the only place in the workspace that reads it.
 
+mod approvals;
 mod clock;
 mod record_changes;
 mod store;

@@ -32,7 +32,7 @@ pub struct WriteStall {
 
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    grants: HashMap<GrantId, Grant>,
+    pub(crate) grants: HashMap<GrantId, Grant>,
     /// Insertion order per org, oldest first; the open grant, if any, is the last.
     by_org: HashMap<OrgId, Vec<GrantId>>,
     streams: HashMap<OrgId, Vec<AuditEvent>>,
@@ -44,6 +44,8 @@ pub(crate) struct State {
     trees: HashMap<OrgId, MemoryTree>,
     /// Each org's signed checkpoints by size.
     checkpoints: HashMap<OrgId, BTreeMap<u64, StoredCheckpoint>>,
+    /// One-request approvals (see `approvals.rs`), under the same lock as the log.
+    pub(crate) approvals: crate::approvals::Approvals,
     unavailable: bool,
 }
 

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use support_access_contract::{
-    AuditLogFixture, AuditTreeFixture, ChangeStoreFixture, GrantStoreFixture, Release, Stall,
-    Tamper, nothing_to_tear_down,
+    ApprovalStoreFixture, AuditLogFixture, AuditTreeFixture, ChangeStoreFixture, GrantStoreFixture,
+    Release, Stall, Tamper, nothing_to_tear_down,
 };
 use support_access_memory::InMemoryStore;
 
@@ -23,6 +23,17 @@ async fn change_store() -> ChangeStoreFixture {
     ChangeStoreFixture {
         store: Arc::new(store.clone()),
         second: Arc::new(store.clone()),
+        audit: Arc::new(store),
+        teardown: nothing_to_tear_down(),
+    }
+}
+
+async fn approval_store() -> ApprovalStoreFixture {
+    let store = InMemoryStore::new();
+    ApprovalStoreFixture {
+        store: Arc::new(store.clone()),
+        second: Arc::new(store.clone()),
+        grants: Arc::new(store.clone()),
         audit: Arc::new(store),
         teardown: nothing_to_tear_down(),
     }
@@ -82,4 +93,8 @@ mod change_store {
 
 mod audit_tree {
     support_access_contract::audit_tree_suite!(super::audit_tree());
+}
+
+mod approval_store {
+    support_access_contract::approval_store_suite!(super::approval_store());
 }

@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::Order;
 use sea_orm::{ActiveValue, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use support_access_core::approval::ApprovalId;
 use support_access_core::audit::{
     AuditEvent, AuditKind, AuditPage, AuditQuery, ChainHash, NewAuditEvent,
 };
@@ -73,6 +74,7 @@ fn to_row(event: &AuditEvent) -> Result<audit_event::ActiveModel, StoreError> {
             )
         }),
         changes_sha256: ActiveValue::Set(e.changes_sha256.clone()),
+        approval: ActiveValue::Set(e.approval.map(|a| a.as_uuid())),
         prev_hash: ActiveValue::Set(event.prev_hash.to_hex()),
         hash: ActiveValue::Set(event.hash.to_hex()),
     })
@@ -138,6 +140,7 @@ fn to_domain(row: audit_event::Model) -> Result<AuditEvent, StoreError> {
             error: row.error,
             rewrites,
             changes_sha256: row.changes_sha256,
+            approval: row.approval.map(ApprovalId::from_uuid),
         },
     })
 }

@@ -1,6 +1,7 @@
 //! The tables as sea-orm entities. Private to the adapter: nothing outside this crate
 //! sees a row type, and the migrations do not import these.
 
+pub(crate) mod approval;
 pub(crate) mod audit_checkpoint;
 pub(crate) mod audit_event;
 pub(crate) mod audit_head;

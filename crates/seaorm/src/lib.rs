@@ -2,9 +2,10 @@
 //! through sea-orm.
 //!
 //! [`SeaOrmStore`] implements the [`GrantStore`](support_access_core::GrantStore),
-//! [`AuditLog`](support_access_core::AuditLog) and
-//! [`AuditTree`](support_access_core::tlog::AuditTree) and
-//! [`ChangeStore`](support_access_core::ChangeStore) ports; the contract suites of
+//! [`AuditLog`](support_access_core::AuditLog),
+//! [`AuditTree`](support_access_core::tlog::AuditTree),
+//! [`ChangeStore`](support_access_core::ChangeStore) and
+//! [`ApprovalStore`](support_access_core::ports::ApprovalStore) ports; the contract suites of
 //! `support-access-contract` prove it on both databases. The database holds the
 //! invariants itself (one open grant per org, one event per `(org, seq)`), so several
 //! instances may share one PostgreSQL.
@@ -22,6 +23,7 @@
 //! instance: the core [`GrantChanges`](support_access_core::GrantChanges) port, which
 //! keeps a grant cache of this instance fresh.
 
+mod approvals;
 mod audit;
 mod changes;
 mod entity;

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use support_access_cache::{CacheConfig, CachedGrantStore, LocalGrantChanges};
 use support_access_contract::{
-    AuditLogFixture, AuditTreeFixture, ChangeStoreFixture, GrantStoreFixture, Release, Stall,
-    Tamper, Teardown,
+    ApprovalStoreFixture, AuditLogFixture, AuditTreeFixture, ChangeStoreFixture, GrantStoreFixture,
+    Release, Stall, Tamper, Teardown,
 };
 use support_access_core::StoreError;
 use support_access_seaorm::{SeaOrmStore, StoreOptions};
@@ -66,6 +66,17 @@ async fn change_store() -> ChangeStoreFixture {
     ChangeStoreFixture {
         store: Arc::new(store.clone()),
         second: Arc::new(second),
+        audit: Arc::new(store),
+        teardown,
+    }
+}
+
+async fn approval_store() -> ApprovalStoreFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    ApprovalStoreFixture {
+        store: Arc::new(store.clone()),
+        second: Arc::new(second),
+        grants: Arc::new(store.clone()),
         audit: Arc::new(store),
         teardown,
     }
@@ -471,4 +482,8 @@ mod tampering {
     async fn a_missing_node_is_refused_not_made_up() {
         attack(tamper::a_missing_node_is_refused_not_made_up).await;
     }
+}
+
+mod approval_store {
+    support_access_contract::approval_store_suite!(super::approval_store());
 }

@@ -301,3 +301,57 @@ fn a_changes_digest_is_hashed_and_serialised_only_when_present() {
     assert_eq!(json["changes_sha256"], "ab".repeat(32));
     assert_eq!(serde_json::from_value::<NewAuditEvent>(json).unwrap(), with);
 }
+
+#[test]
+fn an_approval_is_hashed_after_the_older_optional_fields_only_when_present() {
+    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let mut plain = NewAuditEvent::new(org(), AuditKind::ApprovalUsed, at);
+    plain.id = Uuid::nil();
+    plain.error = Some("restricted".into());
+    let before = String::from_utf8(canonical_encoding(&plain, 3, &GENESIS)).unwrap();
+    assert!(!before.contains("approval="), "{before}");
+    let mut with = plain.clone();
+    with.approval = Some(ApprovalId::from_uuid(Uuid::nil()));
+    let text = String::from_utf8(canonical_encoding(&with, 3, &GENESIS)).unwrap();
+    let expected_tail = format!(
+        "error=10:restricted\napproval=36:{}\nprev_hash=64:{}\n",
+        Uuid::nil(),
+        "0".repeat(64)
+    );
+    assert!(text.ends_with(&expected_tail), "{text}");
+    assert_eq!(
+        text.replace(&format!("approval=36:{}\n", Uuid::nil()), ""),
+        before,
+        "the approval line is the only difference"
+    );
+    let sealed = with.clone().seal(3, GENESIS);
+    let mut stripped = sealed.clone();
+    stripped.data.approval = None;
+    assert_ne!(
+        stripped.expected_hash(),
+        sealed.hash,
+        "dropping it breaks the chain"
+    );
+    let json = serde_json::to_value(&with).unwrap();
+    assert_eq!(json["approval"], Uuid::nil().to_string());
+    assert!(
+        serde_json::to_value(&plain)
+            .unwrap()
+            .get("approval")
+            .is_none()
+    );
+    assert_eq!(serde_json::from_value::<NewAuditEvent>(json).unwrap(), with);
+}
+
+#[test]
+fn approval_kinds_record_no_decision() {
+    for kind in [
+        AuditKind::ApprovalRequested,
+        AuditKind::ApprovalApproved,
+        AuditKind::ApprovalDenied,
+        AuditKind::ApprovalUsed,
+    ] {
+        assert_eq!(kind.decision(), None);
+        assert!(kind.as_str().starts_with("approval."));
+    }
+}

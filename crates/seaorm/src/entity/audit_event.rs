@@ -32,6 +32,7 @@ pub struct Model {
     pub rewrites: Option<String>,
     /// On `change.*` events: the digest of the change entries recorded.
     pub changes_sha256: Option<String>,
+    pub approval: Option<Uuid>,
     pub prev_hash: String,
     pub hash: String,
 }

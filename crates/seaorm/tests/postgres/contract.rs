@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use support_access_contract::{
-    AuditLogFixture, AuditTreeFixture, ChangeStoreFixture, GrantStoreFixture, Release, Stall,
-    Tamper,
+    ApprovalStoreFixture, AuditLogFixture, AuditTreeFixture, ChangeStoreFixture, GrantStoreFixture,
+    Release, Stall, Tamper,
 };
 
 use super::fixture::{database_url, two_stores};
@@ -26,6 +26,17 @@ async fn change_store() -> ChangeStoreFixture {
     ChangeStoreFixture {
         store: Arc::new(store.clone()),
         second: Arc::new(second),
+        audit: Arc::new(store),
+        teardown,
+    }
+}
+
+async fn approval_store() -> ApprovalStoreFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    ApprovalStoreFixture {
+        store: Arc::new(store.clone()),
+        second: Arc::new(second),
+        grants: Arc::new(store.clone()),
         audit: Arc::new(store),
         teardown,
     }
@@ -113,4 +124,8 @@ mod change_store {
 
 mod audit_tree {
     support_access_contract::audit_tree_suite!(super::audit_tree());
+}
+
+mod approval_store {
+    support_access_contract::approval_store_suite!(super::approval_store());
 }
