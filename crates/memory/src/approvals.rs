@@ -63,8 +63,8 @@ impl State {
             .ok_or(StoreError::NotFound)?
             .clone();
         let changed = change(&current, self)?;
+        let event = self.append(event)?;
         self.approvals.by_id.insert(id, changed.clone());
-        let event = self.append(event);
         Ok(RecordedApproval {
             approval: changed,
             event,
@@ -114,7 +114,7 @@ impl ApprovalStore for InMemoryStore {
             ..approval.clone()
         };
         table.by_id.insert(stored.id, stored.clone());
-        let event = state.append(event);
+        let event = state.append(event)?;
         Ok(RecordedApproval {
             approval: stored,
             event,

@@ -8,8 +8,8 @@ use super::tamper::{self, Attack};
 
 async fn attack<F, Fut>(case: F)
 where
-    F: FnOnce(Attack) -> Fut,
-    Fut: Future<Output = ()>,
+    F: FnOnce(Attack) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
 {
     in_schema(|schema| async move {
         let store = store(&schema).await;
