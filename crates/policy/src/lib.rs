@@ -34,5 +34,6 @@ pub use file::{Access, EffectName, RefusalShape};
 pub use guard::{BodyOutcome, BodyRefusal, Guarded, RefusalKind, SupportContext};
 pub use normalise::{NormaliseError, Target, check_header_names, normalise_target};
 pub use policy::{
-    Coverage, Decision, Guard, GuardKind, Policy, PolicyError, PolicyMethod, RuleInfo, Verdict,
+    Coverage, Decision, Guard, GuardKind, NEVER_APPROVABLE, Policy, PolicyError, PolicyMethod,
+    RuleInfo, Verdict,
 };
