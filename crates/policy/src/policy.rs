@@ -34,6 +34,7 @@ use serde::Serialize;
 use crate::file::{Access, EffectName, RefusalShape, RestrictionFile};
 use crate::rewrite::SetKey;
 
+mod approved;
 mod compile;
 mod decide;
 mod decision;

@@ -83,3 +83,27 @@ fn the_explanation_says_whether_a_refusal_is_approvable() {
     let allowed = policy.explain("GET", "/crm/v8/Leads").to_string();
     assert!(!allowed.contains("approvable:"), "{allowed}");
 }
+
+#[test]
+fn an_approved_request_is_allowed_with_the_guards_of_its_route() {
+    let policy = policy();
+    let target = normalise_target("/crm/v8/Events/1/actions/cancel").unwrap();
+    assert!(!policy.decide("POST", &target).is_allowed());
+    let approved = policy.decide_approved("POST", &target).unwrap();
+    assert!(approved.is_allowed());
+    assert!(!approved.approvable);
+    assert_eq!(approved.rule.as_deref(), Some("r5-cancel-meeting"));
+    assert_eq!(approved.restriction, Some(5));
+    assert!(
+        approved
+            .guards
+            .iter()
+            .any(|g| &*g.rule == "r5-meeting-cancel-no-mail"),
+        "{approved:?}"
+    );
+    assert!(approved.needs_body());
+    let refused = normalise_target("/crm/v8/settings/audit_log_export").unwrap();
+    assert!(policy.decide_approved("POST", &refused).is_none());
+    let allowed = normalise_target("/crm/v8/Leads").unwrap();
+    assert!(policy.decide_approved("GET", &allowed).is_none());
+}
