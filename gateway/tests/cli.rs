@@ -112,6 +112,43 @@ fn policy_explain_prints_the_decision_rule_and_restriction() {
     }
 }
 
+#[test]
+fn policy_explain_says_whether_a_refusal_is_approvable_and_keeps_its_exit_codes() {
+    let config = repo_config();
+    let explain = |method: &str, path: &str, json: bool| {
+        let mut args = vec![
+            "policy",
+            "explain",
+            method,
+            path,
+            "--config",
+            config.to_str().unwrap(),
+        ];
+        if json {
+            args.push("--json");
+        }
+        run(&args, &[])
+    };
+    let (code, stdout, stderr) = explain("POST", "/crm/bulk/v8/read", false);
+    assert_eq!(code, 1, "an approvable refusal is still a denial: {stderr}");
+    assert!(stdout.contains("rule:        r7-bulk-read"), "{stdout}");
+    assert!(stdout.contains("approvable:  yes"), "{stdout}");
+    let (code, stdout, _) = explain("GET", "/support-access/v1/grants", false);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("approvable:  no"), "{stdout}");
+    let (code, stdout, _) = explain("GET", "/crm/v8/Leads", false);
+    assert_eq!(code, 0);
+    assert!(!stdout.contains("approvable:"), "{stdout}");
+    let (code, stdout, _) = explain("POST", "/crm/v8/Leads/1/actions/send_mail", true);
+    assert_eq!(code, 1);
+    let value: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        value["decision"]["approvable"],
+        serde_json::json!(true),
+        "{stdout}"
+    );
+}
+
 fn start_demo(dir: &Path) -> (Killed, String) {
     let mut child = Command::new(EXE)
         .args(["demo", "--dir", dir.to_str().unwrap()])

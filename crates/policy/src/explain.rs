@@ -146,6 +146,14 @@ impl fmt::Display for Explanation {
             Some(r) => writeln!(f, "restriction: {} ({})", r.number, r.title)?,
             None => writeln!(f, "restriction: -")?,
         }
+        if !decision.is_allowed() {
+            let approvable = if decision.approvable {
+                "yes (the customer may approve this one request, exactly as sent, once)"
+            } else {
+                "no"
+            };
+            writeln!(f, "approvable:  {approvable}")?;
+        }
         if decision.guards.is_empty() {
             writeln!(f, "effects:     -")?;
         } else {

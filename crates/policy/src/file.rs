@@ -168,6 +168,11 @@ pub struct RuleFile {
     /// Human message for refusals; a default is built from the restriction title.
     #[serde(default)]
     pub message: Option<String>,
+    /// A refusal by this rule (`deny`, or `read_only` for a write) may be lifted for one
+    /// request, exactly as sent, by the customer's approval (SPEC §10). Only on `deny`
+    /// and `read_only` rules, and never on rules of restrictions 1, 2, 9, 12 and 17.
+    #[serde(default)]
+    pub approvable: bool,
     /// Free text.
     #[serde(default)]
     pub note: Option<String>,

@@ -6,7 +6,9 @@
 //!    header names → `400` with [`NormaliseError::code`] on refusal. Forward exactly
 //!    [`Target::forward_target`].
 //! 2. [`Policy::decide`]`(method, &target)` → a [`Decision`]; denied → `403` with its
-//!    `code`, `rule`, `restriction` and `message`.
+//!    `code`, `rule`, `restriction` and `message`; a denial that is
+//!    [`Decision::approvable`] may be offered an approval (SPEC §10), and a request
+//!    carrying a valid one is decided by [`Policy::decide_approved`] instead.
 //! 3. If [`Decision::needs_body`]: read the body (bounded) and call
 //!    [`Policy::apply_support_guards`] → forward [`BodyOutcome::Rewritten`] bytes or the
 //!    original body; a [`BodyRefusal`] is `400` or `403` by its [`RefusalKind`].
@@ -34,5 +36,6 @@ pub use file::{Access, EffectName, RefusalShape};
 pub use guard::{BodyOutcome, BodyRefusal, Guarded, RefusalKind, SupportContext};
 pub use normalise::{NormaliseError, Target, check_header_names, normalise_target};
 pub use policy::{
-    Coverage, Decision, Guard, GuardKind, Policy, PolicyError, PolicyMethod, RuleInfo, Verdict,
+    Coverage, Decision, Guard, GuardKind, NEVER_APPROVABLE, Policy, PolicyError, PolicyMethod,
+    RuleInfo, Verdict,
 };

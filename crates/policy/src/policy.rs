@@ -34,6 +34,7 @@ use serde::Serialize;
 use crate::file::{Access, EffectName, RefusalShape, RestrictionFile};
 use crate::rewrite::SetKey;
 
+mod approved;
 mod compile;
 mod decide;
 mod decision;
@@ -59,6 +60,11 @@ pub enum PolicyError {
         message: String,
     },
 }
+
+/// The restrictions whose rules may never be `approvable` (SPEC §10): the Support
+/// Access settings, other users' details, the audit log export, admin-level
+/// permissions and assignment to the support user.
+pub const NEVER_APPROVABLE: [u8; 5] = [1, 2, 9, 12, 17];
 
 fn invalid(at: impl Into<String>, message: impl Into<String>) -> PolicyError {
     PolicyError::Invalid {
@@ -97,6 +103,8 @@ pub struct RuleInfo {
     pub methods: Vec<PolicyMethod>,
     /// Path templates as written.
     pub paths: Vec<String>,
+    /// Whether its refusals may be approved one request at a time (SPEC §10).
+    pub approvable: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -111,6 +119,7 @@ struct CompiledRule {
     set: Arc<[SetKey]>,
     message: Arc<str>,
     paths: Vec<String>,
+    approvable: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +240,7 @@ impl Policy {
                 .filter(|m| r.methods & m.bit() != 0)
                 .collect(),
             paths: r.paths.clone(),
+            approvable: r.approvable,
         })
     }
 }

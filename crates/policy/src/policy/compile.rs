@@ -10,7 +10,10 @@ use super::template::{
     SUBTREE_NAMESPACE, TemplateSegment, VERSION_PLACEHOLDER, parse_template, pattern_contains,
     prefix_pattern, route_key, specificity, split_segments, under_governed_without_version,
 };
-use super::{CompiledRule, Policy, PolicyError, PrefixDefault, RouteEntry, RouteRule, invalid};
+use super::{
+    CompiledRule, NEVER_APPROVABLE, Policy, PolicyError, PrefixDefault, RouteEntry, RouteRule,
+    invalid,
+};
 use crate::file::{PolicyFile, PrefixDefaultFile, RestrictionFile, RuleFile};
 use crate::rewrite::SetKey;
 
@@ -179,6 +182,7 @@ fn compile_rule(
         return Err(invalid(&at, "paths is empty"));
     }
     check_effect_fields(rule).map_err(|m| invalid(&at, m))?;
+    check_approvable(rule).map_err(|m| invalid(&at, m))?;
     let set = rule
         .set
         .iter()
@@ -196,6 +200,7 @@ fn compile_rule(
         set: set.into(),
         message: rule_message(rule).into(),
         paths: rule.paths.clone(),
+        approvable: rule.approvable,
     })
 }
 
@@ -358,6 +363,26 @@ fn parse_methods(methods: &[String]) -> Result<u8, String> {
         bits |= parsed.bit();
     }
     Ok(bits)
+}
+
+/// `approvable` only where a refusal can be approved: a `deny` or `read_only` rule of a
+/// restriction that is not in [`NEVER_APPROVABLE`].
+fn check_approvable(rule: &RuleFile) -> Result<(), String> {
+    use crate::file::EffectName;
+    if !rule.approvable {
+        return Ok(());
+    }
+    if let Some(number) = rule.restriction
+        && NEVER_APPROVABLE.contains(&number)
+    {
+        return Err(format!(
+            "approvable is refused: restriction {number} can never be approved (SPEC §10: never 1, 2, 9, 12, 17)"
+        ));
+    }
+    if !matches!(rule.effect, EffectName::Deny | EffectName::ReadOnly) {
+        return Err("approvable applies to deny and read_only rules only".to_owned());
+    }
+    Ok(())
 }
 
 fn check_effect_fields(rule: &RuleFile) -> Result<(), String> {

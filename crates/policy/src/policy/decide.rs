@@ -36,15 +36,24 @@ impl Policy {
     ///
     /// A last segment with a suffix (`send_mail.json`) is also decided without it, and
     /// the stricter of the two answers wins.
+    ///
+    /// A denial is [`approvable`](Decision::approvable) only if every rule that refuses
+    /// the request is: at any specificity, under every version root, and for the path
+    /// without its suffix.
     pub fn decide(&self, method: &str, target: &Target) -> Decision {
         let decision = self.decide_exact(method, target);
-        if decision.is_allowed()
-            && let Some(stripped) = target.without_suffix()
-        {
+        let Some(stripped) = target.without_suffix() else {
+            return decision;
+        };
+        if decision.is_allowed() {
             let other = self.decide_exact(method, &stripped);
             if !other.is_allowed() {
                 return other;
             }
+        } else if decision.approvable {
+            let other = self.decide_exact(method, &stripped);
+            let approvable = other.is_allowed() || other.approvable;
+            return decision.approvable_if(approvable);
         }
         decision
     }
@@ -63,35 +72,45 @@ impl Policy {
             }
         };
         let decision = self.decide_key(method, &key, target, true);
-        if !decision.is_allowed() {
-            return decision;
+        let mut others = self.denials_under_other_roots(method, &key, target);
+        if decision.is_allowed() {
+            let Some(first) = others.next() else {
+                return decision;
+            };
+            let approvable = first.approvable && others.all(|other| other.approvable);
+            return first.approvable_if(approvable);
         }
-        self.denial_under_other_roots(method, &key, target)
-            .unwrap_or(decision)
+        if decision.approvable {
+            let approvable = others.all(|other| other.approvable);
+            return decision.approvable_if(approvable);
+        }
+        decision
     }
 
     /// The same path under the other version roots (`/crm/bulk/v8/x` ↔ `/crm/v8/x`):
     /// Zoho accepts `/crm(/.*)?/v[0-9]+…`, so the infix is not trusted to separate APIs;
     /// a denial under any root wins.
-    fn denial_under_other_roots(
-        &self,
-        method: &str,
+    fn denials_under_other_roots<'a>(
+        &'a self,
+        method: &'a str,
         key: &str,
-        target: &Target,
-    ) -> Option<Decision> {
-        let (root, rest) = key.split_once(&format!("/{VERSION_PLACEHOLDER}"))?;
-        for other in &self.version_roots {
-            let other_root: String = other.iter().map(|s| format!("/{s}")).collect();
-            if other_root == root {
-                continue;
-            }
-            let alternate = format!("{other_root}/{VERSION_PLACEHOLDER}{rest}");
-            let denial = self.decide_key(method, &alternate, target, false);
-            if !denial.is_allowed() {
-                return Some(denial);
-            }
-        }
-        None
+        target: &'a Target,
+    ) -> impl Iterator<Item = Decision> + 'a {
+        let alternates: Vec<String> = key
+            .split_once(&format!("/{VERSION_PLACEHOLDER}"))
+            .map(|(root, rest)| {
+                self.version_roots
+                    .iter()
+                    .map(|other| other.iter().map(|s| format!("/{s}")).collect::<String>())
+                    .filter(|other_root| other_root != root)
+                    .map(|other_root| format!("{other_root}/{VERSION_PLACEHOLDER}{rest}"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        alternates
+            .into_iter()
+            .map(move |alternate| self.decide_key(method, &alternate, target, false))
+            .filter(|decision| !decision.is_allowed())
     }
 
     /// Decides one lookup key; without `use_defaults` only rules can deny.
@@ -211,7 +230,7 @@ impl Policy {
         use_defaults: bool,
     ) -> Decision {
         let template = self.template(route);
-        let (best, guards) = self.deciding_rule(method, route, target);
+        let (best, guards, denials_approvable) = self.deciding_rule(method, route, target);
         match best {
             Some((_, rule, Some(code))) => Decision::denied(
                 code,
@@ -219,7 +238,8 @@ impl Policy {
                 rule.restriction,
                 template,
                 rule.message.clone(),
-            ),
+            )
+            .approvable_if(denials_approvable),
             Some((_, rule, None)) => match rule.effect {
                 EffectName::Allow => {
                     Decision::allowed(Some(rule.id.clone()), rule.restriction, guards, template)
@@ -236,15 +256,17 @@ impl Policy {
     }
 
     /// The deciding rules of the most specific template that has any (at one
-    /// specificity, a denial beats an allow), and the guards of every rule on the route.
+    /// specificity, a denial beats an allow), the guards of every rule on the route, and
+    /// whether every rule on the route that would refuse the method is `approvable`.
     fn deciding_rule(
         &self,
         method: PolicyMethod,
         route: Matched,
         target: &Target,
-    ) -> (Option<Best<'_>>, Vec<Guard>) {
+    ) -> (Option<Best<'_>>, Vec<Guard>, bool) {
         let mut best: Option<Best<'_>> = None;
         let mut guards = Vec::new();
+        let mut denials_approvable = true;
         for route_rule in self.matched_rules(route) {
             let Some(rule) = self.rules.get(route_rule.rule) else {
                 continue;
@@ -261,6 +283,9 @@ impl Policy {
                     continue;
                 }
             };
+            if deny_code.is_some() {
+                denials_approvable &= rule.approvable;
+            }
             let level: &[u8] = &route_rule.specificity;
             let replace = match &best {
                 None => true,
@@ -273,7 +298,7 @@ impl Policy {
                 best = Some((level, rule, deny_code));
             }
         }
-        (best, guards)
+        (best, guards, denials_approvable)
     }
 
     /// The decision of the defaults when no rule decides: the longest

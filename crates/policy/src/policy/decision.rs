@@ -95,6 +95,10 @@ pub struct Decision {
     pub route: Option<Arc<str>>,
     /// A human sentence.
     pub message: Arc<str>,
+    /// For a denial, whether the customer may approve this one request (SPEC §10):
+    /// every rule that refuses it is `approvable`. Never for an allowed request, a
+    /// default, or a method the policy does not know.
+    pub approvable: bool,
 }
 
 impl Decision {
@@ -129,6 +133,7 @@ impl Decision {
             guards,
             route,
             message: "Allowed by the support access policy.".into(),
+            approvable: false,
         }
     }
 
@@ -149,15 +154,25 @@ impl Decision {
             guards: Vec::new(),
             route,
             message,
+            approvable: false,
+        }
+    }
+
+    /// The same decision, approvable if it is a denial and `approvable` holds.
+    pub(super) fn approvable_if(self, approvable: bool) -> Self {
+        Self {
+            approvable: approvable && !self.is_allowed(),
+            ..self
         }
     }
 
     /// The same denial under another code and sentence (a method the policy does not
-    /// know, refused because some method is refused on the path).
+    /// know, refused because some method is refused on the path), never approvable.
     pub(super) fn recoded(self, code: &'static str, message: Arc<str>) -> Self {
         Self {
             code: Some(code),
             message,
+            approvable: false,
             ..self
         }
     }

@@ -214,3 +214,5 @@ fn the_policy_method_of_head_is_get_and_lowercase_methods_are_not_policy_methods
     assert!(is_version_segment("v8") && is_version_segment("v2.1"));
     assert!(!is_version_segment("v") && !is_version_segment("v8.") && !is_version_segment("x8"));
 }
+
+mod approvable;
