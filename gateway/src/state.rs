@@ -63,6 +63,7 @@ impl App {
             live: live.clone(),
             openapi: Arc::new(crate::management::openapi_json()),
             metrics: metrics.clone(),
+            audit_log: audit_log.clone(),
             store_timeout: limits.store_timeout,
         });
         Self {

@@ -1,0 +1,137 @@
+//! The verifiable audit log over the real gateway (SPEC §6.1): the signed checkpoint
+//! verifies with the served verifier key, inclusion and consistency proofs verify
+//! against checkpoint roots, sizes beyond the log are `422`, support tokens are refused,
+//! and a truncated log no longer matches a checkpoint the customer kept.
+
+use support_access_core::ids::OrgId;
+use support_access_core::tlog::{
+    Checkpoint, ConsistencyProof, InclusionProof, NoteVerifier, TreeHash, audit_origin, event_leaf,
+};
+use support_access_e2e::client::Answer;
+use support_access_e2e::harness::Harness;
+use support_access_e2e::tokens;
+
+const V1: &str = "/support-access/v1";
+const ORG: &str = "org-tlog";
+
+async fn admin_get(h: &Harness, path: &str) -> Answer {
+    let admin = tokens::admin(ORG, "admin-1", h.now());
+    h.http.get(&format!("{V1}{path}"), &admin).await
+}
+
+fn text(answer: &Answer) -> String {
+    String::from_utf8(answer.body.to_vec()).unwrap()
+}
+
+fn hashes(body: &serde_json::Value) -> Vec<TreeHash> {
+    body["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| TreeHash::from_base64(h.as_str().unwrap()).unwrap())
+        .collect()
+}
+
+async fn checkpoint(h: &Harness, verifier: &NoteVerifier) -> Checkpoint {
+    let answer = admin_get(h, "/audit/checkpoint").await;
+    assert_eq!(answer.status, 200, "{}", text(&answer));
+    let origin = audit_origin("support-gateway", &OrgId::from(ORG));
+    Checkpoint::open(&text(&answer), &origin, std::slice::from_ref(verifier))
+        .expect("the checkpoint verifies with the served key")
+}
+
+async fn verifier(h: &Harness) -> NoteVerifier {
+    let answer = h
+        .http
+        .send("GET", &format!("{V1}/audit/verifier-key"), &[], b"")
+        .await;
+    assert_eq!(answer.status, 200);
+    text(&answer).trim().parse().expect("a note verifier key")
+}
+
+async fn some_support_requests(h: &Harness, token: &str, n: usize) {
+    for _ in 0..n {
+        assert_eq!(h.http.get("/crm/v8/Leads", token).await.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn checkpoints_and_proofs_verify_and_sizes_beyond_the_log_are_refused() {
+    let h = Harness::start().await;
+    let key = verifier(&h).await;
+    assert_eq!(key.name(), "support-gateway/audit");
+    let (_, token) = h.grant_and_token(ORG, "staff-1", 1).await;
+    some_support_requests(&h, &token, 2).await;
+    let first = checkpoint(&h, &key).await;
+    assert_eq!(first.size(), h.events(ORG).await.len() as u64);
+
+    some_support_requests(&h, &token, 3).await;
+    let second = checkpoint(&h, &key).await;
+    let events = h.events(ORG).await;
+    assert_eq!(second.size(), events.len() as u64);
+    assert!(second.size() > first.size());
+
+    let event = &events[1];
+    let path = format!(
+        "/audit/proof/inclusion?seq={}&size={}",
+        event.seq,
+        second.size()
+    );
+    let answer = admin_get(&h, &path).await;
+    assert_eq!(answer.status, 200, "{}", text(&answer));
+    let body = answer.json();
+    assert_eq!(body["leaf_index"], event.seq - 1);
+    let proof = InclusionProof {
+        index: event.seq - 1,
+        size: second.size(),
+        hashes: hashes(&body),
+    };
+    proof
+        .verify(&event_leaf(&event.hash), second.root())
+        .expect("the event is in the checkpointed tree");
+
+    let path = format!(
+        "/audit/proof/consistency?from={}&to={}",
+        first.size(),
+        second.size()
+    );
+    let answer = admin_get(&h, &path).await;
+    assert_eq!(answer.status, 200, "{}", text(&answer));
+    let proof = ConsistencyProof {
+        from: first.size(),
+        to: second.size(),
+        hashes: hashes(&answer.json()),
+    };
+    proof
+        .verify(first.root(), second.root())
+        .expect("the newer checkpoint extends the older");
+
+    let beyond = second.size() + 10;
+    for path in [
+        format!("/audit/proof/inclusion?seq=1&size={beyond}"),
+        format!("/audit/proof/consistency?from=1&to={beyond}"),
+    ] {
+        let answer = admin_get(&h, &path).await;
+        assert_eq!(answer.status, 422, "{path}");
+        assert_eq!(answer.json()["error"], "beyond_log");
+    }
+    let bad = admin_get(&h, "/audit/proof/inclusion?seq=x&size=1").await;
+    assert_eq!(
+        (bad.status.as_u16(), bad.json()["error"].clone()),
+        (400, "invalid_query".into())
+    );
+
+    for path in ["/audit/checkpoint", "/audit/proof/inclusion?seq=1&size=1"] {
+        let refused = h.http.get(&format!("{V1}{path}"), &token).await;
+        assert_eq!(refused.status, 403, "{path}");
+        assert!(refused.is_json());
+    }
+}
+
+#[tokio::test]
+async fn an_org_without_events_has_no_checkpoint() {
+    let h = Harness::start().await;
+    let answer = admin_get(&h, "/audit/checkpoint").await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.json()["error"], "empty_log");
+}
