@@ -135,3 +135,74 @@ async fn an_org_without_events_has_no_checkpoint() {
     assert_eq!(answer.status, 404);
     assert_eq!(answer.json()["error"], "empty_log");
 }
+
+/// Deletes org's events after `keep` and everything of the tree and checkpoints that
+/// names them, and rolls the heads back to the checkpoint of size `keep`: the most a
+/// writer to the database can do to hide the newest events.
+async fn truncate_behind_the_gateways_back(h: &Harness, keep: u64) {
+    let pool = sqlx::SqlitePool::connect(&h.database_url()).await.unwrap();
+    let keep = i64::try_from(keep).unwrap();
+    let nodes = i64::try_from(support_access_core::tlog::stored_node_count(keep as u64)).unwrap();
+    let statements = [
+        ("DELETE FROM audit_events WHERE org = ?1 AND seq > ?2", keep),
+        (
+            "DELETE FROM audit_tree_nodes WHERE org = ?1 AND node >= ?2",
+            nodes,
+        ),
+        (
+            "DELETE FROM audit_checkpoints WHERE org = ?1 AND size > ?2",
+            keep,
+        ),
+        (
+            "UPDATE audit_heads SET seq = ?2, tree_size = ?2, \
+             hash = (SELECT hash FROM audit_events WHERE org = ?1 AND seq = ?2), \
+             tree_root = (SELECT root FROM audit_checkpoints WHERE org = ?1 AND size = ?2) \
+             WHERE org = ?1",
+            keep,
+        ),
+    ];
+    for (sql, value) in statements {
+        sqlx::query(sql)
+            .bind(ORG)
+            .bind(value)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn a_saved_checkpoint_exposes_the_deletion_of_the_newest_events() {
+    let h = Harness::start().await;
+    let key = verifier(&h).await;
+    let (_, token) = h.grant_and_token(ORG, "staff-1", 1).await;
+    some_support_requests(&h, &token, 1).await;
+    let older = checkpoint(&h, &key).await;
+    some_support_requests(&h, &token, 3).await;
+    let saved = checkpoint(&h, &key).await;
+    assert!(saved.size() > older.size());
+
+    truncate_behind_the_gateways_back(&h, older.size()).await;
+
+    // The log the gateway now serves is smaller than the checkpoint the customer kept:
+    // no consistency proof to it exists, and the newest kept event is beyond the log.
+    let now = checkpoint(&h, &key).await;
+    assert_eq!(now.size(), older.size());
+    assert!(
+        now.size() < saved.size(),
+        "the served log shrank below the saved checkpoint"
+    );
+    for path in [
+        format!(
+            "/audit/proof/consistency?from={}&to={}",
+            older.size(),
+            saved.size()
+        ),
+        format!("/audit/proof/inclusion?seq={0}&size={0}", saved.size()),
+    ] {
+        let answer = admin_get(&h, &path).await;
+        assert_eq!(answer.status, 422, "{path}");
+        assert_eq!(answer.json()["error"], "beyond_log");
+    }
+}
