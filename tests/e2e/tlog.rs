@@ -206,3 +206,30 @@ async fn a_saved_checkpoint_exposes_the_deletion_of_the_newest_events() {
         assert_eq!(answer.json()["error"], "beyond_log");
     }
 }
+
+#[tokio::test]
+async fn the_checkpointer_signs_grown_logs_and_the_endpoint_serves_the_stored_one() {
+    let h = Harness::start().await;
+    let (_, token) = h.grant_and_token(ORG, "staff-1", 1).await;
+    some_support_requests(&h, &token, 2).await;
+    // The task's first run at start may have checkpointed part of the log already: an
+    // interval later, and with the log grown since, the log is due whatever it did.
+    h.clock.advance(chrono::Duration::seconds(61));
+    some_support_requests(&h, &token, 1).await;
+    let run = h.gateway.app().audit_log().checkpoint_due().await.unwrap();
+    assert!(run.failed.is_empty(), "{:?}", run.failed);
+    let made: Vec<_> = run.made.iter().filter(|c| c.org.as_str() == ORG).collect();
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].size, h.events(ORG).await.len() as u64);
+    let served = admin_get(&h, "/audit/checkpoint").await;
+    assert_eq!(
+        text(&served),
+        made[0].note,
+        "the stored checkpoint, not a new one"
+    );
+    let again = h.gateway.app().audit_log().checkpoint_due().await.unwrap();
+    assert!(
+        again.made.is_empty(),
+        "a log that did not grow gets no new checkpoint"
+    );
+}
