@@ -71,7 +71,9 @@ issuer = "https://staff.vendor.example"
 audience = "support-gateway"
 key = {{ pem_file = "keys/staff.pub.pem" }}
 [auth.support]
-signing_key = "{}/support-signing.pem"
+signing_key = "{0}/support-signing.pem"
+[audit]
+key_file = "{0}/audit-signing.pem"
 [limits]
 max_inspected_body_bytes = 65536
 shutdown_grace = "5s"
@@ -144,7 +146,11 @@ impl Harness {
         let clock = ManualClock::new(now);
         let overrides = Overrides {
             clock: Some(Arc::new(clock.clone())),
-            store: Some((Arc::new(store.clone()), Arc::new(audit.clone()))),
+            store: Some((
+                Arc::new(store.clone()),
+                Arc::new(audit.clone()),
+                Arc::new(audit.clone()),
+            )),
         };
         let binds = Binds {
             proxy: "127.0.0.1:0".parse().expect("addr"),

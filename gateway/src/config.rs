@@ -52,6 +52,18 @@ pub struct Config {
     pub limits: Limits,
     /// Logging.
     pub log: Log,
+    /// The verifiable audit log (SPEC §6.1).
+    pub audit: Audit,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    /// How often each org's log that grew gets a signed checkpoint.
+    pub checkpoint_interval: Duration,
+    /// The Ed25519 PKCS#8 PEM audit key (key name `<auth.support.issuer>/audit`);
+    /// created when absent.
+    pub key_file: PathBuf,
 }
 
 /// `[listen]`.

@@ -9,6 +9,7 @@
 //! it on `127.0.0.1:0`.
 
 pub mod app;
+pub mod audit_log;
 pub mod body;
 pub mod cli;
 pub mod config;
@@ -94,7 +95,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     /// The listeners: each drains within `limits.shutdown_grace` of the shutdown.
     servers: Vec<JoinHandle<()>>,
-    /// The expiry sweep and the live recheck: they keep working while the listeners
+    /// The expiry sweep, the live recheck and the checkpointer: they keep working while the listeners
     /// drain, and are cancelled once they have (at the latest at the deadline).
     background: Vec<JoinHandle<()>>,
 }
@@ -150,14 +151,23 @@ async fn wire(
     let signer = wiring::signer(config)?;
     let (customer, staff) = wiring::verifiers(config)?;
     let stores = match &overrides.store {
-        Some((grants, audit)) => wiring::Stores {
+        Some((grants, audit, tree)) => wiring::Stores {
             grants: grants.clone(),
             audit: audit.clone(),
+            tree: tree.clone(),
             changes: None,
         },
         None => wiring::connect(&config.storage).await?,
     };
-    let access = wiring::service(config, &stores, wiring::clock(overrides));
+    let clock = wiring::clock(overrides);
+    let access = wiring::service(config, &stores, clock.clone());
+    let key = wiring::audit_key(config)?;
+    let verifier = key.verifier();
+    let audit_log = audit_log::AuditLogService::new(
+        stores.tree.clone(),
+        wiring::checkpointer(config, &stores, clock, key),
+        verifier,
+    );
     let app = App::new(
         access,
         signer,
@@ -167,6 +177,7 @@ async fn wire(
         upstream::Upstream::new(&config.upstream),
         config.auth.clone(),
         config.limits,
+        audit_log,
     );
     Ok((Arc::new(app), stores.changes))
 }
@@ -218,7 +229,11 @@ pub async fn build_with(
             },
         )),
     ];
-    let background = sweeper::spawn(&app, config.grants.sweep_interval, changes);
+    let mut background = sweeper::spawn(&app, config.grants.sweep_interval, changes);
+    background.push(audit_log::spawn(
+        app.audit_log.clone(),
+        config.audit.checkpoint_interval,
+    ));
     tracing::info!(%proxy, %ops, "support gateway listening");
     Ok(Running {
         proxy,

@@ -3,7 +3,7 @@
 //!
 //! One file per concern: the callers as extractors (`extract`: [`Admin`](extract),
 //! `Staff`, the JSON body, the request id), what handlers answer (`reply`), one file per
-//! resource (`grant`, `token`, `audit`, `export`, `meta` for the JWK Set, the OpenAPI
+//! resource (`grant`, `token`, `audit`, `export`, `tlog` for checkpoints and proofs, `meta` for the JWK Set, the OpenAPI
 //! document and the settings), the wire types (`api`) and the admin page (`ui`). Every
 //! refusal is a [`Refusal`], rendered here by [`Refusal::render`], the rescue the proxy
 //! uses too; no handler builds an error body or matches an error code.
@@ -35,6 +35,7 @@ mod extract;
 mod grant;
 mod meta;
 mod reply;
+mod tlog;
 mod token;
 mod ui;
 
@@ -56,6 +57,8 @@ pub(crate) struct Mgmt {
     pub live: Arc<crate::live::LiveGrants>,
     pub openapi: Arc<Value>,
     pub metrics: Arc<Metrics>,
+    /// Checkpoints, proofs and the verifier key of the audit log.
+    pub audit_log: crate::audit_log::AuditLogService,
     /// Bounds every store call (`limits.store_timeout`): `503` after it.
     pub store_timeout: std::time::Duration,
 }
@@ -98,12 +101,17 @@ pub(crate) fn router() -> (axum::Router<Mgmt>, utoipa::openapi::OpenApi) {
     use export::*;
     use grant::*;
     use meta::*;
+    use tlog::*;
     use token::*;
     OpenApiRouter::<Mgmt>::with_openapi(ApiDoc::openapi())
         .routes(routes!(post_grant, get_grant, patch_grant, delete_grant))
         .routes(routes!(post_token, delete_token))
         .routes(routes!(get_audit))
         .routes(routes!(get_audit_export))
+        .routes(routes!(get_checkpoint))
+        .routes(routes!(get_verifier_key))
+        .routes(routes!(get_inclusion_proof))
+        .routes(routes!(get_consistency_proof))
         .routes(routes!(get_jwks))
         .routes(routes!(get_openapi))
         .routes(routes!(get_settings))

@@ -15,6 +15,7 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
 use serde_json::{Map, Value, json};
 use support_access_core::service::Refusal as AccessRefusal;
+use support_access_core::tlog::{CheckpointerError, TreeReadError};
 use support_access_core::{EndDateError, StoreError};
 use support_access_policy::{BodyRefusal, NormaliseError, RefusalKind};
 
@@ -158,6 +159,15 @@ pub enum Refusal {
     /// The route does not take the method (`405`).
     #[error("this route does not take that method")]
     MethodNotAllowed,
+    /// A proof or checkpoint of the audit log that cannot be served: a request naming
+    /// no proof (`400`), a size beyond the log (`422`), an inconsistent stored tree
+    /// (`500`); a store failure is [`Refusal::Store`].
+    #[error(transparent)]
+    AuditTree(TreeReadError),
+    /// No checkpoint could be made: an org without events (`404`), a log that is not an
+    /// extension of its last checkpoint or a signing failure (`500`).
+    #[error(transparent)]
+    Checkpoint(CheckpointerError),
     /// The support token could not be signed (`500`).
     #[error("the support token could not be signed")]
     TokenIssueFailed,
@@ -217,7 +227,14 @@ impl Refusal {
                 StatusCode::CONFLICT
             }
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::EndDate(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::EndDate(_) | Self::AuditTree(TreeReadError::BeyondLog { .. }) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::AuditTree(TreeReadError::Invalid(_)) => StatusCode::BAD_REQUEST,
+            Self::Checkpoint(CheckpointerError::EmptyLog(_)) => StatusCode::NOT_FOUND,
+            Self::AuditTree(TreeReadError::Store(_))
+            | Self::Checkpoint(CheckpointerError::Store(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::AuditTree(_) | Self::Checkpoint(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::TokenIssueFailed | Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Upstream(UpstreamFailure::Timeout) => StatusCode::GATEWAY_TIMEOUT,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
@@ -262,6 +279,8 @@ impl Refusal {
             Self::NoGrant => "no_grant",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::AuditTree(e) => e.code(),
+            Self::Checkpoint(e) => e.code(),
             Self::TokenIssueFailed => "token_issue_failed",
             Self::Internal => "internal_error",
         }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use support_access_core::SupportAccess;
 use support_access_policy::{Policy, RefusalShape};
 
+use crate::audit_log::AuditLogService;
 use crate::config;
 use crate::live::LiveGrants;
 use crate::management::{Management, Mgmt};
@@ -33,6 +34,7 @@ pub struct App {
     pub(crate) management: crate::management::Management,
     pub(crate) live: Arc<crate::live::LiveGrants>,
     pub(crate) request_ids: RequestIds,
+    pub(crate) audit_log: AuditLogService,
 }
 
 impl App {
@@ -46,6 +48,7 @@ impl App {
         upstream: Upstream,
         auth: config::Auth,
         limits: config::Limits,
+        audit_log: AuditLogService,
     ) -> Self {
         let support_users = Arc::new(SupportUsers::default());
         let metrics = Arc::new(Metrics::default());
@@ -60,6 +63,7 @@ impl App {
             live: live.clone(),
             openapi: Arc::new(crate::management::openapi_json()),
             metrics: metrics.clone(),
+            audit_log: audit_log.clone(),
             store_timeout: limits.store_timeout,
         });
         Self {
@@ -74,6 +78,7 @@ impl App {
             management,
             live,
             request_ids: RequestIds::new(),
+            audit_log,
         }
     }
 
@@ -90,6 +95,11 @@ impl App {
     /// The signer of support tokens.
     pub fn signer(&self) -> &SupportSigner {
         &self.signer
+    }
+
+    /// The verifiable audit log: checkpoints, proofs, the verifier key.
+    pub fn audit_log(&self) -> &AuditLogService {
+        &self.audit_log
     }
 
     /// The compiled route policy.

@@ -12,6 +12,8 @@ use support_access_core::service::{
     ChangeError, ClaimError, GrantError, Refusal as AccessRefusal, ReleaseError, RevokeError,
 };
 
+use support_access_core::tlog::{CheckpointerError, TreeReadError};
+
 use crate::metrics::{Metrics, StoreOp};
 
 /// A domain error that may carry a store failure.
@@ -45,7 +47,9 @@ store_failure!(
     RevokeError,
     ClaimError,
     ReleaseError,
-    AccessRefusal
+    AccessRefusal,
+    TreeReadError,
+    CheckpointerError
 );
 
 /// The metrics label of a store failure; `None` for the store's domain answers

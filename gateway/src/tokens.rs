@@ -5,11 +5,13 @@
 //! Verification never reads the wall clock: `exp`, `nbf` and `iat` are checked against
 //! the `now` the caller takes from the Clock port.
 
+mod key_file;
 mod keys;
 mod peek;
 mod support;
 mod verify;
 
+pub use key_file::audit_signer;
 pub use keys::{KeyError, VerifyKey, load_keys};
 pub use peek::{Peeked, peek};
 pub use support::{Actor, SupportClaims, SupportSigner};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use support_access_cache::{CacheConfig, CachedGrantStore, GrantChanges, LocalGrantChanges};
 use support_access_core::grant::GrantBounds;
+use support_access_core::tlog::{AuditTree, Checkpointer, NoteSigner};
 use support_access_core::{AuditLog, Clock, GrantStore, StoreError, SupportAccess};
 use support_access_memory::{InMemoryStore, SystemClock};
 use support_access_policy::Policy;
@@ -12,7 +13,7 @@ use support_access_seaorm::SeaOrmStore;
 use thiserror::Error;
 
 use crate::config::{Config, Storage};
-use crate::tokens::{KeyError, SupportSigner, Verifier, load_keys};
+use crate::tokens::{KeyError, SupportSigner, Verifier, audit_signer, load_keys};
 
 /// Why the gateway could not be put together.
 #[derive(Debug, Error)]
@@ -36,13 +37,17 @@ impl WiringError {
     }
 }
 
+/// Grant store, audit log and its tree, chosen instead of `[storage] url`.
+pub type StoreOverride = (Arc<dyn GrantStore>, Arc<dyn AuditLog>, Arc<dyn AuditTree>);
+
 /// Adapters a test or an embedding program chooses instead of the configured ones.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     /// The clock (default: the system clock).
     pub clock: Option<Arc<dyn Clock>>,
-    /// Grant store and audit log (default: from `[storage] url`).
-    pub store: Option<(Arc<dyn GrantStore>, Arc<dyn AuditLog>)>,
+    /// Grant store, audit log and the audit log's Merkle tree (the same store as the
+    /// audit log) (default: from `[storage] url`).
+    pub store: Option<StoreOverride>,
 }
 
 /// The storage of a config, connected and migrated.
@@ -52,6 +57,8 @@ pub struct Stores {
     pub grants: Arc<dyn GrantStore>,
     /// The audit log.
     pub audit: Arc<dyn AuditLog>,
+    /// The audit log's Merkle tree and checkpoints (the same store).
+    pub tree: Arc<dyn AuditTree>,
     /// Keeps the PostgreSQL change listener alive.
     pub changes: Option<Arc<dyn GrantChanges>>,
 }
@@ -63,7 +70,8 @@ pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
             let store = InMemoryStore::new();
             Ok(Stores {
                 grants: Arc::new(store.clone()),
-                audit: Arc::new(store),
+                audit: Arc::new(store.clone()),
+                tree: Arc::new(store),
                 changes: None,
             })
         }
@@ -82,7 +90,8 @@ pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
                 CachedGrantStore::new(store.clone(), changes.clone(), CacheConfig::default());
             Ok(Stores {
                 grants: Arc::new(cached),
-                audit: Arc::new(store),
+                audit: Arc::new(store.clone()),
+                tree: Arc::new(store),
                 changes: Some(changes),
             })
         }
@@ -121,6 +130,32 @@ pub fn signer(config: &Config) -> Result<SupportSigner, WiringError> {
         support.token_ttl,
         config.auth.leeway,
     )?)
+}
+
+/// The audit key (created on first start) as the note signer of checkpoints.
+pub fn audit_key(config: &Config) -> Result<NoteSigner, WiringError> {
+    Ok(audit_signer(
+        &config.audit.key_file,
+        &config.auth.support.issuer,
+    )?)
+}
+
+/// The checkpointer of every org's log: one checkpoint per `audit.checkpoint_interval`
+/// of each log that grew, signed with the audit key.
+pub fn checkpointer(
+    config: &Config,
+    stores: &Stores,
+    clock: Arc<dyn Clock>,
+    key: NoteSigner,
+) -> Checkpointer {
+    Checkpointer::new(
+        stores.tree.clone(),
+        clock,
+        Arc::new(key),
+        config.auth.support.issuer.clone(),
+        chrono::Duration::from_std(config.audit.checkpoint_interval)
+            .unwrap_or(chrono::Duration::seconds(60)),
+    )
 }
 
 /// Verifiers of customer (admin) and staff tokens.

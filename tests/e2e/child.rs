@@ -37,6 +37,8 @@ audience = "support-gateway"
 key = {{ pem_file = "{keys}/staff.pub.pem" }}
 [auth.support]
 signing_key = "{dir}/support-signing.pem"
+[audit]
+key_file = "{dir}/audit-signing.pem"
 [policy]
 file = "{policy}"
 [limits]

@@ -18,3 +18,4 @@ mod restrictions;
 mod revocation;
 mod sqlite_faults;
 mod support;
+mod tlog;

@@ -15,6 +15,7 @@ pub(super) struct File {
     policy: RawPolicy,
     limits: RawLimits,
     log: RawLog,
+    audit: RawAudit,
 }
 
 #[derive(Debug, Deserialize)]
@@ -233,6 +234,22 @@ impl Default for RawLog {
         Self {
             format: "text".into(),
             level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAudit {
+    checkpoint_interval: String,
+    key_file: String,
+}
+
+impl Default for RawAudit {
+    fn default() -> Self {
+        Self {
+            checkpoint_interval: "60s".into(),
+            key_file: "keys/audit-signing.pem".into(),
         }
     }
 }

@@ -139,3 +139,22 @@ fn keys_need_exactly_one_source() {
     let missing = Config::from_toml("", Path::new(".")).expect_err("missing");
     assert_eq!(missing.key, "auth.customer.issuer");
 }
+
+#[test]
+fn the_audit_section_defaults_to_a_minute_and_a_key_next_to_the_support_key() {
+    let config = parse("").expect("valid");
+    assert_eq!(config.audit.checkpoint_interval, Duration::from_secs(60));
+    assert_eq!(
+        config.audit.key_file,
+        Path::new("/etc/sg/keys/audit-signing.pem")
+    );
+    let custom =
+        parse("[audit]\ncheckpoint_interval = \"5s\"\nkey_file = \"/k/a.pem\"").expect("valid");
+    assert_eq!(custom.audit.checkpoint_interval, Duration::from_secs(5));
+    assert_eq!(custom.audit.key_file, Path::new("/k/a.pem"));
+    assert_eq!(
+        refused_key("[audit]\ncheckpoint_interval = \"0s\""),
+        "audit.checkpoint_interval"
+    );
+    assert_eq!(refused_key("[audit]\nkey_file = \"\""), "audit.key_file");
+}

@@ -5,6 +5,7 @@ use support_access_core::StoreError;
 use support_access_core::service::{
     ChangeError, ClaimError, GrantError, Refusal as AccessRefusal, ReleaseError, RevokeError,
 };
+use support_access_core::tlog::{CheckpointerError, TreeReadError};
 use support_access_policy::Decision;
 
 use super::Refusal;
@@ -95,6 +96,25 @@ impl From<ReleaseError> for Refusal {
             ReleaseError::NoActiveGrant => Self::NoActiveGrant,
             ReleaseError::NotSeatHolder => Self::NotSeatHolder,
             ReleaseError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+impl From<TreeReadError> for Refusal {
+    fn from(error: TreeReadError) -> Self {
+        match error {
+            TreeReadError::Store(e) => Self::Store(e),
+            other => Self::AuditTree(other),
+        }
+    }
+}
+
+impl From<CheckpointerError> for Refusal {
+    fn from(error: CheckpointerError) -> Self {
+        match error {
+            CheckpointerError::Store(e) => Self::Store(e),
+            CheckpointerError::Tree(e) => e.into(),
+            other => Self::Checkpoint(other),
         }
     }
 }

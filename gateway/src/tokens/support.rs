@@ -2,12 +2,9 @@
 //! restrictive permissions (created on first start), issuance, verification and the
 //! JWK Set document.
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 
-use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -119,31 +116,8 @@ impl SupportSigner {
         ttl: Duration,
         leeway: Duration,
     ) -> Result<Self, KeyError> {
-        if !path.exists() {
-            create_key_file(path)?;
-        }
-        let mode = std::fs::metadata(path)
-            .map_err(|e| error(format!("cannot read {}: {e}", path.display())))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            return Err(error(format!(
-                "{} is readable by group or others (mode {:o}); run chmod 600 on it",
-                path.display(),
-                mode & 0o777
-            )));
-        }
-        let text = std::fs::read(path)
-            .map_err(|e| error(format!("cannot read {}: {e}", path.display())))?;
-        let parsed = pem::parse(&text)
-            .map_err(|e| error(format!("{} is not a PEM file: {e}", path.display())))?;
-        if parsed.tag() != "PRIVATE KEY" {
-            return Err(error(format!(
-                "{} is not a PKCS#8 private key",
-                path.display()
-            )));
-        }
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(parsed.contents())
+        let document = super::key_file::load_or_create(path, KEY_NAME)?;
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&document)
             .map_err(|_| error(format!("{} is not an Ed25519 PKCS#8 key", path.display())))?;
         Self::from_pair(&pair, issuer, audience, ttl, leeway)
     }
@@ -295,27 +269,4 @@ impl VerifiedTokens {
         self.0
             .insert(token.to_owned(), (claims.clone(), valid_until));
     }
-}
-
-fn create_key_file(path: &Path) -> Result<(), KeyError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| error(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    let rng = SystemRandom::new();
-    let document = Ed25519KeyPair::generate_pkcs8(&rng)
-        .map_err(|_| error("cannot generate an Ed25519 key"))?;
-    let text = pem::encode(&pem::Pem::new("PRIVATE KEY", document.as_ref().to_vec()));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| error(format!("cannot create {}: {e}", path.display())))?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| error(format!("cannot write {}: {e}", path.display())))
 }

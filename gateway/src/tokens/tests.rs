@@ -396,3 +396,19 @@ fn a_pem_public_key_is_pinned_to_the_algorithm_of_its_type() {
     );
     assert_eq!(super::keys::pem_algorithm("PRIVATE KEY", &[]), None);
 }
+
+#[test]
+fn the_audit_key_is_created_private_named_after_the_issuer_and_reused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys/audit-signing.pem");
+    let first = super::audit_signer(&path, "support-gateway").unwrap();
+    assert_eq!(first.name(), "support-gateway/audit");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let again = super::audit_signer(&path, "support-gateway").unwrap();
+    assert_eq!(again.verifier().to_string(), first.verifier().to_string());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = super::audit_signer(&path, "support-gateway").unwrap_err();
+    assert_eq!(refused.key, "audit.key_file");
+}

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::super::*;
 use super::{
-    File, RawAuth, RawCustomer, RawGrants, RawKey, RawLimits, RawListen, RawStaff, RawSupport,
-    RawUpstream,
+    File, RawAudit, RawAuth, RawCustomer, RawGrants, RawKey, RawLimits, RawListen, RawStaff,
+    RawSupport, RawUpstream,
 };
 
 impl File {
@@ -39,6 +39,7 @@ impl File {
                 format,
                 level: self.log.level,
             },
+            audit: self.audit.validate(base)?,
         })
     }
 }
@@ -151,6 +152,18 @@ impl RawSupport {
                 &required("auth.support.signing_key", &self.signing_key)?,
             ),
             token_ttl: positive_duration("auth.support.token_ttl", &self.token_ttl)?,
+        })
+    }
+}
+
+impl RawAudit {
+    fn validate(&self, base: &Path) -> Result<Audit, ConfigError> {
+        Ok(Audit {
+            checkpoint_interval: positive_duration(
+                "audit.checkpoint_interval",
+                &self.checkpoint_interval,
+            )?,
+            key_file: path(base, &required("audit.key_file", &self.key_file)?),
         })
     }
 }

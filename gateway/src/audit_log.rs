@@ -1,0 +1,101 @@
+//! The verifiable audit log as the gateway serves it (SPEC §6.1, `docs/tlog.md`): the
+//! [`AuditLogService`] over the store's Merkle tree and the [`Checkpointer`], built once
+//! in wiring, so handlers and the background task never hold the raw port; and the task
+//! that checkpoints every grown log each `audit.checkpoint_interval`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use support_access_core::StoreError;
+use support_access_core::ids::OrgId;
+use support_access_core::tlog::{
+    AuditTree, CheckpointRun, Checkpointer, CheckpointerError, ConsistencyProof, InclusionProof,
+    NoteVerifier, StoredCheckpoint, TreeReadError,
+};
+use tokio::task::JoinHandle;
+
+/// Checkpoints, proofs and the verifier key of each org's audit log.
+#[derive(Debug, Clone)]
+pub struct AuditLogService {
+    tree: Arc<dyn AuditTree>,
+    checkpointer: Checkpointer,
+    verifier: NoteVerifier,
+}
+
+impl AuditLogService {
+    /// The service over `tree`, checkpointed by `checkpointer` (whose key `verifier`
+    /// verifies).
+    pub fn new(
+        tree: Arc<dyn AuditTree>,
+        checkpointer: Checkpointer,
+        verifier: NoteVerifier,
+    ) -> Self {
+        Self {
+            tree,
+            checkpointer,
+            verifier,
+        }
+    }
+
+    /// The verifier key of the audit key (C2SP vkey).
+    pub fn verifier(&self) -> &NoteVerifier {
+        &self.verifier
+    }
+
+    /// Signs and stores a checkpoint of every log due one.
+    pub async fn checkpoint_due(&self) -> Result<CheckpointRun, StoreError> {
+        self.checkpointer.run().await
+    }
+
+    /// The org's checkpoint of its current tree: the stored one when the log did not
+    /// grow since, else one made now.
+    pub async fn current_checkpoint(
+        &self,
+        org: &OrgId,
+    ) -> Result<StoredCheckpoint, CheckpointerError> {
+        self.checkpointer.current(org).await
+    }
+
+    /// The inclusion proof of event `seq` in the org's tree of `size` events.
+    pub async fn inclusion_proof(
+        &self,
+        org: &OrgId,
+        seq: u64,
+        size: u64,
+    ) -> Result<InclusionProof, TreeReadError> {
+        self.tree.inclusion_proof(org, seq, size).await
+    }
+
+    /// The consistency proof between the org's trees of `from` and `to` events.
+    pub async fn consistency_proof(
+        &self,
+        org: &OrgId,
+        from: u64,
+        to: u64,
+    ) -> Result<ConsistencyProof, TreeReadError> {
+        self.tree.consistency_proof(org, from, to).await
+    }
+}
+
+/// Starts the task that checkpoints every grown log each `interval` (the first run at
+/// once). Failures are logged; the next run tries again.
+pub(crate) fn spawn(service: AuditLogService, interval: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match service.checkpoint_due().await {
+                Ok(run) => {
+                    if !run.made.is_empty() {
+                        tracing::info!(made = run.made.len(), "signed audit checkpoints");
+                    }
+                    for (org, error) in run.failed {
+                        tracing::error!(%org, code = error.code(), error = %error, "audit checkpoint refused");
+                    }
+                }
+                Err(error) => tracing::warn!(error = %error, "audit checkpoint run failed"),
+            }
+        }
+    })
+}
