@@ -350,11 +350,7 @@ impl SupportAccess {
         request: GrantRequest,
     ) -> Result<Grant, GrantError> {
         let now = self.clock.now();
-        let end = match request.end {
-            GrantEnd::At(end) => end,
-            GrantEnd::Days(days) => now + Duration::days(i64::from(days)),
-        };
-        self.bounds.check_end(now, end)?;
+        let end = self.bounds.resolve(now, request.end)?;
         self.close_if_expired(org, now).await?;
         let grant = Grant::new(org.clone(), admin, now, end, request.reason, request.ticket);
         let event = lifecycle_event(&grant, AuditKind::GrantCreated, now, admin);
@@ -373,8 +369,20 @@ impl SupportAccess {
         admin: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<Grant, ChangeError> {
+        self.change_end_to(org, admin, GrantEnd::At(expires_at))
+            .await
+    }
+
+    /// [`Self::change_end`] with the end given as a new grant's is: an instant or a
+    /// count of days from now.
+    pub async fn change_end_to(
+        &self,
+        org: &OrgId,
+        admin: &str,
+        end: GrantEnd,
+    ) -> Result<Grant, ChangeError> {
         let now = self.clock.now();
-        self.bounds.check_end(now, expires_at)?;
+        let expires_at = self.bounds.resolve(now, end)?;
         let grant = self
             .active_grant(org, now)
             .await?
