@@ -153,6 +153,7 @@ async fn wire(
         Some((grants, audit)) => wiring::Stores {
             grants: grants.clone(),
             audit: audit.clone(),
+            tree: None,
             changes: None,
         },
         None => wiring::connect(&config.storage).await?,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use support_access_cache::{CacheConfig, CachedGrantStore, GrantChanges, LocalGrantChanges};
 use support_access_core::grant::GrantBounds;
+use support_access_core::tlog::AuditTree;
 use support_access_core::{AuditLog, Clock, GrantStore, StoreError, SupportAccess};
 use support_access_memory::{InMemoryStore, SystemClock};
 use support_access_policy::Policy;
@@ -52,6 +53,9 @@ pub struct Stores {
     pub grants: Arc<dyn GrantStore>,
     /// The audit log.
     pub audit: Arc<dyn AuditLog>,
+    /// The audit log's Merkle trees, whose heads `audit verify` checks the chain against
+    /// (none for a test's overridden store).
+    pub tree: Option<Arc<dyn AuditTree>>,
     /// Keeps the PostgreSQL change listener alive.
     pub changes: Option<Arc<dyn GrantChanges>>,
 }
@@ -63,7 +67,8 @@ pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
             let store = InMemoryStore::new();
             Ok(Stores {
                 grants: Arc::new(store.clone()),
-                audit: Arc::new(store),
+                audit: Arc::new(store.clone()),
+                tree: Some(Arc::new(store)),
                 changes: None,
             })
         }
@@ -82,7 +87,8 @@ pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
                 CachedGrantStore::new(store.clone(), changes.clone(), CacheConfig::default());
             Ok(Stores {
                 grants: Arc::new(cached),
-                audit: Arc::new(store),
+                audit: Arc::new(store.clone()),
+                tree: Some(Arc::new(store)),
                 changes: Some(changes),
             })
         }

@@ -232,3 +232,70 @@ async fn audit_verify_names_the_first_broken_event_and_exits_non_zero() {
     assert_ne!(code, 0, "{stdout}");
     assert!(stdout.contains("BROKEN at seq 4"), "{stdout}");
 }
+
+/// The demo's story, up to (not including) step 8, run against a fresh demo; answers
+/// the config path once the demo is stopped.
+fn demo_with_events(dir: &Path) -> PathBuf {
+    let (demo, script) = start_demo(dir);
+    let steps: String = script
+        .lines()
+        .take_while(|l| !l.starts_with("# 8."))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        Command::new("bash")
+            .arg("-c")
+            .arg(&steps)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    drop(demo);
+    dir.join("gateway.toml")
+}
+
+#[tokio::test]
+async fn audit_verify_catches_deleted_newest_events_and_refuses_an_unknown_org() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_with_events(dir.path());
+    let config = config.to_str().unwrap();
+    let (code, _, stderr) = run(
+        &[
+            "audit",
+            "verify",
+            "--config",
+            config,
+            "--org",
+            "no-such-org",
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("org no-such-org has no audit log"),
+        "{stderr}"
+    );
+    let (code, stdout, _) = run(&["audit", "verify", "--config", config], &[]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("tree head matches"), "{stdout}");
+
+    let url = format!("sqlite://{}/support-access.db", dir.path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let deleted = sqlx::query(
+        "DELETE FROM audit_events WHERE org = 'demo-org' AND seq > \
+         (SELECT MAX(seq) - 2 FROM audit_events WHERE org = 'demo-org')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(deleted.rows_affected(), 2);
+    pool.close().await;
+    let (code, stdout, _) = run(
+        &["audit", "verify", "--config", config, "--org", "demo-org"],
+        &[],
+    );
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("BROKEN"), "{stdout}");
+    assert!(!stdout.contains("intact"), "{stdout}");
+}

@@ -238,6 +238,9 @@ pub struct ChainReport {
     pub events: u64,
     /// The hash of the last event.
     pub head: ChainHash,
+    /// The Merkle tree head of the events read: to equal the store's
+    /// [`AuditTree::tree_head`](crate::tlog::AuditTree::tree_head), or events are missing.
+    pub tree: crate::tlog::TreeHead,
 }
 
 /// Why verification did not pass.
@@ -249,6 +252,9 @@ pub enum VerifyError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// More events than a tree can hold.
+    #[error(transparent)]
+    Tree(#[from] crate::tlog::TreeError),
 }
 
 /// The Support Access service. It holds the ports and nothing else.
@@ -528,10 +534,14 @@ impl SupportAccess {
     /// Checks `org`'s audit chain from its first event to its head.
     pub async fn verify_audit(&self, org: &OrgId) -> Result<ChainReport, VerifyError> {
         let mut verifier = ChainVerifier::new(org.clone());
+        let mut frontier = crate::tlog::Frontier::default();
+        let mut new_nodes = Vec::new();
         loop {
             let events = self.audit.scan(org, verifier.verified(), SCAN_PAGE).await?;
             for event in &events {
                 verifier.check(event)?;
+                frontier.push(crate::tlog::event_leaf(&event.hash), &mut new_nodes)?;
+                new_nodes.clear();
             }
             if events.len() < SCAN_PAGE as usize {
                 break;
@@ -541,6 +551,10 @@ impl SupportAccess {
             org: org.clone(),
             events: verifier.verified(),
             head: verifier.head(),
+            tree: crate::tlog::TreeHead {
+                size: frontier.size(),
+                root: frontier.root(),
+            },
         })
     }
 
