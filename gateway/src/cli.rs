@@ -28,9 +28,17 @@ pub const EXIT_UNKNOWN_ORG: u8 = 2;
 /// refuses); an allowed request exits 0.
 pub const EXIT_DENIED: u8 = 1;
 
+/// `--version`: the crate version and the git commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("GATEWAY_BUILD_COMMIT"),
+    ")"
+);
+
 /// The Support Access gateway.
 #[derive(Debug, Parser)]
-#[command(name = "support-gateway", version, about)]
+#[command(name = "support-gateway", version = VERSION, about)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

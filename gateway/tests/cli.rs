@@ -299,3 +299,24 @@ async fn audit_verify_catches_deleted_newest_events_and_refuses_an_unknown_org()
     assert!(stdout.contains("BROKEN"), "{stdout}");
     assert!(!stdout.contains("intact"), "{stdout}");
 }
+
+#[test]
+fn version_names_the_release_and_the_commit() {
+    let (code, stdout, _) = run(&["--version"], &[]);
+    assert_eq!(code, 0);
+    let expected = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".to_owned(), |o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_owned()
+        });
+    assert_eq!(
+        stdout.trim(),
+        format!(
+            "support-gateway {} (commit {expected})",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
