@@ -320,3 +320,39 @@ fn version_names_the_release_and_the_commit() {
         )
     );
 }
+
+#[test]
+fn text_logs_written_to_a_pipe_carry_no_colour_codes() {
+    let config = repo_config();
+    let child = Command::new(EXE)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .envs([
+            ("SUPPORT_GATEWAY_LISTEN__PROXY", "127.0.0.1:0"),
+            ("SUPPORT_GATEWAY_LISTEN__OPS", "127.0.0.1:0"),
+            ("SUPPORT_GATEWAY_STORAGE__URL", "memory"),
+            ("SUPPORT_GATEWAY_LOG__FORMAT", "text"),
+            ("SUPPORT_GATEWAY_LOG__LEVEL", "info"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Killed(child);
+    let stderr = child.0.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        let listening = line.contains("support gateway listening");
+        seen.push(line);
+        if listening {
+            break;
+        }
+    }
+    let last = seen.last().cloned().unwrap_or_default();
+    assert!(last.contains("INFO"), "a text log line: {seen:?}");
+    assert!(
+        seen.iter().all(|line| !line.contains('\u{1b}')),
+        "no ANSI escapes: {seen:?}"
+    );
+}
