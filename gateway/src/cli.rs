@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `policy explain`, `audit verify`. Parsing,
+//! The command line: `serve`, `migrate`, `policy explain`, `audit verify`, `completions`, `man`. Parsing,
 //! config loading and logging set-up live here, at the binary's edge; everything else
 //! takes values.
 
@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use support_access_core::ids::OrgId;
 use support_access_core::service::VerifyError;
 use support_access_core::tlog::AuditTree;
@@ -80,6 +80,13 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Print a shell completion script, e.g. `completions bash > /etc/bash_completion.d/support-gateway`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `man > support-gateway.1`.
+    Man,
 }
 
 /// `policy …`.
@@ -149,6 +156,25 @@ fn init_logging(config: &Config) {
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(&config).await,
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(
+                shell,
+                &mut command,
+                "support-gateway",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("support-gateway man: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Migrate { config } => {
             let config = match load(&config) {
                 Ok(config) => config,

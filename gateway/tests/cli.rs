@@ -356,3 +356,21 @@ fn text_logs_written_to_a_pipe_carry_no_colour_codes() {
         "no ANSI escapes: {seen:?}"
     );
 }
+
+#[test]
+fn completions_and_the_man_page_cover_the_commands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, stdout, stderr) = run(&["completions", shell], &[]);
+        assert_eq!(code, 0, "{shell}: {stderr}");
+        assert!(stdout.contains("serve"), "{shell}: {stdout}");
+    }
+    let (code, _, _) = run(&["completions", "no-such-shell"], &[]);
+    assert_eq!(code, 2, "clap refuses an unknown shell");
+    let (code, stdout, stderr) = run(&["man"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with(".ie") || stdout.contains(".TH"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("serve"), "{stdout}");
+}
