@@ -1,6 +1,6 @@
-//! The command line: `serve`, `migrate`, `policy explain`, `audit verify`, `completions`, `man`. Parsing,
-//! config loading and logging set-up live here, at the binary's edge; everything else
-//! takes values.
+//! The command line: `serve`, `migrate`, `policy explain`, `audit verify`,
+//! `completions`, `man`. Parsing, config loading and logging set-up live here, at the
+//! binary's edge; everything else takes values.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
