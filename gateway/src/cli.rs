@@ -1,14 +1,16 @@
-//! The command line: `serve`, `migrate`, `policy explain`, `audit verify`. Parsing,
-//! config loading and logging set-up live here, at the binary's edge; everything else
-//! takes values.
+//! The command line: `serve`, `migrate`, `policy explain`, `audit verify`,
+//! `completions`, `man`. Parsing, config loading and logging set-up live here, at the
+//! binary's edge; everything else takes values.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use support_access_core::ids::OrgId;
 use support_access_core::service::VerifyError;
+use support_access_core::tlog::AuditTree;
 use support_access_memory::SystemClock;
 
 use crate::config::{Config, LogFormat};
@@ -21,13 +23,23 @@ pub const EXIT_CONFIG: u8 = 64;
 pub const EXIT_UNAVAILABLE: u8 = 69;
 /// Exit code for an audit chain that does not verify.
 pub const EXIT_BROKEN_CHAIN: u8 = 1;
+/// Exit code of `audit verify --org` for an org the store has no events of.
+pub const EXIT_UNKNOWN_ORG: u8 = 2;
 /// Exit code of `policy explain` for a request the policy denies (or the normaliser
 /// refuses); an allowed request exits 0.
 pub const EXIT_DENIED: u8 = 1;
 
+/// `--version`: the crate version and the git commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("GATEWAY_BUILD_COMMIT"),
+    ")"
+);
+
 /// The Support Access gateway.
 #[derive(Debug, Parser)]
-#[command(name = "support-gateway", version, about)]
+#[command(name = "support-gateway", version = VERSION, about)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -68,6 +80,13 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Print a shell completion script, e.g. `completions bash > /etc/bash_completion.d/support-gateway`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `man > support-gateway.1`.
+    Man,
 }
 
 /// `policy …`.
@@ -124,7 +143,9 @@ fn init_logging(config: &Config) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal: a file or a log collector gets plain text.
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match config.log.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
@@ -135,6 +156,25 @@ fn init_logging(config: &Config) {
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(&config).await,
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(
+                shell,
+                &mut command,
+                "support-gateway",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("support-gateway man: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Migrate { config } => {
             let config = match load(&config) {
                 Ok(config) => config,
@@ -219,36 +259,68 @@ async fn verify(path: &std::path::Path, org: Option<String>) -> ExitCode {
         Err(e) => return wiring_failure(&e),
     };
     let access = wiring::service(&config, &stores, Arc::new(SystemClock));
-    let orgs = match org {
-        Some(org) => vec![OrgId::new(org)],
-        None => match stores.audit.orgs().await {
-            Ok(orgs) => orgs,
-            Err(e) => {
-                eprintln!("support-gateway: storage.url: {e}");
-                return ExitCode::from(EXIT_UNAVAILABLE);
-            }
-        },
+    let known = match stores.audit.orgs().await {
+        Ok(orgs) => orgs,
+        Err(e) => return store_failure(&e),
     };
+    let orgs = match org.map(OrgId::new) {
+        Some(org) if !known.contains(&org) => {
+            eprintln!("support-gateway: audit verify: org {org} has no audit log in this store");
+            return ExitCode::from(EXIT_UNKNOWN_ORG);
+        }
+        Some(org) => vec![org],
+        None => known,
+    };
+    let tree = stores.tree;
     for org in orgs {
-        match access.verify_audit(&org).await {
-            Ok(report) => println!(
-                "org {}: {} events, chain intact, head {}",
-                report.org, report.events, report.head
-            ),
-            Err(VerifyError::Broken(broken)) => {
-                println!(
-                    "org {}: BROKEN at seq {} (event {}): {}",
-                    broken.org, broken.seq, broken.id, broken.problem
-                );
-                return ExitCode::from(EXIT_BROKEN_CHAIN);
-            }
-            Err(VerifyError::Store(e)) => {
-                eprintln!("support-gateway: storage.url: {e}");
-                return ExitCode::from(EXIT_UNAVAILABLE);
-            }
+        if let Err(code) = verify_org(&access, &*tree, &org).await {
+            return code;
         }
     }
     ExitCode::SUCCESS
+}
+
+/// One org's chain, then the chain against the store's tree head: a log whose newest
+/// events were deleted is a valid chain, but shorter than the head the store recorded.
+async fn verify_org(
+    access: &support_access_core::SupportAccess,
+    tree: &dyn AuditTree,
+    org: &OrgId,
+) -> Result<(), ExitCode> {
+    let report = match access.verify_audit(org).await {
+        Ok(report) => report,
+        Err(VerifyError::Broken(broken)) => {
+            println!(
+                "org {}: BROKEN at seq {} (event {}): {}",
+                broken.org, broken.seq, broken.id, broken.problem
+            );
+            return Err(ExitCode::from(EXIT_BROKEN_CHAIN));
+        }
+        Err(VerifyError::Store(e)) => return Err(store_failure(&e)),
+        Err(e @ VerifyError::Tree(_)) => {
+            println!("org {org}: BROKEN: {e}");
+            return Err(ExitCode::from(EXIT_BROKEN_CHAIN));
+        }
+    };
+    let head = tree.tree_head(org).await.map_err(|e| store_failure(&e))?;
+    if head != report.tree {
+        println!(
+            "org {}: BROKEN: the chain holds {} events but the store's tree head has {} \
+             (root {}); events are missing or were changed",
+            report.org, report.events, head.size, head.root
+        );
+        return Err(ExitCode::from(EXIT_BROKEN_CHAIN));
+    }
+    println!(
+        "org {}: {} events, chain intact, head {}, tree head matches",
+        report.org, report.events, report.head
+    );
+    Ok(())
+}
+
+fn store_failure(e: &support_access_core::StoreError) -> ExitCode {
+    eprintln!("support-gateway: storage.url: {e}");
+    ExitCode::from(EXIT_UNAVAILABLE)
 }
 
 async fn demo(dir: Option<PathBuf>) -> ExitCode {

@@ -269,3 +269,145 @@ async fn audit_verify_names_the_first_broken_event_and_exits_non_zero() {
     assert_ne!(code, 0, "{stdout}");
     assert!(stdout.contains("BROKEN at seq 4"), "{stdout}");
 }
+
+/// The demo's story, up to (not including) step 8, run against a fresh demo; answers
+/// the config path once the demo is stopped.
+fn demo_with_events(dir: &Path) -> PathBuf {
+    let (demo, script) = start_demo(dir);
+    let steps: String = script
+        .lines()
+        .take_while(|l| !l.starts_with("# 8."))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        Command::new("bash")
+            .arg("-c")
+            .arg(&steps)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    drop(demo);
+    dir.join("gateway.toml")
+}
+
+#[tokio::test]
+async fn audit_verify_catches_deleted_newest_events_and_refuses_an_unknown_org() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_with_events(dir.path());
+    let config = config.to_str().unwrap();
+    let (code, _, stderr) = run(
+        &[
+            "audit",
+            "verify",
+            "--config",
+            config,
+            "--org",
+            "no-such-org",
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("org no-such-org has no audit log"),
+        "{stderr}"
+    );
+    let (code, stdout, _) = run(&["audit", "verify", "--config", config], &[]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("tree head matches"), "{stdout}");
+
+    let url = format!("sqlite://{}/support-access.db", dir.path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let deleted = sqlx::query(
+        "DELETE FROM audit_events WHERE org = 'demo-org' AND seq > \
+         (SELECT MAX(seq) - 2 FROM audit_events WHERE org = 'demo-org')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(deleted.rows_affected(), 2);
+    pool.close().await;
+    let (code, stdout, _) = run(
+        &["audit", "verify", "--config", config, "--org", "demo-org"],
+        &[],
+    );
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("BROKEN"), "{stdout}");
+    assert!(!stdout.contains("intact"), "{stdout}");
+}
+
+#[test]
+fn version_names_the_release_and_the_commit() {
+    let (code, stdout, _) = run(&["--version"], &[]);
+    assert_eq!(code, 0);
+    let expected = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".to_owned(), |o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_owned()
+        });
+    assert_eq!(
+        stdout.trim(),
+        format!(
+            "support-gateway {} (commit {expected})",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
+
+#[test]
+fn text_logs_written_to_a_pipe_carry_no_colour_codes() {
+    let config = repo_config();
+    let child = Command::new(EXE)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .envs([
+            ("SUPPORT_GATEWAY_LISTEN__PROXY", "127.0.0.1:0"),
+            ("SUPPORT_GATEWAY_LISTEN__OPS", "127.0.0.1:0"),
+            ("SUPPORT_GATEWAY_STORAGE__URL", "memory"),
+            ("SUPPORT_GATEWAY_LOG__FORMAT", "text"),
+            ("SUPPORT_GATEWAY_LOG__LEVEL", "info"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Killed(child);
+    let stderr = child.0.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        let listening = line.contains("support gateway listening");
+        seen.push(line);
+        if listening {
+            break;
+        }
+    }
+    let last = seen.last().cloned().unwrap_or_default();
+    assert!(last.contains("INFO"), "a text log line: {seen:?}");
+    assert!(
+        seen.iter().all(|line| !line.contains('\u{1b}')),
+        "no ANSI escapes: {seen:?}"
+    );
+}
+
+#[test]
+fn completions_and_the_man_page_cover_the_commands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, stdout, stderr) = run(&["completions", shell], &[]);
+        assert_eq!(code, 0, "{shell}: {stderr}");
+        assert!(stdout.contains("serve"), "{shell}: {stdout}");
+    }
+    let (code, _, _) = run(&["completions", "no-such-shell"], &[]);
+    assert_eq!(code, 2, "clap refuses an unknown shell");
+    let (code, stdout, stderr) = run(&["man"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with(".ie") || stdout.contains(".TH"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("serve"), "{stdout}");
+}

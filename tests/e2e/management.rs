@@ -173,6 +173,69 @@ async fn grant_bounds_and_conflicts_have_their_status_codes() {
 }
 
 #[tokio::test]
+async fn any_whole_number_of_days_is_well_formed_and_out_of_range_is_422() {
+    let h = Harness::start().await;
+    let admin = tokens::admin("org-a", "alice", h.now());
+    for (days, code) in [
+        (json!(-1), "end_date_in_past"),
+        (json!(0), "end_date_in_past"),
+        (json!(400), "grant_too_long"),
+        (json!(5_000_000_000_i64), "grant_too_long"),
+        (json!(4_294_967_295_u32), "grant_too_long"),
+    ] {
+        let answer = call(&h, "POST", "/grant", &admin, Some(json!({"days": days}))).await;
+        assert_eq!(
+            (answer.status.as_u16(), error(&answer).as_str()),
+            (422, code),
+            "days {days}"
+        );
+    }
+    let answer = call(&h, "POST", "/grant", &admin, Some(json!({"days": 400}))).await;
+    assert_eq!(
+        answer.json()["message"],
+        "Access may last at most 365 days from now."
+    );
+    assert!(h.events("org-a").await.is_empty(), "nothing granted");
+}
+
+#[tokio::test]
+async fn patch_takes_days_as_post_does() {
+    let h = Harness::start().await;
+    let admin = tokens::admin("org-a", "alice", h.now());
+    let created = call(&h, "POST", "/grant", &admin, Some(json!({"days": 2}))).await;
+    assert_eq!(created.status, 201);
+    let changed = call(&h, "PATCH", "/grant", &admin, Some(json!({"days": 7}))).await;
+    assert_eq!(changed.status, 200);
+    let expires = chrono::DateTime::parse_from_rfc3339(
+        changed.json()["expires_at"].as_str().unwrap_or_default(),
+    )
+    .expect("an RFC 3339 end");
+    assert_eq!(expires.to_utc(), h.now() + Duration::days(7));
+    for (body, status, code) in [
+        (json!({"days": -1}), 422, "end_date_in_past"),
+        (json!({"days": 400}), 422, "grant_too_long"),
+        (json!({}), 400, "invalid_body"),
+        (
+            json!({"days": 3, "expires_at": "2030-01-01T00:00:00Z"}),
+            400,
+            "invalid_body",
+        ),
+    ] {
+        let answer = call(&h, "PATCH", "/grant", &admin, Some(body.clone())).await;
+        assert_eq!(
+            (answer.status.as_u16(), error(&answer).as_str()),
+            (status, code),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        kinds(&h, "org-a").await,
+        ["grant.created", "grant.changed"],
+        "only the valid change is audited"
+    );
+}
+
+#[tokio::test]
 async fn bad_input_gets_a_clear_json_4xx_and_changes_nothing() {
     let h = Harness::start().await;
     let admin = tokens::admin("org-a", "alice", h.now());

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::ids::{GrantId, OrgId, StaffId, SupportUserId};
+use crate::service::GrantEnd;
 
 /// One grant of support access to an org.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,17 +178,28 @@ pub enum EndDateError {
     #[error("the end date is in the past")]
     InPast,
     /// The grant would be shorter than the minimum.
-    #[error("access must last at least {min_seconds} seconds from now")]
+    #[error("access must last at least {} from now", span(*min_seconds))]
     TooShort {
         /// The configured minimum, in seconds.
         min_seconds: i64,
     },
     /// The grant would be longer than the maximum.
-    #[error("access may last at most {max_seconds} seconds from now")]
+    #[error("access may last at most {} from now", span(*max_seconds))]
     TooLong {
         /// The configured maximum, in seconds.
         max_seconds: i64,
     },
+}
+
+/// A length in the largest whole unit that states it exactly: `365 days`, `2 hours`,
+/// `90 seconds`, as an admin configured and would write it.
+fn span(seconds: i64) -> String {
+    let (count, unit) = [(86_400, "day"), (3_600, "hour"), (60, "minute")]
+        .into_iter()
+        .find(|(size, _)| seconds % size == 0 && seconds != 0)
+        .map_or((seconds, "second"), |(size, unit)| (seconds / size, unit));
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} {unit}{plural}")
 }
 
 impl EndDateError {
@@ -219,6 +231,23 @@ impl GrantBounds {
         } else {
             Ok(())
         }
+    }
+
+    /// The end chosen at `now` as `end`, checked as [`Self::check_end`]; a count of days
+    /// too large for the calendar is too long.
+    pub fn resolve(
+        &self,
+        now: DateTime<Utc>,
+        end: GrantEnd,
+    ) -> Result<DateTime<Utc>, EndDateError> {
+        let end = match end {
+            GrantEnd::At(end) => Some(end),
+            GrantEnd::Days(days) => now.checked_add_signed(Duration::days(i64::from(days))),
+        }
+        .ok_or(EndDateError::TooLong {
+            max_seconds: self.max.num_seconds(),
+        })?;
+        self.check_end(now, end).map(|()| end)
     }
 }
 

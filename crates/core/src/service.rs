@@ -238,6 +238,9 @@ pub struct ChainReport {
     pub events: u64,
     /// The hash of the last event.
     pub head: ChainHash,
+    /// The Merkle tree head of the events read: to equal the store's
+    /// [`AuditTree::tree_head`](crate::tlog::AuditTree::tree_head), or events are missing.
+    pub tree: crate::tlog::TreeHead,
 }
 
 /// Why verification did not pass.
@@ -249,6 +252,9 @@ pub enum VerifyError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// More events than a tree can hold.
+    #[error(transparent)]
+    Tree(#[from] crate::tlog::TreeError),
 }
 
 /// The Support Access service. It holds the ports and nothing else.
@@ -350,11 +356,7 @@ impl SupportAccess {
         request: GrantRequest,
     ) -> Result<Grant, GrantError> {
         let now = self.clock.now();
-        let end = match request.end {
-            GrantEnd::At(end) => end,
-            GrantEnd::Days(days) => now + Duration::days(i64::from(days)),
-        };
-        self.bounds.check_end(now, end)?;
+        let end = self.bounds.resolve(now, request.end)?;
         self.close_if_expired(org, now).await?;
         let grant = Grant::new(org.clone(), admin, now, end, request.reason, request.ticket);
         let event = lifecycle_event(&grant, AuditKind::GrantCreated, now, admin);
@@ -373,8 +375,20 @@ impl SupportAccess {
         admin: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<Grant, ChangeError> {
+        self.change_end_to(org, admin, GrantEnd::At(expires_at))
+            .await
+    }
+
+    /// [`Self::change_end`] with the end given as a new grant's is: an instant or a
+    /// count of days from now.
+    pub async fn change_end_to(
+        &self,
+        org: &OrgId,
+        admin: &str,
+        end: GrantEnd,
+    ) -> Result<Grant, ChangeError> {
         let now = self.clock.now();
-        self.bounds.check_end(now, expires_at)?;
+        let expires_at = self.bounds.resolve(now, end)?;
         let grant = self
             .active_grant(org, now)
             .await?
@@ -520,10 +534,14 @@ impl SupportAccess {
     /// Checks `org`'s audit chain from its first event to its head.
     pub async fn verify_audit(&self, org: &OrgId) -> Result<ChainReport, VerifyError> {
         let mut verifier = ChainVerifier::new(org.clone());
+        let mut frontier = crate::tlog::Frontier::default();
+        let mut new_nodes = Vec::new();
         loop {
             let events = self.audit.scan(org, verifier.verified(), SCAN_PAGE).await?;
             for event in &events {
                 verifier.check(event)?;
+                frontier.push(crate::tlog::event_leaf(&event.hash), &mut new_nodes)?;
+                new_nodes.clear();
             }
             if events.len() < SCAN_PAGE as usize {
                 break;
@@ -533,6 +551,10 @@ impl SupportAccess {
             org: org.clone(),
             events: verifier.verified(),
             head: verifier.head(),
+            tree: crate::tlog::TreeHead {
+                size: frontier.size(),
+                root: frontier.root(),
+            },
         })
     }
 

@@ -79,20 +79,22 @@ impl GrantBody {
 pub struct GrantCreate {
     /// RFC 3339 end of access.
     pub expires_at: Option<String>,
-    /// Or: days from now.
-    pub days: Option<u32>,
+    /// Or: whole days from now, within the configured bounds.
+    pub days: Option<i64>,
     /// Why (at most 1000 characters).
     pub reason: Option<String>,
     /// The support ticket (at most 200 characters).
     pub ticket: Option<String>,
 }
 
-/// `PATCH /grant`.
+/// `PATCH /grant`: either `expires_at` or `days`, as for `POST`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantChange {
     /// The new RFC 3339 end of access, bounds counted from now.
-    pub expires_at: String,
+    pub expires_at: Option<String>,
+    /// Or: whole days from now.
+    pub days: Option<i64>,
 }
 
 /// `POST /token` and (with a staff token) `DELETE /token`.

@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::response::IntoResponse;
 use http::StatusCode;
-use support_access_core::GrantStatus;
 use support_access_core::service::{GrantEnd, GrantRequest};
+use support_access_core::{EndDateError, GrantBounds, GrantStatus};
 
 use super::Mgmt;
 use super::api::{ErrorBody, GrantBody, GrantChange, GrantCreate};
@@ -23,7 +23,8 @@ pub(super) async fn post_grant(
     admin: Admin,
     JsonBody(body): JsonBody<GrantCreate>,
 ) -> Reply {
-    let granted = m.access.grant(&admin.org, &admin.sub, grant_request(body)?);
+    let request = grant_request(body, m.access.bounds())?;
+    let granted = m.access.grant(&admin.org, &admin.sub, request);
     let grant = m.call(StoreOp::lifecycle, granted).await?;
     m.refresh_support_users().await;
     Ok(json(
@@ -32,22 +33,35 @@ pub(super) async fn post_grant(
     ))
 }
 
-fn grant_request(body: GrantCreate) -> Result<GrantRequest, Refusal> {
-    let end = match (body.expires_at, body.days) {
-        (Some(at), None) => GrantEnd::At(parse_time("expires_at", &at)?),
-        (None, Some(days)) => GrantEnd::Days(days),
-        _ => {
-            return Err(invalid(
-                "invalid_body",
-                "Give exactly one of `expires_at` and `days`.",
-            ));
-        }
-    };
+fn grant_request(body: GrantCreate, bounds: GrantBounds) -> Result<GrantRequest, Refusal> {
     Ok(GrantRequest {
-        end,
+        end: grant_end(body.expires_at, body.days, bounds)?,
         reason: bounded_text("reason", body.reason, 1000)?,
         ticket: bounded_text("ticket", body.ticket, 200)?,
     })
+}
+
+/// Exactly one of `expires_at` and `days`. Any whole number of days is well-formed, so
+/// a count out of range is refused as a length (`422`), not as a body (`400`).
+fn grant_end(
+    expires_at: Option<String>,
+    days: Option<i64>,
+    bounds: GrantBounds,
+) -> Result<GrantEnd, Refusal> {
+    match (expires_at, days) {
+        (Some(at), None) => Ok(GrantEnd::At(parse_time("expires_at", &at)?)),
+        (None, Some(days)) if days < 0 => Err(EndDateError::InPast.into()),
+        (None, Some(days)) => u32::try_from(days).map(GrantEnd::Days).map_err(|_| {
+            EndDateError::TooLong {
+                max_seconds: bounds.max.num_seconds(),
+            }
+            .into()
+        }),
+        _ => Err(invalid(
+            "invalid_body",
+            "Give exactly one of `expires_at` and `days`.",
+        )),
+    }
 }
 
 /// The current grant: the active one, or the latest revoked or expired one.
@@ -73,8 +87,8 @@ pub(super) async fn patch_grant(
     admin: Admin,
     JsonBody(body): JsonBody<GrantChange>,
 ) -> Reply {
-    let end = parse_time("expires_at", &body.expires_at)?;
-    let changed = m.access.change_end(&admin.org, &admin.sub, end);
+    let end = grant_end(body.expires_at, body.days, m.access.bounds())?;
+    let changed = m.access.change_end_to(&admin.org, &admin.sub, end);
     let grant = m.call(StoreOp::lifecycle, changed).await?;
     Ok(json(
         StatusCode::OK,

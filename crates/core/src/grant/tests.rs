@@ -133,3 +133,39 @@ fn a_new_grant_keeps_microsecond_precision_and_derives_its_support_user() {
     assert!(grant.is_open());
     assert!(grant.seat.is_none());
 }
+
+#[test]
+fn the_bounds_are_stated_in_the_unit_an_admin_configured() {
+    let too_long = EndDateError::TooLong {
+        max_seconds: 365 * 86_400,
+    };
+    assert_eq!(
+        too_long.to_string(),
+        "access may last at most 365 days from now"
+    );
+    let too_short = EndDateError::TooShort { min_seconds: 7_200 };
+    assert_eq!(
+        too_short.to_string(),
+        "access must last at least 2 hours from now"
+    );
+    let odd = EndDateError::TooShort { min_seconds: 90 };
+    assert_eq!(
+        odd.to_string(),
+        "access must last at least 90 seconds from now"
+    );
+}
+
+#[test]
+fn a_count_of_days_beyond_the_calendar_is_too_long_not_a_panic() {
+    let bounds = GrantBounds::default();
+    let refused = bounds.resolve(t0(), GrantEnd::Days(u32::MAX)).unwrap_err();
+    assert_eq!(refused.code(), "grant_too_long");
+    assert_eq!(
+        bounds.resolve(t0(), GrantEnd::Days(3)),
+        Ok(t0() + Duration::days(3))
+    );
+    assert_eq!(
+        bounds.resolve(t0(), GrantEnd::Days(0)),
+        Err(EndDateError::InPast)
+    );
+}
