@@ -373,19 +373,7 @@ impl AuditEvent {
 /// them encodes exactly as before they existed, so events stored earlier still verify.
 /// `rewrites` is `count;` followed by each rewrite length-prefixed (`17:trigger:-workflow`).
 pub fn canonical_encoding(event: &NewAuditEvent, seq: u64, prev_hash: &ChainHash) -> Vec<u8> {
-    fn field(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
-        out.extend_from_slice(name.as_bytes());
-        out.push(b'=');
-        match value {
-            None => out.push(b'~'),
-            Some(text) => {
-                out.extend_from_slice(text.len().to_string().as_bytes());
-                out.push(b':');
-                out.extend_from_slice(text.as_bytes());
-            }
-        }
-        out.push(b'\n');
-    }
+    use crate::canonical::field;
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(b"support-access/audit/v1\n");
     let e = event;

@@ -20,6 +20,7 @@
 
 pub mod approval;
 pub mod audit;
+mod canonical;
 pub mod change;
 pub mod grant;
 pub mod ids;

@@ -84,19 +84,7 @@ impl fmt::Display for Fingerprint {
 
 /// The canonical bytes of [`Fingerprint`].
 pub fn canonical_bytes(request: &RequestShape<'_>, body_sha256: &str) -> Vec<u8> {
-    fn field(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
-        out.extend_from_slice(name.as_bytes());
-        out.push(b'=');
-        match value {
-            None => out.push(b'~'),
-            Some(text) => {
-                out.extend_from_slice(text.len().to_string().as_bytes());
-                out.push(b':');
-                out.extend_from_slice(text.as_bytes());
-            }
-        }
-        out.push(b'\n');
-    }
+    use crate::canonical::field;
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(b"support-access/approval/v1\n");
     field(&mut out, "grant", Some(&request.grant.to_string()));

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::{ChangeEntry, NewChangeEntry};
 use crate::audit::NewAuditEvent;
+use crate::canonical::field;
 use crate::time::format_micros;
 
 /// SHA-256 (lower-case hex) of `entries` in the order given.
@@ -22,31 +23,31 @@ pub fn digest<'a>(entries: impl IntoIterator<Item = &'a NewChangeEntry>) -> Stri
     let entries: Vec<&NewChangeEntry> = entries.into_iter().collect();
     let mut out = Vec::with_capacity(256 * entries.len().max(1));
     out.extend_from_slice(b"support-access/changes/v1\n");
-    line(&mut out, "count", Some(&entries.len().to_string()));
+    field(&mut out, "count", Some(&entries.len().to_string()));
     for e in entries {
-        line(&mut out, "id", Some(&e.id.to_string()));
-        line(&mut out, "org", Some(e.org.as_str()));
-        line(&mut out, "grant", Some(&e.grant.to_string()));
-        line(&mut out, "actor", Some(&e.actor));
-        line(&mut out, "request_id", Some(&e.request_id));
-        line(&mut out, "at", Some(&format_micros(e.at)));
-        line(&mut out, "module", Some(&e.module));
-        line(&mut out, "record", Some(&e.record));
-        line(&mut out, "operation", Some(e.operation.as_str()));
-        line(
+        field(&mut out, "id", Some(&e.id.to_string()));
+        field(&mut out, "org", Some(e.org.as_str()));
+        field(&mut out, "grant", Some(&e.grant.to_string()));
+        field(&mut out, "actor", Some(&e.actor));
+        field(&mut out, "request_id", Some(&e.request_id));
+        field(&mut out, "at", Some(&format_micros(e.at)));
+        field(&mut out, "module", Some(&e.module));
+        field(&mut out, "record", Some(&e.record));
+        field(&mut out, "operation", Some(e.operation.as_str()));
+        field(
             &mut out,
             "reverts",
             e.reverts.map(|r| r.to_string()).as_deref(),
         );
-        line(&mut out, "fields", Some(&e.fields.len().to_string()));
+        field(&mut out, "fields", Some(&e.fields.len().to_string()));
         for f in &e.fields {
-            line(&mut out, "name", Some(&f.name));
-            line(
+            field(&mut out, "name", Some(&f.name));
+            field(
                 &mut out,
                 "before",
                 f.before.as_ref().map(canonical).as_deref(),
             );
-            line(
+            field(
                 &mut out,
                 "after",
                 f.after.as_ref().map(canonical).as_deref(),
@@ -73,20 +74,6 @@ pub fn carries_digest<'a>(
     entries: impl IntoIterator<Item = &'a NewChangeEntry>,
 ) -> bool {
     event.changes_sha256.as_deref() == Some(digest(entries).as_str())
-}
-
-fn line(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
-    out.extend_from_slice(name.as_bytes());
-    out.push(b'=');
-    match value {
-        None => out.push(b'~'),
-        Some(text) => {
-            out.extend_from_slice(text.len().to_string().as_bytes());
-            out.push(b':');
-            out.extend_from_slice(text.as_bytes());
-        }
-    }
-    out.push(b'\n');
 }
 
 /// `value` as JSON text with object keys sorted at every depth.
