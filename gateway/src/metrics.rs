@@ -122,12 +122,22 @@ impl Cuts {
 const AUDIT_FAILURE_MEMORY: Duration = Duration::from_secs(30);
 
 /// The audit log's recent health: whether the latest append failed, and when.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AuditHealth {
     /// Milliseconds since `epoch` of the latest failed append that no success followed;
     /// -1 when the latest append succeeded (or none was made).
     failing_since: AtomicI64,
     epoch: std::sync::OnceLock<Instant>,
+}
+
+impl Default for AuditHealth {
+    /// Healthy: no append has failed yet (`failing_since` is -1, not the epoch's 0).
+    fn default() -> Self {
+        Self {
+            failing_since: AtomicI64::new(-1),
+            epoch: std::sync::OnceLock::new(),
+        }
+    }
 }
 
 impl AuditHealth {
@@ -306,6 +316,16 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fresh_gateway_is_not_audit_failing() {
+        // Regression: a zeroed `failing_since` read as "failed at the epoch", so
+        // `/readyz` answered 503 audit_unavailable for the first 30 s of every process.
+        let metrics = Metrics::default();
+        assert!(!metrics.audit_health().failing());
+        metrics.store_call(StoreOp::audit_append, None);
+        assert!(!metrics.audit_health().failing());
+    }
 
     #[test]
     fn recorded_requests_appear_in_the_exposition() {

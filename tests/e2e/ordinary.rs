@@ -176,3 +176,14 @@ async fn cleartext_http2_is_served_with_prior_knowledge() {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].target, "/crm/v8/Leads?page=2");
 }
+
+#[tokio::test]
+async fn a_fresh_gateway_is_ready_at_once() {
+    // Regression: /readyz answered 503 audit_unavailable for the first 30 s of every
+    // process, before any audit append had been tried.
+    let h = Harness::start().await;
+    let ops = support_access_e2e::client::HttpClient::new(h.gateway.ops);
+    let ready = ops.send("GET", "/readyz", &[], b"").await;
+    assert_eq!(ready.status, 200, "{:?}", ready.body);
+    assert_eq!(ready.json()["status"], "ready");
+}
