@@ -15,7 +15,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Order, Query};
 use sea_orm::{
     ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 use support_access_core::StoreError;
 use support_access_core::approval::{
@@ -31,7 +30,6 @@ use crate::entity::approval::{self, Column, Entity};
 use crate::entity::grant;
 use crate::error::{corrupt, from_db};
 use crate::instant::{bound, stored};
-use crate::store::write_transaction;
 
 const OPEN: [&str; 2] = ["pending", "approved"];
 
@@ -232,13 +230,7 @@ impl SeaOrmStore {
         change: Change<'_>,
         event: NewAuditEvent,
     ) -> Result<RecordedApproval, StoreError> {
-        let _guard = self.write_guard().await;
-        let txn = self
-            .inner
-            .writer
-            .begin_with_options(write_transaction(self.inner.backend))
-            .await
-            .map_err(from_db)?;
+        let (_guard, txn) = self.begin_write().await?;
         let approval = change.apply(&txn).await?;
         let event = append_one_in(&txn, &event).await?;
         txn.commit().await.map_err(from_db)?;

@@ -12,7 +12,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order};
 use sea_orm::{
     ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 use support_access_core::audit::NewAuditEvent;
 use support_access_core::grant::{ClosedAs, Closure, Grant, Seat};
@@ -24,7 +23,6 @@ use crate::audit::append_one_in;
 use crate::entity::grant::{self, Column, Entity};
 use crate::error::{corrupt, from_db};
 use crate::instant::{bound, stored};
-use crate::store::write_transaction;
 
 const REVOKED: &str = "revoked";
 const EXPIRED: &str = "expired";
@@ -245,13 +243,7 @@ impl SeaOrmStore {
         change: Change<'_>,
         event: NewAuditEvent,
     ) -> Result<Recorded, StoreError> {
-        let _guard = self.write_guard().await;
-        let txn = self
-            .inner
-            .writer
-            .begin_with_options(write_transaction(self.inner.backend))
-            .await
-            .map_err(from_db)?;
+        let (_guard, txn) = self.begin_write().await?;
         let grant = change.apply(&txn).await?;
         let event = append_one_in(&txn, &event).await?;
         txn.commit().await.map_err(from_db)?;

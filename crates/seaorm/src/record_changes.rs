@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use sea_orm::sea_query::{Condition, Expr, Order};
 use sea_orm::{
     ActiveValue, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 use support_access_core::StoreError;
 use support_access_core::audit::NewAuditEvent;
@@ -26,7 +26,6 @@ use crate::audit::append_one_in;
 use crate::entity::change_entry::{self, Column, Entity};
 use crate::error::{corrupt, from_db};
 use crate::instant::stored;
-use crate::store::write_transaction;
 
 fn to_row(
     entry: &NewChangeEntry,
@@ -127,16 +126,6 @@ async fn mark_reverted(
     }
 }
 
-impl SeaOrmStore {
-    async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
-        self.inner
-            .writer
-            .begin_with_options(write_transaction(self.inner.backend))
-            .await
-            .map_err(from_db)
-    }
-}
-
 #[async_trait]
 impl ChangeStore for SeaOrmStore {
     async fn record(
@@ -145,8 +134,7 @@ impl ChangeStore for SeaOrmStore {
         event: NewAuditEvent,
     ) -> Result<RecordedChanges, StoreError> {
         check_batch(&event, &entries).map_err(refused)?;
-        let _guard = self.write_guard().await;
-        let txn = self.begin_write().await?;
+        let (_guard, txn) = self.begin_write().await?;
         let event = append_one_in(&txn, &event).await?;
         let rows = (0..)
             .zip(&entries)
@@ -223,8 +211,7 @@ impl ChangeStore for SeaOrmStore {
     ) -> Result<RecordedRevert, StoreError> {
         revert.reverts = Some(original);
         check_batch(&event, std::slice::from_ref(&revert)).map_err(refused)?;
-        let _guard = self.write_guard().await;
-        let txn = self.begin_write().await?;
+        let (_guard, txn) = self.begin_write().await?;
         let original = mark_reverted(&txn, &event.org, original, revert.id).await?;
         let event = append_one_in(&txn, &event).await?;
         Entity::insert(to_row(&revert, event.seq, 0)?)

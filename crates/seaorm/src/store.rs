@@ -191,12 +191,7 @@ impl SeaOrmStore {
     /// Then builds the Merkle tree of events stored before the tree existed, in
     /// transactions of its own (a few thousand events each).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let db = &self.inner.writer;
-        let _guard = self.write_guard().await;
-        let txn = db
-            .begin_with_options(write_transaction(self.inner.backend))
-            .await
-            .map_err(from_db)?;
+        let (_guard, txn) = self.begin_write().await?;
         if self.inner.backend == Backend::Postgres {
             txn.execute_unprepared(
                 "SELECT pg_advisory_xact_lock(hashtext('support-access/migrations/' || current_schema()))",
@@ -206,7 +201,7 @@ impl SeaOrmStore {
         }
         Migrator::up(&txn, None).await.map_err(from_db)?;
         txn.commit().await.map_err(from_db)?;
-        backfill(db, self.inner.backend).await
+        backfill(&self.inner.writer, self.inner.backend).await
     }
 
     /// Closes the connection pool. Calls made afterwards, through this store or its
@@ -215,6 +210,27 @@ impl SeaOrmStore {
         // Closing a pool cannot fail in a way the caller could act on.
         let _ = self.inner.db.close_by_ref().await;
         let _ = self.inner.writer.close_by_ref().await;
+    }
+
+    /// Waits for this process's turn to write, then begins a writing transaction
+    /// ([`write_transaction`]). Hold the guard until the transaction has ended.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<
+        (
+            Option<tokio::sync::OwnedMutexGuard<()>>,
+            sea_orm::DatabaseTransaction,
+        ),
+        StoreError,
+    > {
+        let guard = self.write_guard().await;
+        let txn = self
+            .inner
+            .writer
+            .begin_with_options(write_transaction(self.inner.backend))
+            .await
+            .map_err(from_db)?;
+        Ok((guard, txn))
     }
 
     /// Waits for this process's turn to write (SQLite); no wait on PostgreSQL.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Order;
 use sea_orm::{
     ActiveValue, ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    Statement, TransactionTrait,
+    Statement,
 };
 use support_access_core::StoreError;
 use support_access_core::ids::OrgId;
@@ -21,7 +21,6 @@ use crate::audit::tree_hash;
 use crate::entity::{audit_checkpoint, audit_head, audit_tree_node};
 use crate::error::{corrupt, from_db};
 use crate::instant;
-use crate::store::write_transaction;
 use crate::{Backend, SeaOrmStore};
 
 fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
@@ -117,13 +116,7 @@ impl AuditTree for SeaOrmStore {
     }
 
     async fn save_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
-        let _guard = self.write_guard().await;
-        let txn = self
-            .inner
-            .writer
-            .begin_with_options(write_transaction(self.inner.backend))
-            .await
-            .map_err(from_db)?;
+        let (_guard, txn) = self.begin_write().await?;
         audit_checkpoint::Entity::insert(audit_checkpoint::ActiveModel {
             org: ActiveValue::Set(checkpoint.org.as_str().to_owned()),
             size: ActiveValue::Set(to_i64(checkpoint.size, "checkpoint size")?),
