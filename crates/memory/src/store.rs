@@ -46,6 +46,9 @@ pub(crate) struct State {
     checkpoints: HashMap<OrgId, BTreeMap<u64, StoredCheckpoint>>,
     /// One-request approvals (see `approvals.rs`), under the same lock as the log.
     pub(crate) approvals: crate::approvals::Approvals,
+    /// Webhook endpoints and deliveries (`webhooks.rs`): an event's notifications are
+    /// queued in [`State::append`], with the event.
+    pub(crate) outbox: crate::webhooks::Outbox,
     unavailable: bool,
 }
 
@@ -113,7 +116,7 @@ impl State {
                 event.id
             )))
         } else {
-            Ok(())
+            self.outbox.check_event(event.id)
         }
     }
 
@@ -131,6 +134,7 @@ impl State {
             .or_default()
             .append(&[event_leaf(&sealed.hash)])
             .map_err(|error| StoreError::Backend(error.to_string()))?;
+        self.outbox.queue_for_event(&sealed)?;
         stream.push(sealed.clone());
         self.event_ids.insert(sealed.id);
         Ok(sealed)
