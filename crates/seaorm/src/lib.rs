@@ -5,7 +5,8 @@
 //! [`AuditLog`](support_access_core::AuditLog),
 //! [`AuditTree`](support_access_core::tlog::AuditTree),
 //! [`ChangeStore`](support_access_core::ChangeStore) and
-//! [`ApprovalStore`](support_access_core::ports::ApprovalStore) ports; the contract suites of
+//! [`ApprovalStore`](support_access_core::ports::ApprovalStore) and
+//! [`WebhookOutbox`](support_access_core::notify::WebhookOutbox) ports; the contract suites of
 //! `support-access-contract` prove it on both databases. The database holds the
 //! invariants itself (one open grant per org, one event per `(org, seq)`), so several
 //! instances may share one PostgreSQL.
@@ -34,6 +35,7 @@ mod pool;
 mod record_changes;
 mod store;
 mod tree;
+mod webhooks;
 
 pub use audit::AppendStats;
 pub use changes::PgGrantChanges;

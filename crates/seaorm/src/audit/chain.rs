@@ -3,7 +3,8 @@
 //! appends, every lifecycle change for its one event; whatever else must be durable
 //! with the events of a transaction is added here, so that it commits with them: the
 //! org's Merkle tree (the leaves of the events, the nodes they complete and the tree
-//! head, see [`super::tree`]).
+//! head, see [`super::tree`]) and the webhook deliveries that report the events
+//! (`crate::webhooks::queue_for_events`).
 
 use std::collections::BTreeMap;
 
@@ -79,6 +80,8 @@ pub(crate) async fn append_in<C: ConnectionTrait>(
         let head = head.filter(audit_head::Column::Org.eq(org.as_str()));
         write_org(txn, org, rows, &nodes, head).await?;
     }
+    // The notifications these events report, queued with them (SPEC §9).
+    crate::webhooks::queue_for_events(txn, &sealed).await?;
     Ok(sealed)
 }
 
