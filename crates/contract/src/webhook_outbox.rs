@@ -2,6 +2,8 @@
 //! endpoints, queueing (directly and with audit events) here; claims, attempts,
 //! listings and statistics in [`claims`].
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use chrono::{DateTime, Duration, Utc};
 use support_access_core::StoreError;
 use support_access_core::audit::{AuditKind, NewAuditEvent};
@@ -22,7 +24,10 @@ pub(crate) fn at(seconds: i64) -> DateTime<Utc> {
     t0() + Duration::seconds(seconds)
 }
 
-/// An endpoint of `org` receiving `events`, registered at t0 + 1.5 µs (truncated).
+static REGISTERED: AtomicI64 = AtomicI64::new(1);
+
+/// An endpoint of `org` receiving `events`, registered a microsecond after the
+/// previous one (so that registration order is time order).
 pub(crate) fn endpoint(org: &OrgId, events: &[&str]) -> Endpoint {
     let target = check_url("https://hooks.example.com/in?org=1", false).expect("a valid URL");
     let mut endpoint = Endpoint::new(
@@ -33,7 +38,7 @@ pub(crate) fn endpoint(org: &OrgId, events: &[&str]) -> Endpoint {
         Secret::generate().expect("random bytes"),
         t0(),
     );
-    endpoint.created_at += Duration::microseconds(1);
+    endpoint.created_at += Duration::microseconds(REGISTERED.fetch_add(1, Ordering::Relaxed));
     endpoint
 }
 
@@ -93,8 +98,7 @@ pub async fn a_registered_endpoint_reads_back_exactly(f: WebhookOutboxFixture) {
             .events,
         Subscription::All
     );
-    let mut bare = endpoint.clone();
-    bare.id = EndpointId::random();
+    let mut bare = self::endpoint(&org, &["grant.created", "request.blocked"]);
     bare.description = None;
     f.outbox.register(&bare).await.expect("register");
     assert_eq!(
