@@ -13,6 +13,8 @@
 //! - [`target`]: the SSRF check of an endpoint URL and the addresses it resolved to.
 //! - [`WebhookOutbox`](port::WebhookOutbox): the port, a durable outbox whose
 //!   deliveries are leased to one worker at a time.
+//! - [`Notifications`](service::Notifications): the service the gateway calls — the
+//!   endpoints API and the delivery worker's claim / finish steps.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -30,6 +32,7 @@ use crate::ids::OrgId;
 pub mod message;
 pub mod port;
 pub mod retry;
+pub mod service;
 pub mod signature;
 pub mod target;
 
