@@ -1,6 +1,8 @@
 //! The webhook outbox's claim on PostgreSQL: `FOR UPDATE SKIP LOCKED` lets a claim
 //! pass over deliveries another transaction holds instead of queueing behind it.
 
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed test
+
 use chrono::{Duration, TimeZone, Utc};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use support_access_core::ids::OrgId;
