@@ -419,6 +419,7 @@ macro_rules! webhook_outbox_suite {
                 enqueue_to_one_endpoint_reaches_only_that_endpoint,
                 a_message_queued_twice_is_refused,
                 audit_events_queue_their_notifications_with_them,
+                grant_changes_notify_with_the_grant_as_changed,
                 events_of_an_org_without_listeners_queue_nothing,
                 claims_lease_due_deliveries_earliest_first,
                 racing_claims_from_two_handles_never_share_a_delivery,

@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use chrono::{DateTime, Duration, Utc};
 use support_access_core::StoreError;
 use support_access_core::audit::{AuditKind, NewAuditEvent};
+use support_access_core::grant::{ClosedAs, Closure};
 use support_access_core::ids::OrgId;
 use support_access_core::notify::{
     Delivery, DeliveryFilter, DeliveryStatus, Endpoint, EndpointId, EventType, Fanout, Message,
-    MessageId, Secret, Subscription, check_url,
+    MessageId, Secret, Subscription, check_url, grant_data,
 };
 
 use crate::WebhookOutboxFixture;
@@ -328,4 +329,59 @@ pub async fn events_of_an_org_without_listeners_queue_nothing(f: WebhookOutboxFi
         f.outbox.endpoints(&other).await.expect("list"),
         vec![theirs]
     );
+}
+
+/// The notification of a grant change carries the grant as the change left it, as
+/// the management API shows it, with the event's `seq`.
+pub async fn grant_changes_notify_with_the_grant_as_changed(f: WebhookOutboxFixture) {
+    let org = fresh_org();
+    registered(
+        &f,
+        &org,
+        &["grant.created", "grant.changed", "grant.revoked"],
+    )
+    .await;
+    let grant = grant_for(&org, 3);
+    let created = f
+        .grants
+        .insert(&grant, ev(&grant, AuditKind::GrantCreated))
+        .await
+        .expect("insert");
+    let changed = f
+        .grants
+        .set_expiry(
+            grant.id,
+            at(86_400 * 5),
+            ev(&grant, AuditKind::GrantChanged),
+        )
+        .await
+        .expect("set expiry");
+    let closure = Closure {
+        reason: ClosedAs::Revoked,
+        at: at(60),
+        by: Some("admin-2".into()),
+    };
+    let revoked = f
+        .grants
+        .close(grant.id, closure, ev(&grant, AuditKind::GrantRevoked))
+        .await
+        .expect("revoke");
+    let claimed = f
+        .outbox
+        .claim("w1", at(86_400), Duration::seconds(30), 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 3);
+    for recorded in [created, changed, revoked] {
+        let id = MessageId::for_audit_event(recorded.event.id);
+        let sent = claimed
+            .iter()
+            .find(|c| c.message.id == id)
+            .expect("the change's delivery");
+        let body: serde_json::Value =
+            serde_json::from_str(&sent.message.body).expect("a JSON body");
+        let mut expected = grant_data(&recorded.grant, recorded.event.at);
+        expected["audit_seq"] = serde_json::json!(recorded.event.seq);
+        assert_eq!(body["data"], expected, "{:?}", recorded.event.kind);
+    }
 }

@@ -39,7 +39,7 @@ pub mod target;
 #[cfg(test)]
 mod tests;
 
-pub use message::{Message, MessageId};
+pub use message::{Message, MessageId, grant_data};
 pub use port::{Claimed, DeliveryFilter, Fanout, QueueStats, WebhookOutbox};
 pub use retry::{Attempt, AttemptResult, Outcome, RetryPolicy};
 pub use signature::{SignatureError, Signed, sign, verify};

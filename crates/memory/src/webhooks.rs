@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use support_access_core::StoreError;
 use support_access_core::audit::AuditEvent;
+use support_access_core::grant::Grant;
 use support_access_core::ids::OrgId;
 use support_access_core::notify::port::QueueStats;
 use support_access_core::notify::{
@@ -71,10 +72,15 @@ impl Outbox {
         Ok(queued)
     }
 
-    /// Queues the message reporting `event`, if its kind notifies and anyone listens;
-    /// called for every event the log stores, under the same lock.
-    pub(crate) fn queue_for_event(&mut self, event: &AuditEvent) -> Result<(), StoreError> {
-        let Some(message) = Message::for_audit_event(event) else {
+    /// Queues the message reporting `event` (of a change of `grant`, if given), if its
+    /// kind notifies and anyone listens; called for every event the log stores, under
+    /// the same lock.
+    pub(crate) fn queue_for_event(
+        &mut self,
+        event: &AuditEvent,
+        grant: Option<&Grant>,
+    ) -> Result<(), StoreError> {
+        let Some(message) = Message::for_audit_event_about(event, grant) else {
             return Ok(());
         };
         let listens = self

@@ -17,6 +17,7 @@ use sea_orm::{
 };
 use support_access_core::StoreError;
 use support_access_core::audit::AuditEvent;
+use support_access_core::grant::Grant;
 use support_access_core::ids::OrgId;
 use support_access_core::notify::port::QueueStats;
 use support_access_core::notify::{
@@ -86,17 +87,18 @@ async fn insert_queued<C: ConnectionTrait>(
     Ok(queued)
 }
 
-/// Queues the message of each sealed event whose kind notifies, for the endpoints of
-/// its org that receive it, inside the transaction that stores the events: one read
+/// Queues the message of each sealed event whose kind notifies (of a change of
+/// `grant`, if given), for the endpoints of its org that receive it, inside the transaction that stores the events: one read
 /// of an org's endpoints per batch, and nothing at all for events that do not notify
 /// (`request.allowed`, `request.completed`, …).
 pub(crate) async fn queue_for_events<C: ConnectionTrait>(
     txn: &C,
     events: &[Option<AuditEvent>],
+    grant: Option<&Grant>,
 ) -> Result<(), StoreError> {
     let mut by_org: BTreeMap<&OrgId, Vec<Message>> = BTreeMap::new();
     for event in events.iter().flatten() {
-        if let Some(message) = Message::for_audit_event(event) {
+        if let Some(message) = Message::for_audit_event_about(event, grant) {
             by_org.entry(&event.org).or_default().push(message);
         }
     }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::EventType;
 use crate::audit::AuditEvent;
 use crate::change::report::api_time;
+use crate::grant::Grant;
 use crate::ids::{GrantId, OrgId};
 use crate::time::to_micros;
 
@@ -133,8 +134,32 @@ impl Message {
     /// request id and refusal code; for `approval.requested` the approval and its
     /// request.
     pub fn for_audit_event(event: &AuditEvent) -> Option<Self> {
+        Self::for_audit_event_about(event, None)
+    }
+
+    /// As [`Message::for_audit_event`], and when the store knows the grant the event
+    /// records a change of (the grant as the change left it), the `data` of a grant
+    /// event is that grant as SPEC §5 shows it ([`grant_data`]), its status at the
+    /// event, and the `audit_seq`.
+    pub fn for_audit_event_about(event: &AuditEvent, grant: Option<&Grant>) -> Option<Self> {
         let event_type = EventType::of_audit(event.kind)?;
-        let data = audit_data(event, event_type);
+        let grant = grant.filter(|g| Some(g.id) == event.grant);
+        let data = match (event_type, grant) {
+            (
+                EventType::GrantCreated
+                | EventType::GrantChanged
+                | EventType::GrantRevoked
+                | EventType::GrantExpired,
+                Some(grant),
+            ) => {
+                let mut data = grant_data(grant, event.at);
+                if let Value::Object(fields) = &mut data {
+                    fields.insert("audit_seq".into(), json!(event.seq));
+                }
+                data
+            }
+            _ => audit_data(event, event_type),
+        };
         Some(Self::new(
             MessageId::for_audit_event(event.id),
             event.org.clone(),
@@ -166,7 +191,8 @@ impl Message {
         )
     }
 
-    /// The one `grant.expiring` message of a grant; `grant` is its API body (SPEC §5).
+    /// The one `grant.expiring` message of a grant; `data` is its API body
+    /// ([`grant_data`]).
     pub fn expiry_warning(org: OrgId, grant: GrantId, data: &Value, at: DateTime<Utc>) -> Self {
         Self::new(
             MessageId::for_expiry_warning(grant),
@@ -176,6 +202,29 @@ impl Message {
             data,
         )
     }
+}
+
+/// A grant as the management API shows it (SPEC §5): `id`, `org`, `support_user`,
+/// `status` (at `at`), `created_at`, `created_by`, `expires_at`, `revoked_at`,
+/// `revoked_by`, `reason`, `ticket`, `seat` (`{"holder", "claimed_at"}` or `null`).
+pub fn grant_data(grant: &Grant, at: DateTime<Utc>) -> Value {
+    json!({
+        "id": grant.id.to_string(),
+        "org": grant.org.as_str(),
+        "support_user": grant.support_user.to_string(),
+        "status": grant.status_at(at).as_str(),
+        "created_at": api_time(grant.created_at),
+        "created_by": grant.created_by,
+        "expires_at": api_time(grant.expires_at),
+        "revoked_at": grant.revoked_at().map(api_time),
+        "revoked_by": grant.revoked_by(),
+        "reason": grant.reason,
+        "ticket": grant.ticket,
+        "seat": grant.seat.as_ref().map(|seat| json!({
+            "holder": seat.holder.as_str(),
+            "claimed_at": api_time(seat.claimed_at),
+        })),
+    })
 }
 
 fn audit_data(event: &AuditEvent, event_type: EventType) -> Value {

@@ -629,3 +629,48 @@ fn every_resolved_address_must_be_public_unless_insecure_targets_are_allowed() {
     assert_eq!(TargetError::NotHttps.code(), "webhook_url_invalid");
     assert_eq!(TargetError::NoAddress.code(), "webhook_target_forbidden");
 }
+
+#[test]
+fn a_grant_event_told_its_grant_carries_the_grant_as_the_api_shows_it() {
+    use crate::grant::{Grant, Seat};
+    use crate::ids::StaffId;
+    let mut grant = Grant::new(
+        OrgId::new("org-1"),
+        "admin-1",
+        t0(),
+        t0() + Duration::days(3),
+        Some("bug 42".into()),
+        Some("T-1".into()),
+    );
+    grant.seat = Some(Seat {
+        holder: StaffId::new("staff-1"),
+        claimed_at: t0() + Duration::minutes(5),
+    });
+    let mut e = grant.event(AuditKind::GrantChanged, t0() + Duration::hours(1));
+    e.actor = Some("admin-1".into());
+    let event = e.seal(4, GENESIS);
+    let message = Message::for_audit_event_about(&event, Some(&grant)).expect("notifies");
+    let body: Value = serde_json::from_str(&message.body).expect("JSON");
+    let data = &body["data"];
+    assert_eq!(data["id"], grant.id.to_string());
+    assert_eq!(data["org"], "org-1");
+    assert_eq!(data["support_user"], grant.support_user.to_string());
+    assert_eq!(data["status"], "active");
+    assert_eq!(data["created_at"], "2026-12-02T10:00:00Z");
+    assert_eq!(data["created_by"], "admin-1");
+    assert_eq!(data["expires_at"], "2026-12-05T10:00:00Z");
+    assert_eq!(data["revoked_at"], Value::Null);
+    assert_eq!(data["reason"], "bug 42");
+    assert_eq!(data["ticket"], "T-1");
+    assert_eq!(data["seat"]["holder"], "staff-1");
+    assert_eq!(data["seat"]["claimed_at"], "2026-12-02T10:05:00Z");
+    assert_eq!(data["audit_seq"], 4);
+    let other = Grant::new(OrgId::new("org-1"), "a", t0(), t0(), None, None);
+    let unrelated = Message::for_audit_event_about(&event, Some(&other)).expect("notifies");
+    assert_eq!(
+        unrelated,
+        Message::for_audit_event(&event).expect("notifies"),
+        "another grant is ignored"
+    );
+    assert_ne!(unrelated.body, message.body);
+}
