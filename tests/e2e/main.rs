@@ -19,3 +19,4 @@ mod revocation;
 mod sqlite_faults;
 mod support;
 mod tlog;
+mod tlog_tamper;
