@@ -5,6 +5,7 @@
 
 mod attacks;
 mod browser;
+mod browser_checkpoint;
 mod bypass;
 mod child;
 mod export;
