@@ -17,6 +17,9 @@ use crate::config::{Config, LogFormat};
 use crate::wiring;
 use crate::{Binds, StartError};
 
+mod audit;
+pub use audit::{EXIT_BAD_CHECKPOINT, EXIT_NO_INPUT};
+
 /// Exit code for a configuration refused at start (sysexits `EX_USAGE`... `EX_CONFIG`-like).
 pub const EXIT_CONFIG: u8 = 64;
 /// Exit code when a needed service (the database) is unreachable (`EX_UNAVAILABLE`).
@@ -110,7 +113,9 @@ pub enum PolicyCommand {
 /// `audit …`.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain of one org, or of every org.
+    /// Check the hash chain of one org, or of every org; with `--checkpoint`, that the
+    /// log extends a checkpoint kept outside the gateway (signature, origin, size,
+    /// consistency).
     Verify {
         /// The config file.
         #[arg(long, default_value = "config/gateway.toml")]
@@ -118,17 +123,30 @@ pub enum AuditCommand {
         /// Only this org.
         #[arg(long)]
         org: Option<String>,
+        /// A signed checkpoint saved earlier (`audit checkpoint`, or `GET
+        /// /support-access/v1/audit/checkpoint`); its org is the one in its origin.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Print the org's signed checkpoint of its current log.
+    Checkpoint {
+        /// The config file.
+        #[arg(long, default_value = "config/gateway.toml")]
+        config: PathBuf,
+        /// The org.
+        #[arg(long)]
+        org: String,
     },
 }
 
-fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+pub(crate) fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
     Config::load(path).map_err(|e| {
         eprintln!("support-gateway: {e}");
         ExitCode::from(EXIT_CONFIG)
     })
 }
 
-fn wiring_failure(e: &wiring::WiringError) -> ExitCode {
+pub(crate) fn wiring_failure(e: &wiring::WiringError) -> ExitCode {
     eprintln!("support-gateway: {e}");
     ExitCode::from(if e.is_config() {
         EXIT_CONFIG
@@ -223,8 +241,24 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
         }
         Command::Audit {
-            command: AuditCommand::Verify { config, org },
+            command:
+                AuditCommand::Verify {
+                    config,
+                    org,
+                    checkpoint: Some(file),
+                },
+        } => audit::verify_checkpoint(&config, org, &file).await,
+        Command::Audit {
+            command:
+                AuditCommand::Verify {
+                    config,
+                    org,
+                    checkpoint: None,
+                },
         } => verify(&config, org).await,
+        Command::Audit {
+            command: AuditCommand::Checkpoint { config, org },
+        } => audit::print_checkpoint(&config, org).await,
         Command::Demo { dir } => demo(dir).await,
     }
 }
@@ -282,7 +316,7 @@ async fn verify(path: &std::path::Path, org: Option<String>) -> ExitCode {
 
 /// One org's chain, then the chain against the store's tree head: a log whose newest
 /// events were deleted is a valid chain, but shorter than the head the store recorded.
-async fn verify_org(
+pub(crate) async fn verify_org(
     access: &support_access_core::SupportAccess,
     tree: &dyn AuditTree,
     org: &OrgId,
@@ -318,7 +352,7 @@ async fn verify_org(
     Ok(())
 }
 
-fn store_failure(e: &support_access_core::StoreError) -> ExitCode {
+pub(crate) fn store_failure(e: &support_access_core::StoreError) -> ExitCode {
     eprintln!("support-gateway: storage.url: {e}");
     ExitCode::from(EXIT_UNAVAILABLE)
 }

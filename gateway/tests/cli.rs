@@ -7,6 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+#[path = "cli/checkpoint.rs"]
+mod checkpoint;
+
 const EXE: &str = env!("CARGO_BIN_EXE_support-gateway");
 
 fn repo_config() -> PathBuf {

@@ -5,6 +5,7 @@
 
 mod attacks;
 mod browser;
+mod browser_checkpoint;
 mod bypass;
 mod child;
 mod export;
@@ -19,3 +20,4 @@ mod revocation;
 mod sqlite_faults;
 mod support;
 mod tlog;
+mod tlog_tamper;
