@@ -1,6 +1,7 @@
-//! The command line: `serve`, `migrate`, `policy explain`, `audit verify`,
-//! `completions`, `man`. Parsing, config loading and logging set-up live here, at the
-//! binary's edge; everything else takes values.
+//! The command line: `serve`, `migrate`, `config check`, `policy explain`,
+//! `audit verify`, `completions`, `man`. Parsing, config loading and logging set-up
+//! live here, at the binary's edge; everything else takes values. Commands with more
+//! than a few lines live in `cli/` (`check`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -16,6 +17,8 @@ use support_access_memory::SystemClock;
 use crate::config::{Config, LogFormat};
 use crate::wiring;
 use crate::{Binds, StartError};
+
+mod check;
 
 /// Exit code for a configuration refused at start (sysexits `EX_USAGE`... `EX_CONFIG`-like).
 pub const EXIT_CONFIG: u8 = 64;
@@ -61,6 +64,12 @@ pub enum Command {
         #[arg(long, default_value = "config/gateway.toml")]
         config: PathBuf,
     },
+    /// Check a configuration.
+    Config {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Inspect the route policy.
     Policy {
         /// What to do with it.
@@ -87,6 +96,18 @@ pub enum Command {
     },
     /// Print the man page (roff), e.g. `man > support-gateway.1`.
     Man,
+}
+
+/// `config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load and validate everything `serve` would (keys readable, policy compiles,
+    /// storage reachable) without starting; exit 0, or 64 naming the key at fault.
+    Check {
+        /// The config file.
+        #[arg(long, default_value = "config/gateway.toml")]
+        config: PathBuf,
+    },
 }
 
 /// `policy …`.
@@ -156,6 +177,9 @@ fn init_logging(config: &Config) {
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(&config).await,
+        Command::Config {
+            command: ConfigCommand::Check { config },
+        } => check::run(&config).await,
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(
@@ -242,9 +266,10 @@ async fn serve(path: &std::path::Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(StartError::Wiring(e)) => wiring_failure(&e),
-        Err(e) => {
+        Err(e @ StartError::Bind { .. }) => {
+            // The operator's choice of address is at fault: name the key, exit 64.
             eprintln!("support-gateway: {e}");
-            ExitCode::from(EXIT_UNAVAILABLE)
+            ExitCode::from(EXIT_CONFIG)
         }
     }
 }

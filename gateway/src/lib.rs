@@ -74,9 +74,11 @@ pub enum StartError {
     /// Configuration, keys, policy or storage.
     #[error(transparent)]
     Wiring(#[from] WiringError),
-    /// A listener could not bind.
-    #[error("cannot listen on {addr}: {source}")]
+    /// A listener could not bind (the address is in use, or not this host's).
+    #[error("{key}: cannot listen on {addr}: {source}")]
     Bind {
+        /// The config key of the address, `listen.proxy` or `listen.ops`.
+        key: &'static str,
         /// The address.
         addr: SocketAddr,
         /// Why.
@@ -183,8 +185,11 @@ async fn wire(
 }
 
 /// A listener on `addr` and the address it got.
-async fn listen(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
-    let bind_error = |source| StartError::Bind { addr, source };
+async fn listen(
+    addr: SocketAddr,
+    key: &'static str,
+) -> Result<(TcpListener, SocketAddr), StartError> {
+    let bind_error = |source| StartError::Bind { key, addr, source };
     let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
     let local = listener.local_addr().map_err(bind_error)?;
     Ok((listener, local))
@@ -202,8 +207,8 @@ pub async fn build_with(
     overrides: Overrides,
 ) -> Result<Running, StartError> {
     let (app, changes) = wire(&config, &overrides).await?;
-    let (proxy_listener, proxy) = listen(binds.proxy).await?;
-    let (ops_listener, ops) = listen(binds.ops).await?;
+    let (proxy_listener, proxy) = listen(binds.proxy, "listen.proxy").await?;
+    let (ops_listener, ops) = listen(binds.ops, "listen.ops").await?;
     let (shutdown, watcher) = watch::channel(false);
     let settings = server::Settings {
         max_header_bytes: config.limits.max_header_bytes,

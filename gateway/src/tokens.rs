@@ -5,7 +5,7 @@
 //! Verification never reads the wall clock: `exp`, `nbf` and `iat` are checked against
 //! the `now` the caller takes from the Clock port.
 
-mod key_file;
+pub(crate) mod key_file;
 mod keys;
 mod peek;
 mod support;

@@ -411,3 +411,140 @@ fn completions_and_the_man_page_cover_the_commands() {
     );
     assert!(stdout.contains("serve"), "{stdout}");
 }
+
+/// Environment overrides that keep a run's database and own keys in `dir`.
+fn scratch_env(dir: &Path) -> Vec<(String, String)> {
+    vec![
+        (
+            "SUPPORT_GATEWAY_STORAGE__URL".into(),
+            format!("sqlite://{}?mode=rwc", dir.join("gw.db").display()),
+        ),
+        (
+            "SUPPORT_GATEWAY_AUTH__SUPPORT__SIGNING_KEY".into(),
+            dir.join("support.pem").display().to_string(),
+        ),
+        (
+            "SUPPORT_GATEWAY_AUDIT__KEY_FILE".into(),
+            dir.join("audit.pem").display().to_string(),
+        ),
+    ]
+}
+
+fn run_in(dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> (i32, String, String) {
+    let env = scratch_env(dir);
+    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    all.extend_from_slice(extra);
+    run(args, &all)
+}
+
+#[test]
+fn config_check_accepts_the_repo_config_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_config();
+    let (code, stdout, stderr) = run_in(
+        dir.path(),
+        &["config", "check", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("OK"), "{stdout}");
+    assert!(
+        stdout.contains("auth.support.signing_key"),
+        "names the key serve would create: {stdout}"
+    );
+    assert!(
+        !dir.path().join("support.pem").exists(),
+        "check created a key"
+    );
+    assert!(
+        !dir.path().join("audit.pem").exists(),
+        "check created a key"
+    );
+}
+
+#[test]
+fn config_check_refuses_with_exit_64_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_config();
+    let config = config.to_str().unwrap();
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (
+            &[("SUPPORT_GATEWAY_GRANTS__MIN_DURATION", "2h")],
+            "grants.min_duration",
+        ),
+        (
+            &[("SUPPORT_GATEWAY_POLICY__FILE", "/nonexistent/policy.toml")],
+            "policy.file",
+        ),
+        (
+            &[(
+                "SUPPORT_GATEWAY_AUTH__STAFF__KEY__PEM_FILE",
+                "/nonexistent/staff.pem",
+            )],
+            "auth.staff.key",
+        ),
+        (
+            &[(
+                "SUPPORT_GATEWAY_STORAGE__URL",
+                "postgres://postgres@127.0.0.1:1/test",
+            )],
+            "storage.url",
+        ),
+        (
+            &[("SUPPORT_GATEWAY_UPSTREAM__URL", "ftp://crm")],
+            "upstream.url",
+        ),
+    ];
+    for (env, key) in cases {
+        let (code, stdout, stderr) =
+            run_in(dir.path(), &["config", "check", "--config", config], env);
+        assert_eq!(code, 64, "{key}: {stdout}{stderr}");
+        assert!(stderr.contains(key), "{key}: {stderr}");
+        assert!(!stdout.contains("OK"), "{key}: {stdout}");
+    }
+    // A key file others can read is refused by check as by serve.
+    let key = dir.path().join("support.pem");
+    let (code, _, stderr) = run_in(dir.path(), &["migrate", "--config", config], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = run_in(
+        dir.path(),
+        &["serve", "--config", config],
+        &[("SUPPORT_GATEWAY_GRANTS__MIN_DURATION", "2h")],
+    );
+    assert_eq!(code, 64, "serve refuses a minimum under a day: {stderr}");
+    assert!(stderr.contains("grants.min_duration"), "{stderr}");
+    std::fs::write(&key, "not a key").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, stderr) = run_in(dir.path(), &["config", "check", "--config", config], &[]);
+    assert_eq!(code, 64, "{stderr}");
+    assert!(stderr.contains("auth.support.signing_key"), "{stderr}");
+}
+
+#[test]
+fn a_listen_address_in_use_exits_64_naming_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_config();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
+    for key in ["listen.proxy", "listen.ops"] {
+        let variable = format!("SUPPORT_GATEWAY_{}", key.to_uppercase().replace('.', "__"));
+        let (other, other_value) = if key == "listen.proxy" {
+            ("SUPPORT_GATEWAY_LISTEN__OPS", "127.0.0.1:0")
+        } else {
+            ("SUPPORT_GATEWAY_LISTEN__PROXY", "127.0.0.1:0")
+        };
+        let (code, _, stderr) = run_in(
+            dir.path(),
+            &["serve", "--config", config.to_str().unwrap()],
+            &[
+                (variable.as_str(), taken.as_str()),
+                (other, other_value),
+                ("SUPPORT_GATEWAY_STORAGE__URL", "memory"),
+            ],
+        );
+        assert_eq!(code, 64, "{key}: {stderr}");
+        assert!(stderr.contains(key), "{key}: {stderr}");
+        assert!(stderr.contains(&taken), "{key}: {stderr}");
+    }
+}
