@@ -1,7 +1,7 @@
 //! The command line: `serve`, `migrate`, `config check`, `policy explain`,
 //! `audit verify`, `completions`, `man`. Parsing, config loading and logging set-up
 //! live here, at the binary's edge; everything else takes values. Commands with more
-//! than a few lines live in `cli/` (`check`).
+//! than a few lines live in `cli/` (`check`, `dev_token`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -19,6 +19,7 @@ use crate::wiring;
 use crate::{Binds, StartError};
 
 mod check;
+mod dev_token;
 
 /// Exit code for a configuration refused at start (sysexits `EX_USAGE`... `EX_CONFIG`-like).
 pub const EXIT_CONFIG: u8 = 64;
@@ -69,6 +70,28 @@ pub enum Command {
         /// What to do with it.
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Print a customer-admin or staff token signed with the development IdP keys of
+    /// `config/keys/dev-only/` (refused when the config does not trust them).
+    DevToken {
+        /// `admin` (management API) or `staff` (exchanged at `POST /token`).
+        kind: dev_token::Kind,
+        /// The admin's org (admin tokens only).
+        #[arg(long)]
+        org: Option<String>,
+        /// The token's subject: the admin's or staff member's id.
+        #[arg(long)]
+        sub: String,
+        /// How long the token is valid, e.g. `1h`.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        ttl: std::time::Duration,
+        /// The config file whose `[auth.customer]` / `[auth.staff]` must trust the keys.
+        #[arg(long, default_value = "config/gateway.toml")]
+        config: PathBuf,
+        /// The folder of the development private keys (default: `keys/dev-only/`
+        /// beside the config file).
+        #[arg(long)]
+        keys: Option<PathBuf>,
     },
     /// Inspect the route policy.
     Policy {
@@ -180,6 +203,21 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { config },
         } => check::run(&config).await,
+        Command::DevToken {
+            kind,
+            org,
+            sub,
+            ttl,
+            config,
+            keys,
+        } => dev_token::run(&dev_token::Request {
+            kind,
+            org: org.as_deref(),
+            sub: &sub,
+            ttl,
+            config: &config,
+            keys: keys.as_deref(),
+        }),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(

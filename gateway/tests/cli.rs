@@ -548,3 +548,164 @@ fn a_listen_address_in_use_exits_64_naming_its_key() {
         assert!(stderr.contains(&taken), "{key}: {stderr}");
     }
 }
+
+/// `serve` with the repo config on free ports; returns the child and the proxy address.
+fn start_serve(dir: &Path) -> (Killed, String) {
+    let config = repo_config();
+    let mut child = Command::new(EXE)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .envs(scratch_env(dir))
+        .env("SUPPORT_GATEWAY_LISTEN__PROXY", "127.0.0.1:0")
+        .env("SUPPORT_GATEWAY_LISTEN__OPS", "127.0.0.1:0")
+        .env("SUPPORT_GATEWAY_LOG__FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let killed = Killed(child);
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
+            && event["message"] == "support gateway listening"
+        {
+            return (killed, event["proxy"].as_str().unwrap().to_owned());
+        }
+    }
+    panic!("serve ended before listening");
+}
+
+fn curl(args: &[&str]) -> (String, String) {
+    let output = Command::new("curl")
+        .args(["-sS", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    (status.to_owned(), body.to_owned())
+}
+
+#[test]
+fn dev_tokens_lead_from_the_readme_run_command_to_a_grant_and_a_support_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_config();
+    let config = config.to_str().unwrap();
+    let (code, admin, stderr) = run(
+        &[
+            "dev-token",
+            "admin",
+            "--org",
+            "acme",
+            "--sub",
+            "alice",
+            "--config",
+            config,
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let admin = admin.trim().to_owned();
+    let (code, staff, stderr) = run(
+        &["dev-token", "staff", "--sub", "ana", "--config", config],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let staff = staff.trim().to_owned();
+
+    let (_serve, proxy) = start_serve(dir.path());
+    let base = format!("http://{proxy}/support-access/v1");
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{base}/grant"),
+        "-H",
+        &format!("Authorization: Bearer {admin}"),
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"days": 2, "reason": "trial"}"#,
+    ]);
+    assert_eq!(status, "201", "{body}");
+    let grant: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(grant["org"], "acme");
+    assert_eq!(grant["created_by"], "alice");
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{base}/token"),
+        "-H",
+        &format!("Authorization: Bearer {staff}"),
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"org": "acme"}"#,
+    ]);
+    assert_eq!(status, "200", "{body}");
+    assert!(body.contains("access_token"), "{body}");
+    // The admin token is an admin's, not a staff member's: the wrong kind is a 403.
+    let (status, _) = curl(&[
+        "-X",
+        "POST",
+        &format!("{base}/token"),
+        "-H",
+        &format!("Authorization: Bearer {admin}"),
+        "-d",
+        r#"{"org": "acme"}"#,
+    ]);
+    assert_eq!(status, "403");
+}
+
+#[test]
+fn dev_token_refuses_a_config_that_does_not_trust_the_development_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    // A config whose customer IdP key is someone else's (the staff public key stands in).
+    let config_dir = repo_config().parent().unwrap().to_path_buf();
+    let absolute = format!("\"{}/", config_dir.display());
+    let text = std::fs::read_to_string(repo_config())
+        .unwrap()
+        .replace(
+            "key = { jwks_file = \"keys/customer.jwks.json\" }",
+            "key = { pem_file = \"keys/staff.pub.pem\" }",
+        )
+        .replace("\"keys/", &format!("{absolute}keys/"))
+        .replace("\"policy/", &format!("{absolute}policy/"));
+    let file = dir.path().join("gateway.toml");
+    std::fs::write(&file, text).unwrap();
+    let keys = config_dir.join("keys/dev-only");
+    let (code, stdout, stderr) = run(
+        &[
+            "dev-token",
+            "admin",
+            "--org",
+            "acme",
+            "--sub",
+            "alice",
+            "--config",
+            file.to_str().unwrap(),
+            "--keys",
+            keys.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 64, "{stdout}{stderr}");
+    assert!(stdout.is_empty(), "no token is printed: {stdout}");
+    assert!(stderr.contains("auth.customer.key"), "{stderr}");
+    // Without the development keys there is nothing to sign with.
+    let (code, stdout, stderr) = run(
+        &[
+            "dev-token",
+            "staff",
+            "--sub",
+            "ana",
+            "--config",
+            repo_config().to_str().unwrap(),
+            "--keys",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 64, "{stdout}{stderr}");
+    assert!(stderr.contains("staff-idp.key.pem"), "{stderr}");
+}
