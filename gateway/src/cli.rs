@@ -1,7 +1,7 @@
 //! The command line: `serve`, `migrate`, `config check`, `policy explain`,
 //! `audit verify`, `completions`, `man`. Parsing, config loading and logging set-up
 //! live here, at the binary's edge; everything else takes values. Commands with more
-//! than a few lines live in `cli/` (`check`, `dev_token`).
+//! than a few lines live in `cli/` (`check`, `dev_token`, `keys`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -18,8 +18,9 @@ use crate::config::{Config, LogFormat};
 use crate::wiring;
 use crate::{Binds, StartError};
 
-mod check;
-mod dev_token;
+pub mod check;
+pub mod dev_token;
+pub mod keys;
 
 /// Exit code for a configuration refused at start (sysexits `EX_USAGE`... `EX_CONFIG`-like).
 pub const EXIT_CONFIG: u8 = 64;
@@ -69,29 +70,16 @@ pub enum Command {
     Config {
         /// What to do with it.
         #[command(subcommand)]
-        command: ConfigCommand,
+        command: check::ConfigCommand,
     },
     /// Print a customer-admin or staff token signed with the development IdP keys of
     /// `config/keys/dev-only/` (refused when the config does not trust them).
-    DevToken {
-        /// `admin` (management API) or `staff` (exchanged at `POST /token`).
-        kind: dev_token::Kind,
-        /// The admin's org (admin tokens only).
-        #[arg(long)]
-        org: Option<String>,
-        /// The token's subject: the admin's or staff member's id.
-        #[arg(long)]
-        sub: String,
-        /// How long the token is valid, e.g. `1h`.
-        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
-        ttl: std::time::Duration,
-        /// The config file whose `[auth.customer]` / `[auth.staff]` must trust the keys.
-        #[arg(long, default_value = "config/gateway.toml")]
-        config: PathBuf,
-        /// The folder of the development private keys (default: `keys/dev-only/`
-        /// beside the config file).
-        #[arg(long)]
-        keys: Option<PathBuf>,
+    DevToken(dev_token::Args),
+    /// Rotate and list the support signing keys of the shared store.
+    Keys {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: keys::KeysCommand,
     },
     /// Inspect the route policy.
     Policy {
@@ -119,18 +107,6 @@ pub enum Command {
     },
     /// Print the man page (roff), e.g. `man > support-gateway.1`.
     Man,
-}
-
-/// `config …`.
-#[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
-    /// Load and validate everything `serve` would (keys readable, policy compiles,
-    /// storage reachable) without starting; exit 0, or 64 naming the key at fault.
-    Check {
-        /// The config file.
-        #[arg(long, default_value = "config/gateway.toml")]
-        config: PathBuf,
-    },
 }
 
 /// `policy …`.
@@ -201,23 +177,13 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(&config).await,
         Command::Config {
-            command: ConfigCommand::Check { config },
+            command: check::ConfigCommand::Check { config },
         } => check::run(&config).await,
-        Command::DevToken {
-            kind,
-            org,
-            sub,
-            ttl,
-            config,
-            keys,
-        } => dev_token::run(&dev_token::Request {
-            kind,
-            org: org.as_deref(),
-            sub: &sub,
-            ttl,
-            config: &config,
-            keys: keys.as_deref(),
-        }),
+        Command::Keys { command } => match command {
+            keys::KeysCommand::Rotate { config } => keys::rotate(&config).await,
+            keys::KeysCommand::List { config } => keys::list(&config).await,
+        },
+        Command::DevToken(args) => dev_token::run(&args),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(

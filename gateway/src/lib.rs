@@ -150,7 +150,6 @@ async fn wire(
 ) -> Result<(Arc<App>, Option<Arc<dyn GrantChanges>>), StartError> {
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     let policy = Arc::new(wiring::policy(config)?);
-    let signer = wiring::signer(config)?;
     let (customer, staff) = wiring::verifiers(config)?;
     let stores = match &overrides.store {
         Some((grants, audit, tree)) => wiring::Stores {
@@ -158,10 +157,13 @@ async fn wire(
             audit: audit.clone(),
             tree: tree.clone(),
             changes: None,
+            keys: overrides.keys.clone(),
         },
         None => wiring::connect(&config.storage).await?,
     };
     let clock = wiring::clock(overrides);
+    let keys = overrides.keys.as_ref().or(stores.keys.as_ref());
+    let signer = wiring::signer(config, keys, clock.now()).await?;
     let access = wiring::service(config, &stores, clock.clone());
     let key = wiring::audit_key(config)?;
     let verifier = key.verifier();
@@ -235,6 +237,13 @@ pub async fn build_with(
         )),
     ];
     let mut background = sweeper::spawn(&app, config.grants.sweep_interval, changes);
+    if app.signer.is_shared() {
+        let access = app.access.clone();
+        background.push(tokens::keyring::spawn_refresh(
+            app.signer.clone(),
+            move || access.now(),
+        ));
+    }
     background.push(audit_log::spawn(
         app.audit_log.clone(),
         config.audit.checkpoint_interval,

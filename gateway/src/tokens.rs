@@ -6,6 +6,7 @@
 //! the `now` the caller takes from the Clock port.
 
 pub(crate) mod key_file;
+pub mod keyring;
 mod keys;
 mod peek;
 mod support;

@@ -709,3 +709,51 @@ fn dev_token_refuses_a_config_that_does_not_trust_the_development_keys() {
     assert_eq!(code, 64, "{stdout}{stderr}");
     assert!(stderr.contains("staff-idp.key.pem"), "{stderr}");
 }
+
+#[test]
+fn keys_rotate_adds_a_next_key_and_keys_list_shows_each_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_config();
+    let config = config.to_str().unwrap();
+    let (code, stdout, stderr) = run_in(dir.path(), &["keys", "list", "--config", config], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("no support keys"), "{stdout}");
+    let (code, stdout, stderr) = run_in(dir.path(), &["keys", "rotate", "--config", config], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("publish_ahead 5m"), "{stdout}");
+    let (code, stdout, stderr) = run_in(dir.path(), &["keys", "list", "--config", config], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let states: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().nth(1).unwrap())
+        .collect();
+    // The key file's key was stored first (active), the new one waits (next).
+    assert_eq!(states, ["next", "active"], "{stdout}");
+    assert!(
+        dir.path().join("support.pem").exists(),
+        "the key file's key is the first"
+    );
+    // A rotation that takes effect at once leaves the previous key retiring.
+    let (code, _, stderr) = run_in(
+        dir.path(),
+        &["keys", "rotate", "--config", config],
+        &[("SUPPORT_GATEWAY_AUTH__SUPPORT__PUBLISH_AHEAD", "0s")],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (_, stdout, _) = run_in(dir.path(), &["keys", "list", "--config", config], &[]);
+    let states: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(states, ["next", "active", "retiring"], "{stdout}");
+
+    let (code, _, stderr) = run_in(
+        dir.path(),
+        &["keys", "rotate", "--config", config],
+        &[("SUPPORT_GATEWAY_STORAGE__URL", "memory")],
+    );
+    assert_eq!(code, 64, "memory storage has no shared keys: {stderr}");
+    assert!(stderr.contains("storage.url"), "{stderr}");
+}

@@ -8,3 +8,4 @@ pub(crate) mod audit_head;
 pub(crate) mod audit_tree_node;
 pub(crate) mod change_entry;
 pub(crate) mod grant;
+pub(crate) mod signing_key;

@@ -3,8 +3,10 @@
 //! without binding a port, creating a key or migrating. Prints `OK` and exits 0, or
 //! prints the error naming the key and exits 64.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use clap::Subcommand;
 
 use support_access_seaorm::SeaOrmStore;
 
@@ -13,6 +15,18 @@ use crate::config::{Config, Storage};
 use crate::tokens::KeyError;
 use crate::tokens::key_file;
 use crate::wiring;
+
+/// `config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load and validate everything `serve` would (keys readable, policy compiles,
+    /// storage reachable) without starting; exit 0, or 64 naming the key at fault.
+    Check {
+        /// The config file.
+        #[arg(long, default_value = "config/gateway.toml")]
+        config: PathBuf,
+    },
+}
 
 /// Runs the check; the exit code is 0 or [`EXIT_CONFIG`].
 pub(super) async fn run(path: &Path) -> ExitCode {

@@ -33,19 +33,31 @@ const STAFF_KEY: &str = "staff-idp.key.pem";
 /// The `kid` of the development customer key in `keys/customer.jwks.json`.
 const CUSTOMER_KID: &str = "dev-customer-1";
 
-/// What `dev-token` was asked for.
-#[derive(Debug)]
-pub(super) struct Request<'a> {
-    pub kind: Kind,
-    pub org: Option<&'a str>,
-    pub sub: &'a str,
-    pub ttl: std::time::Duration,
-    pub config: &'a Path,
-    pub keys: Option<&'a Path>,
+/// `dev-token`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// `admin` (management API) or `staff` (exchanged at `POST /token`).
+    kind: Kind,
+    /// The admin's org (admin tokens only).
+    #[arg(long)]
+    org: Option<String>,
+    /// The token's subject: the admin's or staff member's id.
+    #[arg(long)]
+    sub: String,
+    /// How long the token is valid, e.g. `1h`.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    ttl: std::time::Duration,
+    /// The config file whose `[auth.customer]` / `[auth.staff]` must trust the keys.
+    #[arg(long, default_value = "config/gateway.toml")]
+    config: PathBuf,
+    /// The folder of the development private keys (default: `keys/dev-only/` beside
+    /// the config file).
+    #[arg(long)]
+    keys: Option<PathBuf>,
 }
 
 /// Prints the token on stdout, or the reason there is none on stderr (exit 64).
-pub(super) fn run(request: &Request<'_>) -> ExitCode {
+pub(super) fn run(request: &Args) -> ExitCode {
     match mint(request) {
         Ok(token) => {
             println!("{token}");
@@ -58,18 +70,15 @@ pub(super) fn run(request: &Request<'_>) -> ExitCode {
     }
 }
 
-fn mint(request: &Request<'_>) -> Result<String, String> {
-    let config = Config::load(request.config).map_err(|e| e.to_string())?;
-    let keys = request.keys.map_or_else(
-        || {
-            request
-                .config
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join("keys/dev-only")
-        },
-        PathBuf::from,
-    );
+fn mint(request: &Args) -> Result<String, String> {
+    let config = Config::load(&request.config).map_err(|e| e.to_string())?;
+    let keys = request.keys.clone().unwrap_or_else(|| {
+        request
+            .config
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("keys/dev-only")
+    });
     let now = SystemClock.now();
     let iat = now.timestamp();
     let exp = iat.saturating_add(i64::try_from(request.ttl.as_secs()).unwrap_or(3600));
@@ -78,6 +87,7 @@ fn mint(request: &Request<'_>) -> Result<String, String> {
         Kind::Admin => {
             let org = request
                 .org
+                .as_deref()
                 .ok_or("an admin token needs --org (the org it administers)")?;
             let c = &config.auth.customer;
             let mut claims = json!({"iss": c.issuer, "aud": c.audience, "sub": request.sub,

@@ -152,6 +152,7 @@ impl RawSupport {
                 &required("auth.support.signing_key", &self.signing_key)?,
             ),
             token_ttl: positive_duration("auth.support.token_ttl", &self.token_ttl)?,
+            publish_ahead: duration("auth.support.publish_ahead", &self.publish_ahead)?,
         })
     }
 }
