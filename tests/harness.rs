@@ -207,6 +207,8 @@ impl Harness {
                 Arc::new(audit.clone()),
                 Arc::new(audit.clone()),
             )),
+            // The key file's one key, which tests read to sign tokens as the gateway.
+            keys: None,
         };
         let binds = Binds {
             proxy: "127.0.0.1:0".parse().expect("addr"),

@@ -1,6 +1,7 @@
-//! The command line: `serve`, `migrate`, `policy explain`, `audit verify`,
-//! `completions`, `man`. Parsing, config loading and logging set-up live here, at the
-//! binary's edge; everything else takes values.
+//! The command line: `serve`, `migrate`, `config check`, `policy explain`,
+//! `audit verify`, `completions`, `man`. Parsing, config loading and logging set-up
+//! live here, at the binary's edge; everything else takes values. Commands with more
+//! than a few lines live in `cli/` (`check`, `dev_token`, `keys`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -19,6 +20,9 @@ use crate::{Binds, StartError};
 
 mod audit;
 pub use audit::{EXIT_BAD_CHECKPOINT, EXIT_NO_INPUT};
+pub mod check;
+pub mod dev_token;
+pub mod keys;
 
 /// Exit code for a configuration refused at start (sysexits `EX_USAGE`... `EX_CONFIG`-like).
 pub const EXIT_CONFIG: u8 = 64;
@@ -63,6 +67,21 @@ pub enum Command {
         /// The config file.
         #[arg(long, default_value = "config/gateway.toml")]
         config: PathBuf,
+    },
+    /// Check a configuration.
+    Config {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: check::ConfigCommand,
+    },
+    /// Print a customer-admin or staff token signed with the development IdP keys of
+    /// `config/keys/dev-only/` (refused when the config does not trust them).
+    DevToken(dev_token::Args),
+    /// Rotate and list the support signing keys of the shared store.
+    Keys {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: keys::KeysCommand,
     },
     /// Inspect the route policy.
     Policy {
@@ -174,6 +193,14 @@ fn init_logging(config: &Config) {
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(&config).await,
+        Command::Config {
+            command: check::ConfigCommand::Check { config },
+        } => check::run(&config).await,
+        Command::Keys { command } => match command {
+            keys::KeysCommand::Rotate { config } => keys::rotate(&config).await,
+            keys::KeysCommand::List { config } => keys::list(&config).await,
+        },
+        Command::DevToken(args) => dev_token::run(&args),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(
@@ -276,9 +303,10 @@ async fn serve(path: &std::path::Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(StartError::Wiring(e)) => wiring_failure(&e),
-        Err(e) => {
+        Err(e @ StartError::Bind { .. }) => {
+            // The operator's choice of address is at fault: name the key, exit 64.
             eprintln!("support-gateway: {e}");
-            ExitCode::from(EXIT_UNAVAILABLE)
+            ExitCode::from(EXIT_CONFIG)
         }
     }
 }

@@ -172,6 +172,9 @@ pub struct SupportAuth {
     pub signing_key: PathBuf,
     /// Lifetime of a support token (never past the grant's end).
     pub token_ttl: Duration,
+    /// How long a key added by `keys rotate` is published before it signs, so that
+    /// upstream JWKS caches hold it by then.
+    pub publish_ahead: Duration,
 }
 
 /// `[grants]`.

@@ -74,9 +74,11 @@ pub enum StartError {
     /// Configuration, keys, policy or storage.
     #[error(transparent)]
     Wiring(#[from] WiringError),
-    /// A listener could not bind.
-    #[error("cannot listen on {addr}: {source}")]
+    /// A listener could not bind (the address is in use, or not this host's).
+    #[error("{key}: cannot listen on {addr}: {source}")]
     Bind {
+        /// The config key of the address, `listen.proxy` or `listen.ops`.
+        key: &'static str,
         /// The address.
         addr: SocketAddr,
         /// Why.
@@ -148,7 +150,6 @@ async fn wire(
 ) -> Result<(Arc<App>, Option<Arc<dyn GrantChanges>>), StartError> {
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     let policy = Arc::new(wiring::policy(config)?);
-    let signer = wiring::signer(config)?;
     let (customer, staff) = wiring::verifiers(config)?;
     let stores = match &overrides.store {
         Some((grants, audit, tree)) => wiring::Stores {
@@ -156,10 +157,13 @@ async fn wire(
             audit: audit.clone(),
             tree: tree.clone(),
             changes: None,
+            keys: overrides.keys.clone(),
         },
         None => wiring::connect(&config.storage).await?,
     };
     let clock = wiring::clock(overrides);
+    let keys = overrides.keys.as_ref().or(stores.keys.as_ref());
+    let signer = wiring::signer(config, keys, clock.now()).await?;
     let access = wiring::service(config, &stores, clock.clone());
     let key = wiring::audit_key(config)?;
     let verifier = key.verifier();
@@ -183,8 +187,11 @@ async fn wire(
 }
 
 /// A listener on `addr` and the address it got.
-async fn listen(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
-    let bind_error = |source| StartError::Bind { addr, source };
+async fn listen(
+    addr: SocketAddr,
+    key: &'static str,
+) -> Result<(TcpListener, SocketAddr), StartError> {
+    let bind_error = |source| StartError::Bind { key, addr, source };
     let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
     let local = listener.local_addr().map_err(bind_error)?;
     Ok((listener, local))
@@ -202,8 +209,8 @@ pub async fn build_with(
     overrides: Overrides,
 ) -> Result<Running, StartError> {
     let (app, changes) = wire(&config, &overrides).await?;
-    let (proxy_listener, proxy) = listen(binds.proxy).await?;
-    let (ops_listener, ops) = listen(binds.ops).await?;
+    let (proxy_listener, proxy) = listen(binds.proxy, "listen.proxy").await?;
+    let (ops_listener, ops) = listen(binds.ops, "listen.ops").await?;
     let (shutdown, watcher) = watch::channel(false);
     let settings = server::Settings {
         max_header_bytes: config.limits.max_header_bytes,
@@ -230,6 +237,13 @@ pub async fn build_with(
         )),
     ];
     let mut background = sweeper::spawn(&app, config.grants.sweep_interval, changes);
+    if app.signer.is_shared() {
+        let access = app.access.clone();
+        background.push(tokens::keyring::spawn_refresh(
+            app.signer.clone(),
+            move || access.now(),
+        ));
+    }
     background.push(audit_log::spawn(
         app.audit_log.clone(),
         config.audit.checkpoint_interval,

@@ -4,7 +4,7 @@
 //! One file per concern: the callers as extractors (`extract`: [`Admin`](extract),
 //! `Staff`, the JSON body, the request id), what handlers answer (`reply`), one file per
 //! resource (`grant`, `token`, `audit`, `export`, `tlog` for checkpoints and proofs, `meta` for the JWK Set, the OpenAPI
-//! document and the settings), the wire types (`api`) and the admin page (`ui`). Every
+//! document and the settings), the wire types (`api`), the OpenAPI frame and security schemes (`doc`) and the admin page (`ui`). Every
 //! refusal is a [`Refusal`], rendered here by [`Refusal::render`], the rescue the proxy
 //! uses too; no handler builds an error body or matches an error code.
 
@@ -16,7 +16,6 @@ use http::{Request, Response, StatusCode};
 use serde_json::Value;
 use support_access_core::SupportAccess;
 use tower::ServiceExt;
-use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -30,6 +29,7 @@ use crate::tokens::{SupportSigner, Verifier};
 
 pub mod api;
 mod audit;
+mod doc;
 mod export;
 mod extract;
 mod grant;
@@ -86,14 +86,6 @@ pub(crate) fn json(status: StatusCode, value: &Value) -> Response<Body> {
     reply::json(status, value).map(Body::Api)
 }
 
-#[derive(OpenApi)]
-#[openapi(info(
-    title = "Support Access management API",
-    version = "1",
-    description = "Grant, change and revoke the vendor's support access; exchange staff tokens for support tokens; read and export the audit log."
-))]
-struct ApiDoc;
-
 /// The router and its OpenAPI document, built from the same handler list so neither can
 /// miss a route.
 pub(crate) fn router() -> (axum::Router<Mgmt>, utoipa::openapi::OpenApi) {
@@ -103,7 +95,7 @@ pub(crate) fn router() -> (axum::Router<Mgmt>, utoipa::openapi::OpenApi) {
     use meta::*;
     use tlog::*;
     use token::*;
-    OpenApiRouter::<Mgmt>::with_openapi(ApiDoc::openapi())
+    let (router, doc) = OpenApiRouter::<Mgmt>::with_openapi(doc::base())
         .routes(routes!(post_grant, get_grant, patch_grant, delete_grant))
         .routes(routes!(post_token, delete_token))
         .routes(routes!(get_audit))
@@ -115,7 +107,8 @@ pub(crate) fn router() -> (axum::Router<Mgmt>, utoipa::openapi::OpenApi) {
         .routes(routes!(get_jwks))
         .routes(routes!(get_openapi))
         .routes(routes!(get_settings))
-        .split_for_parts()
+        .split_for_parts();
+    (router, doc::finish(doc))
 }
 
 /// The management routes, ready to serve.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use support_access_cache::{CacheConfig, CachedGrantStore, GrantChanges, LocalGrantChanges};
 use support_access_core::grant::GrantBounds;
+use support_access_core::keys::SigningKeyStore;
 use support_access_core::tlog::{AuditTree, Checkpointer, NoteSigner};
 use support_access_core::{AuditLog, Clock, GrantStore, StoreError, SupportAccess};
 use support_access_memory::{InMemoryStore, SystemClock};
@@ -13,6 +14,7 @@ use support_access_seaorm::SeaOrmStore;
 use thiserror::Error;
 
 use crate::config::{Config, Storage};
+use crate::tokens::keyring::KeyringError;
 use crate::tokens::{KeyError, SupportSigner, Verifier, audit_signer, load_keys};
 
 /// Why the gateway could not be put together.
@@ -27,6 +29,15 @@ pub enum WiringError {
     /// The store could not be reached or migrated.
     #[error("storage.url: {0}")]
     Store(StoreError),
+}
+
+impl From<KeyringError> for WiringError {
+    fn from(e: KeyringError) -> Self {
+        match e {
+            KeyringError::Key(e) => Self::Key(e),
+            KeyringError::Store(e) => Self::Store(e),
+        }
+    }
 }
 
 impl WiringError {
@@ -48,6 +59,9 @@ pub struct Overrides {
     /// Grant store, audit log and the audit log's Merkle tree (the same store as the
     /// audit log) (default: from `[storage] url`).
     pub store: Option<StoreOverride>,
+    /// The shared store of the support signing keys (default: the `[storage] url`
+    /// store; none — the key file — with memory storage or a store override).
+    pub keys: Option<Arc<dyn SigningKeyStore>>,
 }
 
 /// The storage of a config, connected and migrated.
@@ -61,6 +75,8 @@ pub struct Stores {
     pub tree: Arc<dyn AuditTree>,
     /// Keeps the PostgreSQL change listener alive.
     pub changes: Option<Arc<dyn GrantChanges>>,
+    /// The signing keys every instance shares (none for memory storage: the key file).
+    pub keys: Option<Arc<dyn SigningKeyStore>>,
 }
 
 /// Connects the configured store and applies migrations.
@@ -73,6 +89,7 @@ pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
                 audit: Arc::new(store.clone()),
                 tree: Arc::new(store),
                 changes: None,
+                keys: None,
             })
         }
         Storage::Sqlite(url) | Storage::Postgres(url) => {
@@ -91,8 +108,9 @@ pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
             Ok(Stores {
                 grants: Arc::new(cached),
                 audit: Arc::new(store.clone()),
-                tree: Arc::new(store),
+                tree: Arc::new(store.clone()),
                 changes: Some(changes),
+                keys: Some(Arc::new(store)),
             })
         }
     }
@@ -120,16 +138,34 @@ pub fn policy(config: &Config) -> Result<Policy, WiringError> {
         .map_err(|e| WiringError::Policy(format!("{}: {e}", path.display())))
 }
 
-/// The support token signer, creating its key on first start.
-pub fn signer(config: &Config) -> Result<SupportSigner, WiringError> {
+/// The support token signer: the keys of the shared key store when there is one (the
+/// key file's key becomes the first on first start), else the key file's one key,
+/// created on first start.
+pub async fn signer(
+    config: &Config,
+    keys: Option<&Arc<dyn SigningKeyStore>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<SupportSigner, WiringError> {
     let support = &config.auth.support;
-    Ok(SupportSigner::load_or_create(
-        &support.signing_key,
-        &support.issuer,
-        &support.audience,
-        support.token_ttl,
-        config.auth.leeway,
-    )?)
+    match keys {
+        Some(store) => Ok(SupportSigner::shared(
+            store.clone(),
+            &support.signing_key,
+            &support.issuer,
+            &support.audience,
+            support.token_ttl,
+            config.auth.leeway,
+            now,
+        )
+        .await?),
+        None => Ok(SupportSigner::load_or_create(
+            &support.signing_key,
+            &support.issuer,
+            &support.audience,
+            support.token_ttl,
+            config.auth.leeway,
+        )?),
+    }
 }
 
 /// The audit key (created on first start) as the note signer of checkpoints.

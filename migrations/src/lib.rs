@@ -31,6 +31,7 @@ mod m20261201_000005_event_error_rewrites;
 mod m20261202_000006_audit_tree;
 mod m20261202_000007_approvals;
 mod m20261202_000008_changes;
+mod m20261202_000009_keys;
 mod m20261202_000010_webhooks;
 
 /// The PostgreSQL `LISTEN`/`NOTIFY` channel on which every committed change of a grant
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_audit_tree::Migration),
             Box::new(m20261202_000007_approvals::Migration),
             Box::new(m20261202_000008_changes::Migration),
+            Box::new(m20261202_000009_keys::Migration),
             Box::new(m20261202_000010_webhooks::Migration),
         ]
     }

@@ -11,6 +11,7 @@ mod child;
 mod export;
 mod faults;
 mod jwt;
+mod keys;
 mod kill9;
 mod lifecycle;
 mod management;

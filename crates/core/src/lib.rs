@@ -8,6 +8,7 @@
 //! - [`grant`]: grants, their lifecycle and the single support seat;
 //! - [`audit`]: audit events, their canonical encoding and SHA-256 chain, queries and cursors;
 //! - [`change`]: what support changed: change entries, their diff, report and revert;
+//! - [`keys`]: the gateway's signing keys, their rotation states and their port;
 //! - [`notify`]: signed webhooks (Standard Webhooks), the SSRF check, retries and the
 //!   [`notify::WebhookOutbox`] port;
 //! - [`restriction`]: the catalogue of the 32 things the support user may not do;
@@ -26,6 +27,7 @@ mod canonical;
 pub mod change;
 pub mod grant;
 pub mod ids;
+pub mod keys;
 pub mod notify;
 pub mod ports;
 pub mod request;

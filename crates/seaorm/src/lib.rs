@@ -4,8 +4,9 @@
 //! [`SeaOrmStore`] implements the [`GrantStore`](support_access_core::GrantStore),
 //! [`AuditLog`](support_access_core::AuditLog),
 //! [`AuditTree`](support_access_core::tlog::AuditTree),
-//! [`ChangeStore`](support_access_core::ChangeStore) and
-//! [`ApprovalStore`](support_access_core::ports::ApprovalStore) and
+//! [`ChangeStore`](support_access_core::ChangeStore),
+//! [`ApprovalStore`](support_access_core::ports::ApprovalStore),
+//! [`SigningKeyStore`](support_access_core::keys::SigningKeyStore) and
 //! [`WebhookOutbox`](support_access_core::notify::WebhookOutbox) ports; the contract suites of
 //! `support-access-contract` prove it on both databases. The database holds the
 //! invariants itself (one open grant per org, one event per `(org, seq)`), so several
@@ -31,6 +32,7 @@ mod entity;
 mod error;
 mod grants;
 mod instant;
+mod keys;
 mod pool;
 mod record_changes;
 mod store;

@@ -155,6 +155,7 @@ struct RawSupport {
     audience: String,
     signing_key: String,
     token_ttl: String,
+    publish_ahead: String,
 }
 
 impl Default for RawSupport {
@@ -164,6 +165,7 @@ impl Default for RawSupport {
             audience: "crm".into(),
             signing_key: "keys/support-signing.pem".into(),
             token_ttl: "15m".into(),
+            publish_ahead: "5m".into(),
         }
     }
 }

@@ -99,6 +99,14 @@ fn bad_values_are_refused_naming_their_key() {
         refused_key("[grants]\nmax_duration = \"1h\""),
         "grants.max_duration"
     );
+    assert_eq!(
+        refused_key("[grants]\nmin_duration = \"2h\""),
+        "grants.min_duration"
+    );
+    assert_eq!(
+        refused_key("[grants]\nmin_duration = \"23h 59m 59s\""),
+        "grants.min_duration"
+    );
     assert_eq!(refused_key("[auth]\nleeway = \"5m\""), "auth.leeway");
     assert_eq!(refused_key("[log]\nformat = \"xml\""), "log.format");
     assert_eq!(

@@ -15,6 +15,7 @@ use crate::refusal::Refusal;
 
 /// Exchange a staff token for a support token (claims the support seat).
 #[utoipa::path(post, path = "/support-access/v1/token", request_body = TokenRequest,
+    security(("support_staff" = [])),
     responses((status = 200, body = TokenAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn post_token(
@@ -42,6 +43,7 @@ pub(super) async fn post_token(
 /// Release the support seat. With a support token (the usual case) the seat of its
 /// grant is released; a staff token names the org in the body.
 #[utoipa::path(delete, path = "/support-access/v1/token", request_body = Option<TokenRequest>,
+    security(("support_staff" = []), ("support_token" = [])),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn delete_token(
     State(m): State<Mgmt>,

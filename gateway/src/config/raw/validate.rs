@@ -152,6 +152,7 @@ impl RawSupport {
                 &required("auth.support.signing_key", &self.signing_key)?,
             ),
             token_ttl: positive_duration("auth.support.token_ttl", &self.token_ttl)?,
+            publish_ahead: duration("auth.support.publish_ahead", &self.publish_ahead)?,
         })
     }
 }
@@ -169,9 +170,16 @@ impl RawAudit {
 }
 
 impl RawGrants {
-    /// The shortest and longest grant, the longest not shorter than the shortest.
+    /// The shortest and longest grant: the shortest at least a day (the product
+    /// promises at least a day of access), the longest not shorter than the shortest.
     fn durations(&self) -> Result<(Duration, Duration), ConfigError> {
         let min_duration = positive_duration("grants.min_duration", &self.min_duration)?;
+        if min_duration < Duration::from_secs(86_400) {
+            return Err(ConfigError::new(
+                "grants.min_duration",
+                "must be at least 1d (a grant opens access for at least a day)",
+            ));
+        }
         let max_duration = duration("grants.max_duration", &self.max_duration)?;
         if max_duration < min_duration {
             return Err(ConfigError::new(
