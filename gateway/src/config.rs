@@ -216,6 +216,8 @@ pub struct Log {
     pub format: LogFormat,
     /// A tracing filter, e.g. `info` or `support_gateway=debug`.
     pub level: String,
+    /// Whether each request writes an access line (target `access`).
+    pub access: bool,
 }
 
 /// The log line format.

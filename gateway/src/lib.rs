@@ -8,6 +8,7 @@
 //! [`build`] starts the real gateway on given addresses and returns them, so tests run
 //! it on `127.0.0.1:0`.
 
+mod access_log;
 pub mod app;
 pub mod audit_log;
 pub mod body;
@@ -168,7 +169,7 @@ async fn wire(
         wiring::checkpointer(config, &stores, clock, key),
         verifier,
     );
-    let app = App::new(
+    let mut app = App::new(
         access,
         signer,
         customer,
@@ -179,6 +180,7 @@ async fn wire(
         config.limits,
         audit_log,
     );
+    app.access_log = config.log.access;
     Ok((Arc::new(app), stores.changes))
 }
 

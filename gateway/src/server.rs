@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::body::Body;
+use crate::body::BoxError;
 use crate::conn::Connection;
 
 /// HTTP settings of a listener.
@@ -32,14 +32,15 @@ pub(crate) struct Settings {
 /// connection is asked to close gracefully (idle ones close at once, busy ones after
 /// their response), and whatever is still open when the grace period is over is
 /// closed. Returns within the grace period of the shutdown, whatever the handlers do.
-pub(crate) async fn serve<H, F>(
+pub(crate) async fn serve<H, F, B>(
     listener: TcpListener,
     settings: Settings,
     mut shutdown: watch::Receiver<bool>,
     handler: H,
 ) where
     H: Fn(Request<Incoming>, Connection) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response<Body>> + Send + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes, Error = BoxError> + Send + 'static,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder

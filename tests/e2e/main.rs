@@ -14,6 +14,7 @@ mod kill9;
 mod lifecycle;
 mod management;
 mod ordinary;
+mod request_ids;
 mod restrictions;
 mod revocation;
 mod sqlite_faults;

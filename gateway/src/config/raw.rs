@@ -227,6 +227,7 @@ impl Default for RawLimits {
 struct RawLog {
     format: String,
     level: String,
+    access: bool,
 }
 
 impl Default for RawLog {
@@ -234,6 +235,7 @@ impl Default for RawLog {
         Self {
             format: "text".into(),
             level: "info".into(),
+            access: true,
         }
     }
 }

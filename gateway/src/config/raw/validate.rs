@@ -38,6 +38,7 @@ impl File {
             log: Log {
                 format,
                 level: self.log.level,
+                access: self.log.access,
             },
             audit: self.audit.validate(base)?,
         })
