@@ -56,7 +56,6 @@ impl App {
         request_id: &str,
         started: Instant,
     ) -> Response<Body> {
-        let peer = connection.peer();
         // A form-encoded body may carry `access_token` or `_method`: read it (bounded)
         // before identifying, so that discovery sees what the upstream will.
         let (parts, incoming) = request.into_parts();
@@ -113,7 +112,8 @@ impl App {
                 Box::pin(management).await
             }
             Ok(Identity::Ordinary) => {
-                crate::ordinary::forward(self, request, peer, form, request_id, started).await
+                crate::ordinary::forward(self, request, &connection, form, request_id, started)
+                    .await
             }
         }
     }

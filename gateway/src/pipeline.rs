@@ -151,6 +151,7 @@ async fn steps(
         &grant,
         &ctx.record.facts,
         connection.peer(),
+        connection.is_tls(),
     );
     let request = Request::from_parts(parts, body);
     let forwarded = crate::inflight::forward(app, watch, request, &target.forward_target()).await;

@@ -20,3 +20,4 @@ mod revocation;
 mod sqlite_faults;
 mod support;
 mod tlog;
+mod tls;
