@@ -67,19 +67,33 @@ pub struct Audit {
 }
 
 /// `[listen]`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Listen {
     /// The proxy (and management API) listener.
     pub proxy: SocketAddr,
     /// `/healthz`, `/readyz`, `/metrics`.
     pub ops: SocketAddr,
+    /// `[listen.tls]`: the proxy listener serves TLS (HTTP/1.1 and h2 by ALPN).
+    pub tls: Option<ListenTls>,
+}
+
+/// `[listen.tls]`: PEM files, re-read on `SIGHUP`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenTls {
+    /// The certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
 }
 
 /// `[upstream]`.
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    /// The CRM's base URL (`http://host:port`).
+    /// The CRM's base URL (`http://host:port` or `https://host`).
     pub url: http::Uri,
+    /// Extra PEM root certificates for an `https://` upstream, beside the platform's
+    /// and the webpki roots.
+    pub ca_file: Option<PathBuf>,
     /// How long to wait for a TCP connection to the upstream (`502` after).
     pub connect_timeout: Duration,
     /// How long to wait for the upstream's response head (`504` after).
@@ -219,6 +233,8 @@ pub struct Log {
     pub format: LogFormat,
     /// A tracing filter, e.g. `info` or `support_gateway=debug`.
     pub level: String,
+    /// Whether each request writes an access line (target `access`).
+    pub access: bool,
 }
 
 /// The log line format.

@@ -8,6 +8,7 @@
 //! [`build`] starts the real gateway on given addresses and returns them, so tests run
 //! it on `127.0.0.1:0`.
 
+mod access_log;
 pub mod app;
 pub mod audit_log;
 pub mod body;
@@ -33,6 +34,7 @@ mod store_call;
 pub mod support_users;
 mod sweeper;
 mod target;
+pub mod tls;
 pub mod tokens;
 pub mod upstream;
 pub mod wiring;
@@ -100,12 +102,19 @@ pub struct Running {
     /// The expiry sweep, the live recheck and the checkpointer: they keep working while the listeners
     /// drain, and are cancelled once they have (at the latest at the deadline).
     background: Vec<JoinHandle<()>>,
+    /// `[listen.tls]`, re-read on `SIGHUP`.
+    tls: Option<Arc<tls::ListenerTls>>,
 }
 
 impl Running {
     /// The shared state (metrics, service), for tests and embedding.
     pub fn app(&self) -> &Arc<App> {
         &self.app
+    }
+
+    /// The proxy listener's TLS (`[listen.tls]`), to reload it or count its reloads.
+    pub fn tls(&self) -> Option<&Arc<tls::ListenerTls>> {
+        self.tls.as_ref()
     }
 
     /// Stops accepting, lets in-flight requests finish (with their `request.completed`
@@ -149,6 +158,8 @@ async fn wire(
     overrides: &Overrides,
 ) -> Result<(Arc<App>, Option<Arc<dyn GrantChanges>>), StartError> {
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    // rustls's one provider, for anything that asks for the process default.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let policy = Arc::new(wiring::policy(config)?);
     let (customer, staff) = wiring::verifiers(config)?;
     let stores = match &overrides.store {
@@ -172,17 +183,18 @@ async fn wire(
         wiring::checkpointer(config, &stores, clock, key),
         verifier,
     );
-    let app = App::new(
+    let mut app = App::new(
         access,
         signer,
         customer,
         staff,
         policy,
-        upstream::Upstream::new(&config.upstream),
+        upstream::Upstream::new(&config.upstream).map_err(WiringError::from)?,
         config.auth.clone(),
         config.limits,
         audit_log,
     );
+    app.access_log = config.log.access;
     Ok((Arc::new(app), stores.changes))
 }
 
@@ -209,6 +221,26 @@ pub async fn build_with(
     overrides: Overrides,
 ) -> Result<Running, StartError> {
     let (app, changes) = wire(&config, &overrides).await?;
+    let tls = match &config.listen.tls {
+        Some(files) => Some(Arc::new(
+            tls::ListenerTls::load(files).map_err(WiringError::from)?,
+        )),
+        None => None,
+    };
+    #[cfg(unix)]
+    let hangups = match &tls {
+        Some(_) => Some(
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map_err(
+                |e| {
+                    WiringError::from(tokens::KeyError {
+                        key: "listen.tls".into(),
+                        message: format!("cannot watch for SIGHUP: {e}"),
+                    })
+                },
+            )?,
+        ),
+        None => None,
+    };
     let (proxy_listener, proxy) = listen(binds.proxy, "listen.proxy").await?;
     let (ops_listener, ops) = listen(binds.ops, "listen.ops").await?;
     let (shutdown, watcher) = watch::channel(false);
@@ -222,12 +254,14 @@ pub async fn build_with(
     let servers = vec![
         tokio::spawn(server::serve(
             proxy_listener,
+            tls.clone(),
             settings,
             watcher.clone(),
             move |request, connection| proxy_app.clone().handle(request, connection),
         )),
         tokio::spawn(server::serve(
             ops_listener,
+            None,
             settings,
             watcher,
             move |request, _connection| {
@@ -248,7 +282,11 @@ pub async fn build_with(
         app.audit_log.clone(),
         config.audit.checkpoint_interval,
     ));
-    tracing::info!(%proxy, %ops, "support gateway listening");
+    #[cfg(unix)]
+    if let (Some(tls), Some(hangups)) = (&tls, hangups) {
+        background.push(tokio::spawn(tls::reload_on_sighup(tls.clone(), hangups)));
+    }
+    tracing::info!(%proxy, %ops, tls = tls.is_some(), "support gateway listening");
     Ok(Running {
         proxy,
         ops,
@@ -256,5 +294,6 @@ pub async fn build_with(
         shutdown,
         servers,
         background,
+        tls,
     })
 }

@@ -146,14 +146,19 @@ pub(crate) async fn handle(
         return response;
     }
     let mut request = request.map(axum::body::Body::new);
+    let caller = extract::CallerSlot::default();
     request
         .extensions_mut()
         .insert(RequestId(request_id.to_owned()));
+    request.extensions_mut().insert(caller.clone());
     let response = match management.router.clone().oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
     };
-    let response = rescue(response, request_id);
+    let mut response = rescue(response, request_id);
+    if let Some(caller) = caller.get() {
+        response.extensions_mut().insert(caller.clone());
+    }
     let outcome = if response.status().is_success() {
         Outcome::answered
     } else {

@@ -19,6 +19,7 @@ use support_access_core::service::{Refusal as AccessRefusal, SupportTokenFacts};
 use support_access_core::{Grant, RequestLine, RequestOutcome, RequestRecord, StoreError};
 use support_access_policy::SupportContext;
 
+use crate::access_log::{SupportFacts, Unverified};
 use crate::body::Body;
 use crate::conn::Connection;
 use crate::live::Watch;
@@ -73,7 +74,11 @@ pub(crate) async fn support(
     let shape = app.shape_for(request.uri().path());
     let facts = match check::verify(&app.signer, &token, now) {
         Ok(facts) => facts,
-        Err(refusal) => return refuse_unaudited(app, refusal, shape, request_id, started),
+        Err(refusal) => {
+            let mut response = refuse_unaudited(app, refusal, shape, request_id, started);
+            response.extensions_mut().insert(Unverified);
+            return response;
+        }
     };
     let line = request_line(&request, connection.peer(), request_id);
     let mut ctx = Ctx {
@@ -85,7 +90,8 @@ pub(crate) async fn support(
     };
     // Watched from before the grant is read: an end of access after this is seen.
     let watch = app.live.watch(&ctx.record.facts);
-    match steps(&mut ctx, request, connection, form.as_deref(), &watch).await {
+    let who = SupportFacts::of(&ctx.record.facts);
+    let mut response = match steps(&mut ctx, request, connection, form.as_deref(), &watch).await {
         Ok(response) => response,
         Err(Stop::Blocked(refusal)) => ctx.block(refusal).await,
         Err(Stop::Unaudited(refusal)) => ctx.refuse_unaudited(refusal),
@@ -93,7 +99,9 @@ pub(crate) async fn support(
             app.finish(Class::support, Outcome::answered, started);
             response
         }
-    }
+    };
+    response.extensions_mut().insert(who);
+    response
 }
 
 /// SPEC §3 in order, once the token verified.
@@ -114,7 +122,7 @@ async fn steps(
     ctx.record.line.path = target.path().to_owned();
     ctx.shape = app.shape_for(target.path());
     if check::releases_own_seat(request.method(), &target) {
-        return Err(release_own_seat(app, &ctx.record.facts).await?);
+        return Err(release_own_seat(app, &ctx.record.facts, ctx.request_id).await?);
     }
     let decision = check::decide(&app.policy, request.method(), &target)?;
     ctx.record.rule = decision.rule.as_ref().map(|rule| rule.to_string());
@@ -143,6 +151,7 @@ async fn steps(
         &grant,
         &ctx.record.facts,
         connection.peer(),
+        connection.is_tls(),
     );
     let request = Request::from_parts(parts, body);
     let forwarded = crate::inflight::forward(app, watch, request, &target.forward_target()).await;
@@ -185,9 +194,14 @@ async fn authorise(
 }
 
 /// The one management call a support token may make: releasing its own seat (`204`).
-async fn release_own_seat(app: &App, facts: &SupportTokenFacts) -> Result<Stop, Refusal> {
+async fn release_own_seat(
+    app: &App,
+    facts: &SupportTokenFacts,
+    request_id: &str,
+) -> Result<Stop, Refusal> {
     let limit = app.limits.store_timeout;
-    let (access, live, metrics) = (&app.access, &app.live, &app.metrics);
+    let access = app.access.for_request(request_id);
+    let (access, live, metrics) = (&access, &app.live, &app.metrics);
     crate::seat::release(access, live, metrics, limit, &facts.org, &facts.actor).await?;
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;

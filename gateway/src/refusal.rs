@@ -190,6 +190,7 @@ fn upstream_message(failure: &UpstreamFailure) -> &'static str {
         UpstreamFailure::Unreachable => "the CRM could not be reached",
         UpstreamFailure::Broken => "the connection to the CRM failed",
         UpstreamFailure::Timeout => "the CRM did not answer in time",
+        UpstreamFailure::Tls => "the CRM's TLS certificate was refused",
     }
 }
 
@@ -269,6 +270,7 @@ impl Refusal {
             Self::Upstream(UpstreamFailure::Unreachable) => "upstream_unreachable",
             Self::Upstream(UpstreamFailure::Broken) => "upstream_error",
             Self::Upstream(UpstreamFailure::Timeout) => "upstream_timeout",
+            Self::Upstream(UpstreamFailure::Tls) => "upstream_tls",
             Self::MalformedJson(_) => "malformed_json",
             Self::Invalid { code, .. } => code,
             Self::EndDate(e) => e.code(),

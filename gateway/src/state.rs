@@ -35,6 +35,8 @@ pub struct App {
     pub(crate) live: Arc<crate::live::LiveGrants>,
     pub(crate) request_ids: RequestIds,
     pub(crate) audit_log: AuditLogService,
+    /// `log.access`: whether each request writes an access line.
+    pub(crate) access_log: bool,
 }
 
 impl App {
@@ -79,6 +81,7 @@ impl App {
             live,
             request_ids: RequestIds::new(),
             audit_log,
+            access_log: true,
         }
     }
 

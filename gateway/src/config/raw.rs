@@ -23,6 +23,7 @@ pub(super) struct File {
 struct RawListen {
     proxy: String,
     ops: String,
+    tls: Option<RawListenTls>,
 }
 
 impl Default for RawListen {
@@ -30,8 +31,16 @@ impl Default for RawListen {
         Self {
             proxy: "127.0.0.1:8080".into(),
             ops: "127.0.0.1:9090".into(),
+            tls: None,
         }
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawListenTls {
+    cert_file: String,
+    key_file: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,6 +51,7 @@ struct RawUpstream {
     request_timeout: String,
     max_idle_connections: usize,
     idle_timeout: String,
+    ca_file: String,
 }
 
 impl Default for RawUpstream {
@@ -52,6 +62,7 @@ impl Default for RawUpstream {
             request_timeout: "30s".into(),
             max_idle_connections: 256,
             idle_timeout: "90s".into(),
+            ca_file: String::new(),
         }
     }
 }
@@ -229,6 +240,7 @@ impl Default for RawLimits {
 struct RawLog {
     format: String,
     level: String,
+    access: bool,
 }
 
 impl Default for RawLog {
@@ -236,6 +248,7 @@ impl Default for RawLog {
         Self {
             format: "text".into(),
             level: "info".into(),
+            access: true,
         }
     }
 }

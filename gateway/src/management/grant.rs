@@ -8,7 +8,7 @@ use support_access_core::{EndDateError, GrantBounds, GrantStatus};
 
 use super::Mgmt;
 use super::api::{ErrorBody, GrantBody, GrantChange, GrantCreate};
-use super::extract::{Admin, JsonBody};
+use super::extract::{Admin, JsonBody, RequestId};
 use super::reply::{Reply, bounded_text, invalid, json, parse_time};
 use crate::live::Ended;
 use crate::metrics::StoreOp;
@@ -21,11 +21,13 @@ use crate::refusal::Refusal;
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn post_grant(
     State(m): State<Mgmt>,
+    RequestId(request_id): RequestId,
     admin: Admin,
     JsonBody(body): JsonBody<GrantCreate>,
 ) -> Reply {
     let request = grant_request(body, m.access.bounds())?;
-    let granted = m.access.grant(&admin.org, &admin.sub, request);
+    let access = m.access.for_request(&request_id);
+    let granted = access.grant(&admin.org, &admin.sub, request);
     let grant = m.call(StoreOp::lifecycle, granted).await?;
     m.refresh_support_users().await;
     Ok(json(
@@ -87,11 +89,13 @@ pub(super) async fn get_grant(State(m): State<Mgmt>, admin: Admin) -> Reply {
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn patch_grant(
     State(m): State<Mgmt>,
+    RequestId(request_id): RequestId,
     admin: Admin,
     JsonBody(body): JsonBody<GrantChange>,
 ) -> Reply {
     let end = grant_end(body.expires_at, body.days, m.access.bounds())?;
-    let changed = m.access.change_end_to(&admin.org, &admin.sub, end);
+    let access = m.access.for_request(&request_id);
+    let changed = access.change_end_to(&admin.org, &admin.sub, end);
     let grant = m.call(StoreOp::lifecycle, changed).await?;
     Ok(json(
         StatusCode::OK,
@@ -103,11 +107,16 @@ pub(super) async fn patch_grant(
 #[utoipa::path(delete, path = "/support-access/v1/grant",
     security(("customer_admin" = [])),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub(super) async fn delete_grant(State(m): State<Mgmt>, admin: Admin) -> Reply {
+pub(super) async fn delete_grant(
+    State(m): State<Mgmt>,
+    RequestId(request_id): RequestId,
+    admin: Admin,
+) -> Reply {
     // Answered 204 only once the revoke and its event are durable; a 503 (a store that
     // failed or did not answer in time) changed nothing, unless the commit was already
     // under way when the time was up.
-    let revoke = m.access.revoke(&admin.org, &admin.sub);
+    let access = m.access.for_request(&request_id);
+    let revoke = access.revoke(&admin.org, &admin.sub);
     let revoked = m.call(StoreOp::lifecycle, revoke).await?;
     m.live.end(revoked.id, Ended::Revoked);
     m.refresh_support_users().await;

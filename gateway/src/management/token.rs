@@ -8,7 +8,7 @@ use support_access_core::ids::OrgId;
 
 use super::Mgmt;
 use super::api::{self, ErrorBody, TokenAnswer, TokenRequest};
-use super::extract::{JsonBody, Staff};
+use super::extract::{JsonBody, RequestId, Staff};
 use super::reply::{Reply, json};
 use crate::metrics::StoreOp;
 use crate::refusal::Refusal;
@@ -20,11 +20,13 @@ use crate::refusal::Refusal;
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn post_token(
     State(m): State<Mgmt>,
+    RequestId(request_id): RequestId,
     staff: Staff,
     JsonBody(body): JsonBody<TokenRequest>,
 ) -> Reply {
     let org = OrgId::new(body.org);
-    let claimed = m.access.claim_seat(&org, &staff.sub);
+    let access = m.access.for_request(&request_id);
+    let claimed = access.claim_seat(&org, &staff.sub);
     let grant = m.call(StoreOp::lifecycle, claimed).await?;
     let (token, expires_at) = m
         .signer
@@ -47,11 +49,13 @@ pub(super) async fn post_token(
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn delete_token(
     State(m): State<Mgmt>,
+    RequestId(request_id): RequestId,
     staff: Staff,
     JsonBody(body): JsonBody<TokenRequest>,
 ) -> Reply {
     let org = OrgId::new(body.org);
-    let (access, live, metrics) = (&m.access, &m.live, &m.metrics);
+    let access = m.access.for_request(&request_id);
+    let (access, live, metrics) = (&access, &m.live, &m.metrics);
     crate::seat::release(access, live, metrics, m.store_timeout, &org, &staff.sub).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

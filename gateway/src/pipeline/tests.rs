@@ -179,7 +179,7 @@ fn identity_headers_replace_forged_ones() {
     let mut headers = HeaderMap::new();
     headers.insert("x_support_access_user", HeaderValue::from_static("forged"));
     let peer = "192.0.2.1:4000".parse().unwrap();
-    identity_headers(&mut headers, &grant, &record.facts, peer);
+    identity_headers(&mut headers, &grant, &record.facts, peer, false);
     assert_eq!(
         headers["x-support-access-user"],
         grant.support_user.to_string().as_str()

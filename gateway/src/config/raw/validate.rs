@@ -19,8 +19,8 @@ impl File {
         let format = log_format(&self.log.format)?;
         self.limits.check_sizes()?;
         Ok(Config {
-            listen: self.listen.validate()?,
-            upstream: self.upstream.validate(upstream_url)?,
+            listen: self.listen.validate(base)?,
+            upstream: self.upstream.validate(base, upstream_url)?,
             storage: storage(base, &self.storage.url)?,
             auth: self.auth.validate(base, leeway)?,
             grants: Grants {
@@ -38,6 +38,7 @@ impl File {
             log: Log {
                 format,
                 level: self.log.level,
+                access: self.log.access,
             },
             audit: self.audit.validate(base)?,
         })
@@ -48,10 +49,10 @@ fn upstream_url(text: &str) -> Result<http::Uri, ConfigError> {
     let url: http::Uri = text
         .parse()
         .map_err(|_| ConfigError::new("upstream.url", format!("`{text}` is not a URL")))?;
-    if url.scheme_str() != Some("http") || url.host().is_none() {
+    if !matches!(url.scheme_str(), Some("http" | "https")) || url.host().is_none() {
         return Err(ConfigError::new(
             "upstream.url",
-            format!("`{text}` must be an http:// URL with a host"),
+            format!("`{text}` must be an http:// or https:// URL with a host"),
         ));
     }
     Ok(url)
@@ -69,18 +70,37 @@ fn log_format(text: &str) -> Result<LogFormat, ConfigError> {
 }
 
 impl RawListen {
-    fn validate(&self) -> Result<Listen, ConfigError> {
+    fn validate(&self, base: &Path) -> Result<Listen, ConfigError> {
+        let tls = match &self.tls {
+            None => None,
+            Some(tls) => Some(ListenTls {
+                cert_file: path(base, &required("listen.tls.cert_file", &tls.cert_file)?),
+                key_file: path(base, &required("listen.tls.key_file", &tls.key_file)?),
+            }),
+        };
         Ok(Listen {
             proxy: addr("listen.proxy", &self.proxy)?,
             ops: addr("listen.ops", &self.ops)?,
+            tls,
         })
     }
 }
 
 impl RawUpstream {
-    fn validate(&self, url: http::Uri) -> Result<Upstream, ConfigError> {
+    fn validate(&self, base: &Path, url: http::Uri) -> Result<Upstream, ConfigError> {
+        let ca_file = match self.ca_file.trim() {
+            "" => None,
+            _ if url.scheme_str() != Some("https") => {
+                return Err(ConfigError::new(
+                    "upstream.ca_file",
+                    "is for an https:// upstream.url only",
+                ));
+            }
+            file => Some(path(base, file)),
+        };
         Ok(Upstream {
             url,
+            ca_file,
             connect_timeout: positive_duration("upstream.connect_timeout", &self.connect_timeout)?,
             request_timeout: positive_duration("upstream.request_timeout", &self.request_timeout)?,
             max_idle_connections: self.max_idle_connections,
