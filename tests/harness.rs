@@ -150,6 +150,7 @@ impl Harness {
                 Arc::new(store.clone()),
                 Arc::new(audit.clone()),
                 Arc::new(audit.clone()),
+                Arc::new(store.clone()),
             )),
         };
         let binds = Binds {

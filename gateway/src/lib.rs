@@ -151,16 +151,18 @@ async fn wire(
     let signer = wiring::signer(config)?;
     let (customer, staff) = wiring::verifiers(config)?;
     let stores = match &overrides.store {
-        Some((grants, audit, tree)) => wiring::Stores {
+        Some((grants, audit, tree, approvals)) => wiring::Stores {
             grants: grants.clone(),
             audit: audit.clone(),
             tree: tree.clone(),
+            approvals: approvals.clone(),
             changes: None,
         },
         None => wiring::connect(&config.storage).await?,
     };
     let clock = wiring::clock(overrides);
     let access = wiring::service(config, &stores, clock.clone());
+    let approvals = wiring::approvals(config, &stores, clock.clone());
     let key = wiring::audit_key(config)?;
     let verifier = key.verifier();
     let audit_log = audit_log::AuditLogService::new(
@@ -178,6 +180,7 @@ async fn wire(
         config.auth.clone(),
         config.limits,
         audit_log,
+        approvals,
     );
     Ok((Arc::new(app), stores.changes))
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use support_access_core::SupportAccess;
+use support_access_core::approval::service::Approvals;
 use support_access_policy::{Policy, RefusalShape};
 
 use crate::audit_log::AuditLogService;
@@ -35,6 +36,8 @@ pub struct App {
     pub(crate) live: Arc<crate::live::LiveGrants>,
     pub(crate) request_ids: RequestIds,
     pub(crate) audit_log: AuditLogService,
+    /// One-request approvals (SPEC §10).
+    pub(crate) approvals: Approvals,
 }
 
 impl App {
@@ -49,6 +52,7 @@ impl App {
         auth: config::Auth,
         limits: config::Limits,
         audit_log: AuditLogService,
+        approvals: Approvals,
     ) -> Self {
         let support_users = Arc::new(SupportUsers::default());
         let metrics = Arc::new(Metrics::default());
@@ -64,6 +68,7 @@ impl App {
             openapi: Arc::new(crate::management::openapi_json()),
             metrics: metrics.clone(),
             audit_log: audit_log.clone(),
+            approvals: approvals.clone(),
             store_timeout: limits.store_timeout,
         });
         Self {
@@ -79,6 +84,7 @@ impl App {
             live,
             request_ids: RequestIds::new(),
             audit_log,
+            approvals,
         }
     }
 

@@ -49,7 +49,7 @@ pub(super) async fn delete_token(
     JsonBody(body): JsonBody<TokenRequest>,
 ) -> Reply {
     let org = OrgId::new(body.org);
-    let (access, live, metrics) = (&m.access, &m.live, &m.metrics);
+    let (access, live, metrics) = ((&m.access, &m.approvals), &m.live, &m.metrics);
     crate::seat::release(access, live, metrics, m.store_timeout, &org, &staff.sub).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::super::*;
 use super::{
-    File, RawAudit, RawAuth, RawCustomer, RawGrants, RawKey, RawLimits, RawListen, RawStaff,
-    RawSupport, RawUpstream,
+    File, RawApprovals, RawAudit, RawAuth, RawCustomer, RawGrants, RawKey, RawLimits, RawListen,
+    RawStaff, RawSupport, RawUpstream,
 };
 
 impl File {
@@ -40,6 +40,7 @@ impl File {
                 level: self.log.level,
             },
             audit: self.audit.validate(base)?,
+            approvals: self.approvals.validate()?,
         })
     }
 }
@@ -152,6 +153,15 @@ impl RawSupport {
                 &required("auth.support.signing_key", &self.signing_key)?,
             ),
             token_ttl: positive_duration("auth.support.token_ttl", &self.token_ttl)?,
+        })
+    }
+}
+
+impl RawApprovals {
+    fn validate(&self) -> Result<Approvals, ConfigError> {
+        Ok(Approvals {
+            pending_ttl: positive_duration("approvals.pending_ttl", &self.pending_ttl)?,
+            ttl: positive_duration("approvals.ttl", &self.ttl)?,
         })
     }
 }
