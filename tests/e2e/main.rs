@@ -6,6 +6,7 @@
 mod approval;
 mod attacks;
 mod browser;
+mod browser_approvals;
 mod bypass;
 mod child;
 mod export;
