@@ -206,6 +206,7 @@ impl Harness {
                 Arc::new(store.clone()),
                 Arc::new(audit.clone()),
                 Arc::new(audit.clone()),
+                Arc::new(store.clone()),
             )),
             // The key file's one key, which tests read to sign tokens as the gateway.
             keys: None,

@@ -163,10 +163,11 @@ async fn wire(
     let policy = Arc::new(wiring::policy(config)?);
     let (customer, staff) = wiring::verifiers(config)?;
     let stores = match &overrides.store {
-        Some((grants, audit, tree)) => wiring::Stores {
+        Some((grants, audit, tree, approvals)) => wiring::Stores {
             grants: grants.clone(),
             audit: audit.clone(),
             tree: tree.clone(),
+            approvals: approvals.clone(),
             changes: None,
             keys: overrides.keys.clone(),
         },
@@ -176,6 +177,7 @@ async fn wire(
     let keys = overrides.keys.as_ref().or(stores.keys.as_ref());
     let signer = wiring::signer(config, keys, clock.now()).await?;
     let access = wiring::service(config, &stores, clock.clone());
+    let approvals = wiring::approvals(config, &stores, clock.clone());
     let key = wiring::audit_key(config)?;
     let verifier = key.verifier();
     let audit_log = audit_log::AuditLogService::new(
@@ -193,6 +195,7 @@ async fn wire(
         config.auth.clone(),
         config.limits,
         audit_log,
+        approvals,
     );
     app.access_log = config.log.access;
     Ok((Arc::new(app), stores.changes))

@@ -3,7 +3,7 @@
 //!
 //! One file per concern: the callers as extractors (`extract`: [`Admin`](extract),
 //! `Staff`, the JSON body, the request id), what handlers answer (`reply`), one file per
-//! resource (`grant`, `token`, `audit`, `export`, `tlog` for checkpoints and proofs, `meta` for the JWK Set, the OpenAPI
+//! resource (`grant`, `token`, `audit`, `approval`, `export`, `tlog` for checkpoints and proofs, `meta` for the JWK Set, the OpenAPI
 //! document and the settings), the wire types (`api`), the OpenAPI frame and security schemes (`doc`) and the admin page (`ui`). Every
 //! refusal is a [`Refusal`], rendered here by [`Refusal::render`], the rescue the proxy
 //! uses too; no handler builds an error body or matches an error code.
@@ -28,6 +28,7 @@ use crate::support_users::SupportUsers;
 use crate::tokens::{SupportSigner, Verifier};
 
 pub mod api;
+mod approval;
 mod audit;
 mod doc;
 mod export;
@@ -59,6 +60,8 @@ pub(crate) struct Mgmt {
     pub metrics: Arc<Metrics>,
     /// Checkpoints, proofs and the verifier key of the audit log.
     pub audit_log: crate::audit_log::AuditLogService,
+    /// One-request approvals (SPEC §10).
+    pub approvals: support_access_core::approval::service::Approvals,
     /// Bounds every store call (`limits.store_timeout`): `503` after it.
     pub store_timeout: std::time::Duration,
 }
@@ -89,6 +92,7 @@ pub(crate) fn json(status: StatusCode, value: &Value) -> Response<Body> {
 /// The router and its OpenAPI document, built from the same handler list so neither can
 /// miss a route.
 pub(crate) fn router() -> (axum::Router<Mgmt>, utoipa::openapi::OpenApi) {
+    use approval::*;
     use audit::*;
     use export::*;
     use grant::*;
@@ -99,6 +103,10 @@ pub(crate) fn router() -> (axum::Router<Mgmt>, utoipa::openapi::OpenApi) {
         .routes(routes!(post_grant, get_grant, patch_grant, delete_grant))
         .routes(routes!(post_token, delete_token))
         .routes(routes!(get_audit))
+        .routes(routes!(get_approvals))
+        .routes(routes!(get_approval))
+        .routes(routes!(post_approve))
+        .routes(routes!(post_deny))
         .routes(routes!(get_audit_export))
         .routes(routes!(get_checkpoint))
         .routes(routes!(get_verifier_key))

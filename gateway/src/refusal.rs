@@ -14,6 +14,7 @@ use std::sync::Arc;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
 use serde_json::{Map, Value, json};
+use support_access_core::approval::{ApprovalStatus, Unusable};
 use support_access_core::service::Refusal as AccessRefusal;
 use support_access_core::tlog::{CheckpointerError, TreeReadError};
 use support_access_core::{EndDateError, StoreError};
@@ -23,7 +24,10 @@ use crate::body::Body;
 use crate::tokens::TokenError;
 use crate::upstream::UpstreamFailure;
 
+mod approval;
 mod convert;
+
+pub use approval::Offer;
 
 /// The JSON shape of a refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +123,25 @@ pub enum Refusal {
     /// The body did not arrive within `limits.body_read_timeout` (`408`).
     #[error("the request body did not arrive in time")]
     BodyReadTimeout,
+    /// A refusal that comes with a pending approval of this very request (SPEC §10):
+    /// the refusal's own status and code, and `approval` in the body.
+    #[error("{refusal}")]
+    Offered {
+        /// What refused the request.
+        refusal: Box<Refusal>,
+        /// The approval the customer may grant.
+        approval: Offer,
+    },
+    /// A `Support-Approval` that cannot be used for this request (`403`); the reason
+    /// is for logs, the client learns only that it is invalid.
+    #[error("the approval in Support-Approval cannot be used for this request")]
+    ApprovalInvalid(Unusable),
+    /// No such approval in the admin's org (`404`).
+    #[error("no such approval")]
+    ApprovalNotFound,
+    /// The approval is no longer pending (`409`).
+    #[error("the approval is no longer pending (it is {0})")]
+    ApprovalNotPending(ApprovalStatus),
     /// The CRM gave no response (`502`/`504`).
     #[error("{}", upstream_message(.0))]
     Upstream(UpstreamFailure),
@@ -216,17 +239,22 @@ impl Refusal {
             | Self::NotSupportStaff(_)
             | Self::WrongTokenKind(_)
             | Self::Settings
+            | Self::ApprovalInvalid(_)
             | Self::Denied { .. } => StatusCode::FORBIDDEN,
+            Self::Offered { refusal, .. } => refusal.status(),
             Self::Body(refused) => match refused.kind {
                 RefusalKind::BadRequest => StatusCode::BAD_REQUEST,
                 RefusalKind::Forbidden => StatusCode::FORBIDDEN,
             },
-            Self::NoActiveGrant | Self::NoGrant | Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NoActiveGrant | Self::NoGrant | Self::NotFound(_) | Self::ApprovalNotFound => {
+                StatusCode::NOT_FOUND
+            }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BodyReadTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::GrantAlreadyActive | Self::SeatTaken | Self::NotSeatHolder => {
-                StatusCode::CONFLICT
-            }
+            Self::GrantAlreadyActive
+            | Self::SeatTaken
+            | Self::NotSeatHolder
+            | Self::ApprovalNotPending(_) => StatusCode::CONFLICT,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::EndDate(_) | Self::AuditTree(TreeReadError::BeyondLog { .. }) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -264,6 +292,10 @@ impl Refusal {
             Self::Settings => "restricted",
             Self::Denied { code, .. } => code,
             Self::Body(refused) => refused.code,
+            Self::Offered { refusal, .. } => refusal.code(),
+            Self::ApprovalInvalid(_) => "approval_invalid",
+            Self::ApprovalNotFound => "approval_not_found",
+            Self::ApprovalNotPending(_) => "approval_not_pending",
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::BodyUnreadable => "body_unreadable",
             Self::BodyReadTimeout => "body_read_timeout",
@@ -294,6 +326,7 @@ impl Refusal {
             Self::Settings => Some(Cow::Borrowed("support-access-settings")),
             Self::Denied { rule, .. } => rule.as_deref().map(Cow::Borrowed),
             Self::Body(refused) => refused.rule.as_deref().map(Cow::Borrowed),
+            Self::Offered { refusal, .. } => refusal.rule(),
             _ => None,
         }
     }
@@ -308,6 +341,7 @@ impl Refusal {
                 ..
             } => *restriction,
             Self::Body(refused) if refused.rule.is_some() => refused.restriction,
+            Self::Offered { refusal, .. } => refusal.restriction(),
             _ => None,
         }
     }
@@ -337,6 +371,9 @@ impl Refusal {
             details.insert("rule".into(), json!(rule));
         }
         details.insert("request_id".into(), json!(request_id));
+        if let Self::Offered { approval, .. } = self {
+            details.insert("approval".into(), approval.json());
+        }
         match shape {
             Shape::Generic => {
                 let mut body = details;

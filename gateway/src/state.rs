@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use support_access_core::SupportAccess;
+use support_access_core::approval::service::Approvals;
 use support_access_policy::{Policy, RefusalShape};
 
 use crate::audit_log::AuditLogService;
@@ -37,6 +38,8 @@ pub struct App {
     pub(crate) audit_log: AuditLogService,
     /// `log.access`: whether each request writes an access line.
     pub(crate) access_log: bool,
+    /// One-request approvals (SPEC §10).
+    pub(crate) approvals: Approvals,
 }
 
 impl App {
@@ -51,6 +54,7 @@ impl App {
         auth: config::Auth,
         limits: config::Limits,
         audit_log: AuditLogService,
+        approvals: Approvals,
     ) -> Self {
         let support_users = Arc::new(SupportUsers::default());
         let metrics = Arc::new(Metrics::default());
@@ -66,6 +70,7 @@ impl App {
             openapi: Arc::new(crate::management::openapi_json()),
             metrics: metrics.clone(),
             audit_log: audit_log.clone(),
+            approvals: approvals.clone(),
             store_timeout: limits.store_timeout,
         });
         Self {
@@ -82,6 +87,7 @@ impl App {
             request_ids: RequestIds::new(),
             audit_log,
             access_log: true,
+            approvals,
         }
     }
 

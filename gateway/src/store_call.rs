@@ -8,6 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use support_access_core::StoreError;
+use support_access_core::approval::service::{DecideError, RequestError, UseError};
 use support_access_core::service::{
     ChangeError, ClaimError, GrantError, Refusal as AccessRefusal, ReleaseError, RevokeError,
 };
@@ -49,7 +50,10 @@ store_failure!(
     ReleaseError,
     AccessRefusal,
     TreeReadError,
-    CheckpointerError
+    CheckpointerError,
+    UseError,
+    DecideError,
+    RequestError
 );
 
 /// The metrics label of a store failure; `None` for the store's domain answers

@@ -4,6 +4,9 @@
 use std::sync::Arc;
 
 use support_access_cache::{CacheConfig, CachedGrantStore, GrantChanges, LocalGrantChanges};
+use support_access_core::approval::ApprovalTtl;
+use support_access_core::approval::port::ApprovalStore;
+use support_access_core::approval::service::Approvals;
 use support_access_core::grant::GrantBounds;
 use support_access_core::keys::SigningKeyStore;
 use support_access_core::tlog::{AuditTree, Checkpointer, NoteSigner};
@@ -48,8 +51,15 @@ impl WiringError {
     }
 }
 
-/// Grant store, audit log and its tree, chosen instead of `[storage] url`.
-pub type StoreOverride = (Arc<dyn GrantStore>, Arc<dyn AuditLog>, Arc<dyn AuditTree>);
+/// Grant store, audit log and its tree, and the approval store (the same data as the
+/// grant store: it checks the grant when an approval is used), chosen instead of
+/// `[storage] url`.
+pub type StoreOverride = (
+    Arc<dyn GrantStore>,
+    Arc<dyn AuditLog>,
+    Arc<dyn AuditTree>,
+    Arc<dyn ApprovalStore>,
+);
 
 /// Adapters a test or an embedding program chooses instead of the configured ones.
 #[derive(Debug, Clone, Default)]
@@ -73,6 +83,8 @@ pub struct Stores {
     pub audit: Arc<dyn AuditLog>,
     /// The audit log's Merkle tree and checkpoints (the same store).
     pub tree: Arc<dyn AuditTree>,
+    /// One-request approvals (the same store).
+    pub approvals: Arc<dyn ApprovalStore>,
     /// Keeps the PostgreSQL change listener alive.
     pub changes: Option<Arc<dyn GrantChanges>>,
     /// The signing keys every instance shares (none for memory storage: the key file).
@@ -87,7 +99,8 @@ pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
             Ok(Stores {
                 grants: Arc::new(store.clone()),
                 audit: Arc::new(store.clone()),
-                tree: Arc::new(store),
+                tree: Arc::new(store.clone()),
+                approvals: Arc::new(store),
                 changes: None,
                 keys: None,
             })
@@ -109,6 +122,7 @@ pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
                 grants: Arc::new(cached),
                 audit: Arc::new(store.clone()),
                 tree: Arc::new(store.clone()),
+                approvals: Arc::new(store.clone()),
                 changes: Some(changes),
                 keys: Some(Arc::new(store)),
             })
@@ -223,6 +237,17 @@ pub fn service(config: &Config, stores: &Stores, clock: Arc<dyn Clock>) -> Suppo
             .unwrap_or(chrono::Duration::days(365)),
     };
     SupportAccess::new(stores.grants.clone(), stores.audit.clone(), clock, bounds)
+}
+
+/// The approvals service over the chosen adapters, lifetimes from `[approvals]`.
+pub fn approvals(config: &Config, stores: &Stores, clock: Arc<dyn Clock>) -> Approvals {
+    let ttl = |d: std::time::Duration, default| chrono::Duration::from_std(d).unwrap_or(default);
+    let defaults = ApprovalTtl::default();
+    let ttl = ApprovalTtl {
+        pending: ttl(config.approvals.pending_ttl, defaults.pending),
+        approved: ttl(config.approvals.ttl, defaults.approved),
+    };
+    Approvals::new(stores.approvals.clone(), stores.grants.clone(), clock, ttl)
 }
 
 /// The clock: the override, or the system clock.

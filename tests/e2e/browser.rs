@@ -251,7 +251,7 @@ impl Page {
     }
 
     /// The page's notice and error lines, for failure messages.
-    async fn messages(&self) -> String {
+    pub(crate) async fn messages(&self) -> String {
         self.client
             .execute(
                 "return 'notice: ' + document.getElementById('notice').textContent + \

@@ -3,9 +3,11 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod approval;
 mod attacks;
 mod browser;
 mod browser_checkpoint;
+mod browser_approvals;
 mod bypass;
 mod child;
 mod export;

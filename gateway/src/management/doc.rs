@@ -18,7 +18,7 @@ pub(super) const SUPPORT_TOKEN: &str = "support_token";
     info(
         title = "Support Access management API",
         version = "1",
-        description = "Grant, change and revoke the vendor's support access; exchange staff tokens for support tokens; read and export the audit log."
+        description = "Grant, change and revoke the vendor's support access; exchange staff tokens for support tokens; approve single restricted requests; read and export the audit log."
     ),
     modifiers(&Frame)
 )]

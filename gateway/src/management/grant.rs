@@ -119,6 +119,7 @@ pub(super) async fn delete_grant(
     let revoke = access.revoke(&admin.org, &admin.sub);
     let revoked = m.call(StoreOp::lifecycle, revoke).await?;
     m.live.end(revoked.id, Ended::Revoked);
+    crate::seat::void_approvals(&m.approvals, &m.metrics, m.store_timeout, revoked.id).await;
     m.refresh_support_users().await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -55,7 +55,7 @@ pub(super) async fn delete_token(
 ) -> Reply {
     let org = OrgId::new(body.org);
     let access = m.access.for_request(&request_id);
-    let (access, live, metrics) = (&access, &m.live, &m.metrics);
+    let (access, live, metrics) = ((&access, &m.approvals), &m.live, &m.metrics);
     crate::seat::release(access, live, metrics, m.store_timeout, &org, &staff.sub).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::super::*;
 use super::{
-    File, RawAudit, RawAuth, RawCustomer, RawGrants, RawKey, RawLimits, RawListen, RawStaff,
-    RawSupport, RawUpstream,
+    File, RawApprovals, RawAudit, RawAuth, RawCustomer, RawGrants, RawKey, RawLimits, RawListen,
+    RawStaff, RawSupport, RawUpstream,
 };
 
 impl File {
@@ -41,6 +41,7 @@ impl File {
                 access: self.log.access,
             },
             audit: self.audit.validate(base)?,
+            approvals: self.approvals.validate()?,
         })
     }
 }
@@ -173,6 +174,15 @@ impl RawSupport {
             ),
             token_ttl: positive_duration("auth.support.token_ttl", &self.token_ttl)?,
             publish_ahead: duration("auth.support.publish_ahead", &self.publish_ahead)?,
+        })
+    }
+}
+
+impl RawApprovals {
+    fn validate(&self) -> Result<Approvals, ConfigError> {
+        Ok(Approvals {
+            pending_ttl: positive_duration("approvals.pending_ttl", &self.pending_ttl)?,
+            ttl: positive_duration("approvals.ttl", &self.ttl)?,
         })
     }
 }
