@@ -151,6 +151,7 @@ impl Harness {
                 Arc::new(audit.clone()),
                 Arc::new(audit.clone()),
             )),
+            changes: Some(Arc::new(audit.clone())),
         };
         let binds = Binds {
             proxy: "127.0.0.1:0".parse().expect("addr"),

@@ -24,6 +24,7 @@ mod ops;
 mod ordinary;
 mod pipeline;
 mod read;
+mod record_read;
 pub mod refusal;
 mod request_id;
 mod seat;
@@ -156,11 +157,17 @@ async fn wire(
             audit: audit.clone(),
             tree: tree.clone(),
             changes: None,
+            records: overrides.changes.clone().ok_or_else(|| {
+                WiringError::Store(support_access_core::StoreError::Backend(
+                    "a store override needs its change store".into(),
+                ))
+            })?,
         },
         None => wiring::connect(&config.storage).await?,
     };
     let clock = wiring::clock(overrides);
     let access = wiring::service(config, &stores, clock.clone());
+    let changes = wiring::changes(&stores, clock.clone());
     let key = wiring::audit_key(config)?;
     let verifier = key.verifier();
     let audit_log = audit_log::AuditLogService::new(
@@ -178,6 +185,7 @@ async fn wire(
         config.auth.clone(),
         config.limits,
         audit_log,
+        changes,
     );
     Ok((Arc::new(app), stores.changes))
 }

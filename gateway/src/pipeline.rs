@@ -1,8 +1,9 @@
 //! The support-request pipeline of SPEC §3, one named step per stage:
 //!
 //! identify (`app.rs`) → [`check::verify`] → [`authorise`] → [`check::normalise`] →
-//! [`check::decide`] → [`inspect::body`] → record `request.allowed` →
-//! [`send::identity_headers`] and forward → [`send::complete`].
+//! [`check::decide`] → [`inspect::body`] → [`capture::before`] (support record
+//! writes) → record `request.allowed` → [`send::identity_headers`] and forward →
+//! [`send::complete`] → [`capture::after`].
 //!
 //! Each step takes what it needs and returns `Result<_, Refusal>`; [`support`] drives
 //! them. Every refusal after verification is audited as `request.blocked`; if the audit
@@ -27,6 +28,7 @@ use crate::refusal::{Refusal, Shape};
 use crate::state::App;
 use crate::store_call::bounded;
 
+mod capture;
 mod check;
 mod inspect;
 mod send;
@@ -129,7 +131,21 @@ async fn steps(
     let body = inspect::body(
         app, watch, record, &decision, &context, &mut parts, incoming,
     );
-    let body = body.await?;
+    let (body, read) = body.await?;
+    let caller = capture::Caller {
+        grant: &grant,
+        facts: &ctx.record.facts,
+        peer: connection.peer(),
+    };
+    let before = capture::before(
+        app,
+        caller,
+        &parts.method,
+        &target,
+        &parts.headers,
+        read.as_ref(),
+    );
+    let capture = before.await?;
 
     // Recorded durably before anything is forwarded.
     if let Err(e) = ctx.append(RequestOutcome::Allowed).await {
@@ -146,7 +162,10 @@ async fn steps(
     );
     let request = Request::from_parts(parts, body);
     let forwarded = crate::inflight::forward(app, watch, request, &target.forward_target()).await;
-    let (response, completed) = send::complete(ctx, watch, forwarded);
+    let (mut response, completed) = send::complete(ctx, watch, forwarded);
+    if let Some(capture) = capture {
+        response = capture::after(ctx, &grant, capture, response).await;
+    }
     if let Err(e) = ctx.append(completed).await {
         tracing::error!(request_id = ctx.request_id, error = %e, "could not record the outcome of a forwarded support request");
     }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use support_access_core::SupportAccess;
+use support_access_core::change::SupportChanges;
 use support_access_policy::{Policy, RefusalShape};
 
 use crate::audit_log::AuditLogService;
@@ -35,6 +36,8 @@ pub struct App {
     pub(crate) live: Arc<crate::live::LiveGrants>,
     pub(crate) request_ids: RequestIds,
     pub(crate) audit_log: AuditLogService,
+    /// What support changed (SPEC §11).
+    pub(crate) changes: SupportChanges,
 }
 
 impl App {
@@ -49,6 +52,7 @@ impl App {
         auth: config::Auth,
         limits: config::Limits,
         audit_log: AuditLogService,
+        changes: SupportChanges,
     ) -> Self {
         let support_users = Arc::new(SupportUsers::default());
         let metrics = Arc::new(Metrics::default());
@@ -65,6 +69,10 @@ impl App {
             metrics: metrics.clone(),
             audit_log: audit_log.clone(),
             store_timeout: limits.store_timeout,
+            changes: changes.clone(),
+            policy: policy.clone(),
+            upstream: upstream.clone(),
+            limits,
         });
         Self {
             access,
@@ -79,6 +87,7 @@ impl App {
             live,
             request_ids: RequestIds::new(),
             audit_log,
+            changes,
         }
     }
 

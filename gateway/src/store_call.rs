@@ -12,6 +12,7 @@ use support_access_core::service::{
     ChangeError, ClaimError, GrantError, Refusal as AccessRefusal, ReleaseError, RevokeError,
 };
 
+use support_access_core::change::SupportChangeError;
 use support_access_core::tlog::{CheckpointerError, TreeReadError};
 
 use crate::metrics::{Metrics, StoreOp};
@@ -49,7 +50,8 @@ store_failure!(
     ReleaseError,
     AccessRefusal,
     TreeReadError,
-    CheckpointerError
+    CheckpointerError,
+    SupportChangeError
 );
 
 /// The metrics label of a store failure; `None` for the store's domain answers

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use support_access_cache::{CacheConfig, CachedGrantStore, GrantChanges, LocalGrantChanges};
+use support_access_core::change::SupportChanges;
 use support_access_core::grant::GrantBounds;
 use support_access_core::tlog::{AuditTree, Checkpointer, NoteSigner};
-use support_access_core::{AuditLog, Clock, GrantStore, StoreError, SupportAccess};
+use support_access_core::{AuditLog, ChangeStore, Clock, GrantStore, StoreError, SupportAccess};
 use support_access_memory::{InMemoryStore, SystemClock};
 use support_access_policy::Policy;
 use support_access_seaorm::SeaOrmStore;
@@ -48,6 +49,9 @@ pub struct Overrides {
     /// Grant store, audit log and the audit log's Merkle tree (the same store as the
     /// audit log) (default: from `[storage] url`).
     pub store: Option<StoreOverride>,
+    /// What support changed, in the same store as the overriding audit log (required
+    /// with `store`: its `change.*` events go to that log).
+    pub changes: Option<Arc<dyn ChangeStore>>,
 }
 
 /// The storage of a config, connected and migrated.
@@ -61,6 +65,8 @@ pub struct Stores {
     pub tree: Arc<dyn AuditTree>,
     /// Keeps the PostgreSQL change listener alive.
     pub changes: Option<Arc<dyn GrantChanges>>,
+    /// What support changed (SPEC §11): the same store as the audit log.
+    pub records: Arc<dyn ChangeStore>,
 }
 
 /// Connects the configured store and applies migrations.
@@ -71,8 +77,9 @@ pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
             Ok(Stores {
                 grants: Arc::new(store.clone()),
                 audit: Arc::new(store.clone()),
-                tree: Arc::new(store),
+                tree: Arc::new(store.clone()),
                 changes: None,
+                records: Arc::new(store),
             })
         }
         Storage::Sqlite(url) | Storage::Postgres(url) => {
@@ -91,8 +98,9 @@ pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
             Ok(Stores {
                 grants: Arc::new(cached),
                 audit: Arc::new(store.clone()),
-                tree: Arc::new(store),
+                tree: Arc::new(store.clone()),
                 changes: Some(changes),
+                records: Arc::new(store),
             })
         }
     }
@@ -187,6 +195,11 @@ pub fn service(config: &Config, stores: &Stores, clock: Arc<dyn Clock>) -> Suppo
             .unwrap_or(chrono::Duration::days(365)),
     };
     SupportAccess::new(stores.grants.clone(), stores.audit.clone(), clock, bounds)
+}
+
+/// What support changed, over the audit log's store.
+pub fn changes(stores: &Stores, clock: Arc<dyn Clock>) -> SupportChanges {
+    SupportChanges::new(stores.records.clone(), clock)
 }
 
 /// The clock: the override, or the system clock.

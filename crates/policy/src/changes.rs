@@ -29,6 +29,8 @@ pub struct ChangesFile {
     /// The route that reads one record, `{module}` and `{id}` filled in and `v{N}` the
     /// write's own version segment, e.g. `/crm/v{N}/{module}/{id}`.
     pub read: String,
+    /// The version segment of reads and reverts made outside a request (`v8`).
+    pub version: String,
     /// The array of the read's answer whose first object is the record (`data`).
     pub record_array: String,
     /// Statuses of a read that mean "no such record" (Zoho: `204`).
@@ -139,6 +141,7 @@ pub enum IdsFile {
 #[derive(Debug, Clone)]
 pub struct RecordWrites {
     pub(crate) read: Vec<String>,
+    pub(crate) version: String,
     pub(crate) record_array: String,
     pub(crate) absent_statuses: Vec<u16>,
     pub(crate) absent_codes: Vec<String>,
@@ -194,6 +197,19 @@ impl RecordWrites {
     /// The fields the CRM maintains itself.
     pub fn system_fields(&self) -> &SystemFields {
         &self.system
+    }
+
+    /// The path of record `id` of `module` outside a request (an admin's revert): the
+    /// read route in the policy's `version`. Zoho updates a record on the same path.
+    pub fn record_path(&self, module: &str, id: &str) -> String {
+        let write = RecordWrite {
+            module: module.to_owned(),
+            operation: Operation::Update,
+            ids: vec![id.to_owned()],
+            read: self.read_template(Some(&self.version), module),
+            answer_ids: None,
+        };
+        write.read_path(id)
     }
 
     /// Whether `method path` is the composite tunnel.

@@ -39,6 +39,7 @@ fn a_single_record_update_names_its_record_and_reads_it_in_the_same_version() {
     assert_eq!(write.operation, Operation::Update);
     assert_eq!(write.ids, vec!["42"]);
     assert_eq!(write.read_path("42"), "/crm/v7/Leads/42");
+    assert_eq!(writes.record_path("Leads", "42"), "/crm/v8/Leads/42");
 }
 
 #[test]

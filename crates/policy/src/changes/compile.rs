@@ -15,6 +15,12 @@ pub fn compile(file: &ChangesFile) -> Result<RecordWrites, PolicyError> {
             return Err(invalid("changes.read", format!("must hold {needed}")));
         }
     }
+    if !crate::policy::is_version_segment(&file.version) {
+        return Err(invalid(
+            "changes.version",
+            "must be a version segment like v8",
+        ));
+    }
     let mut writes = Vec::new();
     for (index, write) in file.writes.iter().enumerate() {
         let at = format!("changes.write[{index}]");
@@ -61,6 +67,7 @@ pub fn compile(file: &ChangesFile) -> Result<RecordWrites, PolicyError> {
     };
     Ok(RecordWrites {
         read,
+        version: file.version.clone(),
         record_array: file.record_array.clone(),
         absent_statuses: file.absent_statuses.clone(),
         absent_codes: file.absent_codes.clone(),
