@@ -6,4 +6,5 @@ pub mod client;
 pub mod fault_fs;
 pub mod harness;
 pub mod stub;
+pub mod stub_records;
 pub mod tokens;

@@ -6,6 +6,7 @@
 mod attacks;
 mod browser;
 mod bypass;
+mod changes;
 mod child;
 mod export;
 mod faults;
