@@ -36,7 +36,7 @@ const INSTALL: &str =
 
 /// chromedriver on a free port, shut down (and its browsers with it) when dropped,
 /// also when the test panics.
-struct Chromedriver {
+pub(crate) struct Chromedriver {
     child: Child,
     port: u16,
 }
@@ -51,7 +51,7 @@ impl std::fmt::Debug for Chromedriver {
 }
 
 impl Chromedriver {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         for (path, what) in [(CHROMIUM, "Chromium"), (CHROMEDRIVER, "ChromeDriver")] {
             assert!(
                 Path::new(path).exists(),
@@ -160,13 +160,13 @@ impl Drop for Chromedriver {
 
 /// The browser session, with the helpers the scenario needs.
 #[derive(Debug)]
-struct Page {
-    client: Client,
+pub(crate) struct Page {
+    pub(crate) client: Client,
     shots: PathBuf,
 }
 
 impl Page {
-    async fn open(driver: &Chromedriver, profile: &Path, shots: PathBuf) -> Self {
+    pub(crate) async fn open(driver: &Chromedriver, profile: &Path, shots: PathBuf) -> Self {
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -201,7 +201,7 @@ impl Page {
         Self { client, shots }
     }
 
-    async fn js(&self, script: &str) -> Value {
+    pub(crate) async fn js(&self, script: &str) -> Value {
         self.client
             .execute(script, vec![])
             .await
@@ -209,7 +209,7 @@ impl Page {
     }
 
     /// Waits (bounded) until an element matching `css` is in the page and displayed.
-    async fn shown(&self, css: &str) -> Element {
+    pub(crate) async fn shown(&self, css: &str) -> Element {
         let deadline = Instant::now() + WAIT;
         loop {
             if let Ok(element) = self.client.find(Locator::Css(css)).await
@@ -228,7 +228,12 @@ impl Page {
     }
 
     /// Waits (bounded) until `script` returns a value that `ok` accepts; returns it.
-    async fn until(&self, what: &str, script: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn until(
+        &self,
+        what: &str,
+        script: &str,
+        ok: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + WAIT;
         loop {
             let value = self.js(script).await;
@@ -259,15 +264,15 @@ impl Page {
             .unwrap_or_else(|e| format!("(page unreadable: {e})"))
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         self.shown(css).await.text().await.expect("element text")
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         self.shown(css).await.click().await.expect("click");
     }
 
-    async fn type_into(&self, css: &str, text: &str) {
+    pub(crate) async fn type_into(&self, css: &str, text: &str) {
         let input = self.shown(css).await;
         input.clear().await.expect("clear");
         input.send_keys(text).await.expect("type");
@@ -282,7 +287,7 @@ impl Page {
     }
 
     /// Saves a screenshot of the whole page, from the top, at `width` px.
-    async fn screenshot(&self, name: &str, width: u32) {
+    pub(crate) async fn screenshot(&self, name: &str, width: u32) {
         let measure = "document.activeElement && document.activeElement.blur(); \
                        window.scrollTo(0, 0); \
                        return [window.innerHeight, Math.ceil(document.documentElement.scrollHeight)];";
@@ -310,7 +315,7 @@ impl Page {
     }
 }
 
-fn screenshot_dir() -> PathBuf {
+pub(crate) fn screenshot_dir() -> PathBuf {
     if std::env::var_os("UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
     } else {

@@ -5,6 +5,7 @@
 
 mod attacks;
 mod browser;
+mod browser_changes;
 mod bypass;
 mod changes;
 mod child;
