@@ -25,6 +25,7 @@ mod ops;
 mod ordinary;
 mod pipeline;
 mod read;
+mod record_read;
 pub mod refusal;
 mod request_id;
 mod seat;
@@ -170,6 +171,11 @@ async fn wire(
             approvals: approvals.clone(),
             changes: None,
             keys: overrides.keys.clone(),
+            records: overrides.changes.clone().ok_or_else(|| {
+                WiringError::Store(support_access_core::StoreError::Backend(
+                    "a store override needs its change store".into(),
+                ))
+            })?,
         },
         None => wiring::connect(&config.storage).await?,
     };
@@ -178,6 +184,7 @@ async fn wire(
     let signer = wiring::signer(config, keys, clock.now()).await?;
     let access = wiring::service(config, &stores, clock.clone());
     let approvals = wiring::approvals(config, &stores, clock.clone());
+    let changes = wiring::changes(&stores, clock.clone());
     let key = wiring::audit_key(config)?;
     let verifier = key.verifier();
     let audit_log = audit_log::AuditLogService::new(
@@ -196,6 +203,7 @@ async fn wire(
         config.limits,
         audit_log,
         approvals,
+        changes,
     );
     app.access_log = config.log.access;
     Ok((Arc::new(app), stores.changes))

@@ -3,7 +3,7 @@
 //!
 //! One file per concern: the callers as extractors (`extract`: [`Admin`](extract),
 //! `Staff`, the JSON body, the request id), what handlers answer (`reply`), one file per
-//! resource (`grant`, `token`, `audit`, `approval`, `export`, `tlog` for checkpoints and proofs, `meta` for the JWK Set, the OpenAPI
+//! resource (`grant`, `token`, `audit`, `approval`, `export`, `changes` for what support changed, `tlog` for checkpoints and proofs, `meta` for the JWK Set, the OpenAPI
 //! document and the settings), the wire types (`api`), the OpenAPI frame and security schemes (`doc`) and the admin page (`ui`). Every
 //! refusal is a [`Refusal`], rendered here by [`Refusal::render`], the rescue the proxy
 //! uses too; no handler builds an error body or matches an error code.
@@ -30,6 +30,7 @@ use crate::tokens::{SupportSigner, Verifier};
 pub mod api;
 mod approval;
 mod audit;
+mod changes;
 mod doc;
 mod export;
 mod extract;
@@ -64,6 +65,14 @@ pub(crate) struct Mgmt {
     pub approvals: support_access_core::approval::service::Approvals,
     /// Bounds every store call (`limits.store_timeout`): `503` after it.
     pub store_timeout: std::time::Duration,
+    /// What support changed, and reverts (SPEC §11).
+    pub changes: support_access_core::change::SupportChanges,
+    /// The route policy: how a record is read back, its system fields.
+    pub policy: Arc<support_access_policy::Policy>,
+    /// The CRM, for a revert's reads and `PUT`.
+    pub upstream: crate::upstream::Upstream,
+    /// Bounds of the bodies a revert reads.
+    pub limits: config::Limits,
 }
 
 impl Mgmt {
@@ -94,6 +103,7 @@ pub(crate) fn json(status: StatusCode, value: &Value) -> Response<Body> {
 pub(crate) fn router() -> (axum::Router<Mgmt>, utoipa::openapi::OpenApi) {
     use approval::*;
     use audit::*;
+    use changes::*;
     use export::*;
     use grant::*;
     use meta::*;
@@ -108,6 +118,9 @@ pub(crate) fn router() -> (axum::Router<Mgmt>, utoipa::openapi::OpenApi) {
         .routes(routes!(post_approve))
         .routes(routes!(post_deny))
         .routes(routes!(get_audit_export))
+        .routes(routes!(get_changes))
+        .routes(routes!(get_changes_report))
+        .routes(routes!(post_change_revert))
         .routes(routes!(get_checkpoint))
         .routes(routes!(get_verifier_key))
         .routes(routes!(get_inclusion_proof))

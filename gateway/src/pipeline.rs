@@ -2,8 +2,9 @@
 //!
 //! identify (`app.rs`) → [`check::verify`] → [`authorise`] → [`check::normalise`] →
 //! [`approval::decide`] (the policy, and one-request approvals) → [`inspect::body`]
-//! (or [`approval::body`] to offer or use an approval) → record `request.allowed` →
-//! [`send::identity_headers`] and forward → [`send::complete`].
+//! (or [`approval::body`] to offer or use an approval) → [`capture::before`] (support
+//! record writes) → record `request.allowed` → [`send::identity_headers`] and forward
+//! → [`send::complete`] → [`capture::after`].
 //!
 //! Each step takes what it needs and returns `Result<_, Refusal>`; [`support`] drives
 //! them. Every refusal after verification is audited as `request.blocked`; if the audit
@@ -30,6 +31,7 @@ use crate::state::App;
 use crate::store_call::bounded;
 
 mod approval;
+mod capture;
 mod check;
 mod inspect;
 mod send;
@@ -137,7 +139,7 @@ async fn steps(
         now,
     };
     let record = &mut ctx.record;
-    let body = if approval::takes_body(&decision, &gate) {
+    let (body, read) = if approval::takes_body(&decision, &gate) {
         let inputs = approval::Inputs {
             app,
             watch,
@@ -152,6 +154,21 @@ async fn steps(
         );
         body.await?
     };
+    let caller = capture::Caller {
+        grant: &grant,
+        facts: &ctx.record.facts,
+        peer: connection.peer(),
+        tls: connection.is_tls(),
+    };
+    let before = capture::before(
+        app,
+        caller,
+        &parts.method,
+        &target,
+        &parts.headers,
+        read.as_ref(),
+    );
+    let capture = before.await?;
 
     // Recorded durably before anything is forwarded.
     if let Err(e) = ctx.append(RequestOutcome::Allowed).await {
@@ -169,7 +186,10 @@ async fn steps(
     );
     let request = Request::from_parts(parts, body);
     let forwarded = crate::inflight::forward(app, watch, request, &target.forward_target()).await;
-    let (response, completed) = send::complete(ctx, watch, forwarded);
+    let (mut response, completed) = send::complete(ctx, watch, forwarded);
+    if let Some(capture) = capture {
+        response = capture::after(ctx, &grant, capture, response).await;
+    }
     if let Err(e) = ctx.append(completed).await {
         tracing::error!(request_id = ctx.request_id, error = %e, "could not record the outcome of a forwarded support request");
     }

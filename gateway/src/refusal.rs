@@ -15,6 +15,7 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
 use serde_json::{Map, Value, json};
 use support_access_core::approval::{ApprovalStatus, Unusable};
+use support_access_core::change::{RevertError, SupportChangeError};
 use support_access_core::service::Refusal as AccessRefusal;
 use support_access_core::tlog::{CheckpointerError, TreeReadError};
 use support_access_core::{EndDateError, StoreError};
@@ -142,6 +143,17 @@ pub enum Refusal {
     /// The approval is no longer pending (`409`).
     #[error("the approval is no longer pending (it is {0})")]
     ApprovalNotPending(ApprovalStatus),
+    /// The records a support write touches could not be read just before it, so it is
+    /// not forwarded: nothing support changes goes unrecorded (`503`, SPEC §11).
+    #[error("the records this write touches could not be read first, so it is not forwarded")]
+    ChangeCaptureFailed,
+    /// A change entry call refused: no such change (`404`), not revertible (`422`),
+    /// already reverted or changed since (`409`). Store failures are [`Refusal::Store`].
+    #[error(transparent)]
+    Change(SupportChangeError),
+    /// The CRM did not take a revert's `PUT` (`502`).
+    #[error("the CRM refused the revert (status {0})")]
+    RevertRejected(u16),
     /// The CRM gave no response (`502`/`504`).
     #[error("{}", upstream_message(.0))]
     Upstream(UpstreamFailure),
@@ -267,7 +279,11 @@ impl Refusal {
             Self::TokenIssueFailed | Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Upstream(UpstreamFailure::Timeout) => StatusCode::GATEWAY_TIMEOUT,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
-            Self::Store(_) | Self::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store(_) | Self::AuditUnavailable | Self::ChangeCaptureFailed => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Change(e) => change_status(e),
+            Self::RevertRejected(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -317,6 +333,9 @@ impl Refusal {
             Self::Checkpoint(e) => e.code(),
             Self::TokenIssueFailed => "token_issue_failed",
             Self::Internal => "internal_error",
+            Self::ChangeCaptureFailed => "change_capture_failed",
+            Self::Change(e) => e.code(),
+            Self::RevertRejected(_) => "revert_rejected",
         }
     }
 
@@ -370,6 +389,9 @@ impl Refusal {
         if let Some(rule) = self.rule() {
             details.insert("rule".into(), json!(rule));
         }
+        if let Self::Change(SupportChangeError::Revert(RevertError::ChangedSince(fields))) = self {
+            details.insert("fields".into(), json!(fields));
+        }
         details.insert("request_id".into(), json!(request_id));
         if let Self::Offered { approval, .. } = self {
             details.insert("approval".into(), approval.json());
@@ -414,6 +436,19 @@ impl PartialEq for Refusal {
         self.status() == other.status()
             && self.code() == other.code()
             && self.to_string() == other.to_string()
+    }
+}
+
+fn change_status(error: &SupportChangeError) -> StatusCode {
+    match error {
+        SupportChangeError::NotFound => StatusCode::NOT_FOUND,
+        SupportChangeError::Revert(RevertError::NotRevertible(_)) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        SupportChangeError::Revert(_) | SupportChangeError::RevertedMeanwhile => {
+            StatusCode::CONFLICT
+        }
+        SupportChangeError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

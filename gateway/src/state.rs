@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use support_access_core::SupportAccess;
 use support_access_core::approval::service::Approvals;
+use support_access_core::change::SupportChanges;
 use support_access_policy::{Policy, RefusalShape};
 
 use crate::audit_log::AuditLogService;
@@ -40,6 +41,8 @@ pub struct App {
     pub(crate) access_log: bool,
     /// One-request approvals (SPEC §10).
     pub(crate) approvals: Approvals,
+    /// What support changed (SPEC §11).
+    pub(crate) changes: SupportChanges,
 }
 
 impl App {
@@ -55,6 +58,7 @@ impl App {
         limits: config::Limits,
         audit_log: AuditLogService,
         approvals: Approvals,
+        changes: SupportChanges,
     ) -> Self {
         let support_users = Arc::new(SupportUsers::default());
         let metrics = Arc::new(Metrics::default());
@@ -72,6 +76,10 @@ impl App {
             audit_log: audit_log.clone(),
             approvals: approvals.clone(),
             store_timeout: limits.store_timeout,
+            changes: changes.clone(),
+            policy: policy.clone(),
+            upstream: upstream.clone(),
+            limits,
         });
         Self {
             access,
@@ -88,6 +96,7 @@ impl App {
             audit_log,
             access_log: true,
             approvals,
+            changes,
         }
     }
 

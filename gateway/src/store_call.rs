@@ -13,6 +13,7 @@ use support_access_core::service::{
     ChangeError, ClaimError, GrantError, Refusal as AccessRefusal, ReleaseError, RevokeError,
 };
 
+use support_access_core::change::SupportChangeError;
 use support_access_core::tlog::{CheckpointerError, TreeReadError};
 
 use crate::metrics::{Metrics, StoreOp};
@@ -53,7 +54,8 @@ store_failure!(
     CheckpointerError,
     UseError,
     DecideError,
-    RequestError
+    RequestError,
+    SupportChangeError
 );
 
 /// The metrics label of a store failure; `None` for the store's domain answers

@@ -7,10 +7,11 @@ use support_access_cache::{CacheConfig, CachedGrantStore, GrantChanges, LocalGra
 use support_access_core::approval::ApprovalTtl;
 use support_access_core::approval::port::ApprovalStore;
 use support_access_core::approval::service::Approvals;
+use support_access_core::change::SupportChanges;
 use support_access_core::grant::GrantBounds;
 use support_access_core::keys::SigningKeyStore;
 use support_access_core::tlog::{AuditTree, Checkpointer, NoteSigner};
-use support_access_core::{AuditLog, Clock, GrantStore, StoreError, SupportAccess};
+use support_access_core::{AuditLog, ChangeStore, Clock, GrantStore, StoreError, SupportAccess};
 use support_access_memory::{InMemoryStore, SystemClock};
 use support_access_policy::Policy;
 use support_access_seaorm::SeaOrmStore;
@@ -72,6 +73,9 @@ pub struct Overrides {
     /// The shared store of the support signing keys (default: the `[storage] url`
     /// store; none — the key file — with memory storage or a store override).
     pub keys: Option<Arc<dyn SigningKeyStore>>,
+    /// What support changed, in the same store as the overriding audit log (required
+    /// with `store`: its `change.*` events go to that log).
+    pub changes: Option<Arc<dyn ChangeStore>>,
 }
 
 /// The storage of a config, connected and migrated.
@@ -89,6 +93,8 @@ pub struct Stores {
     pub changes: Option<Arc<dyn GrantChanges>>,
     /// The signing keys every instance shares (none for memory storage: the key file).
     pub keys: Option<Arc<dyn SigningKeyStore>>,
+    /// What support changed (SPEC §11): the same store as the audit log.
+    pub records: Arc<dyn ChangeStore>,
 }
 
 /// Connects the configured store and applies migrations.
@@ -100,9 +106,10 @@ pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
                 grants: Arc::new(store.clone()),
                 audit: Arc::new(store.clone()),
                 tree: Arc::new(store.clone()),
-                approvals: Arc::new(store),
+                approvals: Arc::new(store.clone()),
                 changes: None,
                 keys: None,
+                records: Arc::new(store),
             })
         }
         Storage::Sqlite(url) | Storage::Postgres(url) => {
@@ -124,7 +131,8 @@ pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
                 tree: Arc::new(store.clone()),
                 approvals: Arc::new(store.clone()),
                 changes: Some(changes),
-                keys: Some(Arc::new(store)),
+                keys: Some(Arc::new(store.clone())),
+                records: Arc::new(store),
             })
         }
     }
@@ -248,6 +256,11 @@ pub fn approvals(config: &Config, stores: &Stores, clock: Arc<dyn Clock>) -> App
         approved: ttl(config.approvals.ttl, defaults.approved),
     };
     Approvals::new(stores.approvals.clone(), stores.grants.clone(), clock, ttl)
+}
+
+/// What support changed, over the audit log's store.
+pub fn changes(stores: &Stores, clock: Arc<dyn Clock>) -> SupportChanges {
+    SupportChanges::new(stores.records.clone(), clock)
 }
 
 /// The clock: the override, or the system clock.

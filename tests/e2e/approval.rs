@@ -462,7 +462,7 @@ async fn instance(database: &str, clock: &ManualClock, keys: Option<&std::path::
     config.storage = Storage::Postgres(database.to_owned());
     let overrides = Overrides {
         clock: Some(Arc::new(clock.clone())),
-        store: None,
+        ..Overrides::default()
     };
     let binds = Binds {
         proxy: "127.0.0.1:0".parse().unwrap(),

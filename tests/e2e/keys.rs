@@ -49,8 +49,10 @@ impl Instance {
                 Arc::new(store.clone()),
                 Arc::new(store.clone()),
                 Arc::new(store.clone()),
+                Arc::new(store.clone()),
             )),
             keys: Some(Arc::new(store.clone())),
+            changes: Some(Arc::new(store.clone())),
         };
         let binds = Binds {
             proxy: "127.0.0.1:0".parse().unwrap(),

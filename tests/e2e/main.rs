@@ -6,9 +6,11 @@
 mod approval;
 mod attacks;
 mod browser;
-mod browser_checkpoint;
 mod browser_approvals;
+mod browser_changes;
+mod browser_checkpoint;
 mod bypass;
+mod changes;
 mod child;
 mod export;
 mod faults;

@@ -65,6 +65,7 @@ impl Embedded {
             clock: Some(Arc::new(clock.clone())),
             store: None,
             keys: None,
+            changes: None,
         };
         let binds = support_gateway::Binds {
             proxy: "127.0.0.1:0".parse().expect("addr"),

@@ -350,6 +350,15 @@ impl SupportAccess {
         Ok(open.iter().map(|grant| grant.support_user).collect())
     }
 
+    /// Grant `id` of `org`: `NotFound` for an unknown id or another org's grant.
+    pub async fn grant_of(&self, org: &OrgId, id: GrantId) -> Result<Grant, StoreError> {
+        let grant = self.grants.get(id).await?;
+        match grant.org == *org {
+            true => Ok(grant),
+            false => Err(StoreError::NotFound),
+        }
+    }
+
     /// Whether the grant store answers a read, for readiness.
     pub async fn probe(&self) -> Result<(), StoreError> {
         let nobody = OrgId::new("__readyz__");

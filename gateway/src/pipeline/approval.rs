@@ -117,7 +117,7 @@ pub(super) async fn body(
     gate: Gate,
     parts: &mut Parts,
     incoming: Body,
-) -> Result<Body, Refusal> {
+) -> Result<(Body, Option<bytes::Bytes>), Refusal> {
     let app = inputs.app;
     parts.headers.remove(HEADER);
     let facts = &record.facts;
