@@ -11,9 +11,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use http::{Response, StatusCode};
-use serde_json::{Map, Value, json};
+use http::StatusCode;
 use support_access_core::approval::{ApprovalStatus, Unusable};
 use support_access_core::change::{RevertError, SupportChangeError};
 use support_access_core::service::Refusal as AccessRefusal;
@@ -21,12 +19,12 @@ use support_access_core::tlog::{CheckpointerError, TreeReadError};
 use support_access_core::{EndDateError, StoreError};
 use support_access_policy::{BodyRefusal, NormaliseError, RefusalKind};
 
-use crate::body::Body;
 use crate::tokens::TokenError;
 use crate::upstream::UpstreamFailure;
 
 mod approval;
 mod convert;
+mod render;
 
 pub use approval::Offer;
 
@@ -378,56 +376,6 @@ impl Refusal {
         }
         sentence
     }
-
-    /// The JSON body in `shape`.
-    pub fn body(&self, shape: Shape, request_id: &str) -> Value {
-        let mut details = Map::new();
-        details.insert("error".into(), json!(self.code()));
-        if let Some(restriction) = self.restriction() {
-            details.insert("restriction".into(), json!(restriction));
-        }
-        if let Some(rule) = self.rule() {
-            details.insert("rule".into(), json!(rule));
-        }
-        if let Self::Change(SupportChangeError::Revert(RevertError::ChangedSince(fields))) = self {
-            details.insert("fields".into(), json!(fields));
-        }
-        details.insert("request_id".into(), json!(request_id));
-        if let Self::Offered { approval, .. } = self {
-            details.insert("approval".into(), approval.json());
-        }
-        match shape {
-            Shape::Generic => {
-                let mut body = details;
-                body.insert("message".into(), json!(self.message()));
-                Value::Object(body)
-            }
-            Shape::Zoho => json!({
-                "code": zoho_code(self.status()),
-                "status": "error",
-                "message": self.message(),
-                "details": details,
-            }),
-        }
-    }
-
-    /// The rescue: the HTTP response of this refusal, for the proxy and the management
-    /// API alike. A store failure's detail goes to the log here, never to the client.
-    pub fn render(&self, shape: Shape, request_id: &str) -> Response<Body> {
-        if let Self::Store(e) = self {
-            tracing::error!(request_id, error = %e, "store unavailable; refusing");
-        }
-        let bytes = serde_json::to_vec(&self.body(shape, request_id)).unwrap_or_default();
-        let mut response = Response::new(Body::bytes(bytes));
-        *response.status_mut() = self.status();
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Ok(id) = HeaderValue::from_str(request_id) {
-            headers.insert("x-request-id", id);
-        }
-        response
-    }
 }
 
 /// Two refusals are equal when the client would see the same status, code and message.
@@ -449,17 +397,6 @@ fn change_status(error: &SupportChangeError) -> StatusCode {
             StatusCode::CONFLICT
         }
         SupportChangeError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-    }
-}
-
-fn zoho_code(status: StatusCode) -> &'static str {
-    match status {
-        StatusCode::UNAUTHORIZED => "INVALID_TOKEN",
-        StatusCode::FORBIDDEN => "NO_PERMISSION",
-        StatusCode::NOT_FOUND => "INVALID_URL_PATTERN",
-        StatusCode::PAYLOAD_TOO_LARGE => "REQUEST_ENTITY_TOO_LARGE",
-        s if s.is_client_error() => "INVALID_REQUEST",
-        _ => "INTERNAL_ERROR",
     }
 }
 
