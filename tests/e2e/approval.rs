@@ -375,6 +375,12 @@ async fn a_composite_call_needs_one_approval_for_the_whole_call() {
         "{:?}",
         answer.body
     );
+    // So is a request too large to fingerprint: refused as the policy says.
+    let large = format!("{{\"data\":[{{\"content\":\"{}\"}}]}}", "x".repeat(70_000));
+    let answer = send(&h.http, &token, ("POST", SEND_MAIL, large.as_bytes()), None).await;
+    assert_eq!(answer.status, 403, "{:?}", answer.body);
+    assert_eq!(answer.json()["details"]["error"], "route_denied");
+    assert!(answer.json()["details"].get("approval").is_none());
     // So is a plain never-approvable denial.
     let export = ("GET", "/crm/v8/settings/audit_log_export", &b""[..]);
     let answer = send(&h.http, &token, export, None).await;
