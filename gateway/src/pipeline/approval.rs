@@ -55,8 +55,8 @@ pub(super) fn decide(
     target: &Target,
     headers: &HeaderMap,
 ) -> Result<(Decision, Gate), Refusal> {
-    let ticket = ticket(headers)?;
     check::settings(target)?;
+    let ticket = ticket(headers)?;
     let method = method.as_str();
     if let Some(id) = ticket {
         let decision = policy.decide_under_approval(method, target);
