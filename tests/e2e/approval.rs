@@ -375,6 +375,12 @@ async fn a_composite_call_needs_one_approval_for_the_whole_call() {
         "{:?}",
         answer.body
     );
+    // So is a request too large to fingerprint: refused as the policy says.
+    let large = format!("{{\"data\":[{{\"content\":\"{}\"}}]}}", "x".repeat(70_000));
+    let answer = send(&h.http, &token, ("POST", SEND_MAIL, large.as_bytes()), None).await;
+    assert_eq!(answer.status, 403, "{:?}", answer.body);
+    assert_eq!(answer.json()["details"]["error"], "route_denied");
+    assert!(answer.json()["details"].get("approval").is_none());
     // So is a plain never-approvable denial.
     let export = ("GET", "/crm/v8/settings/audit_log_export", &b""[..]);
     let answer = send(&h.http, &token, export, None).await;
@@ -541,4 +547,61 @@ async fn two_instances_racing_to_use_one_approval_forward_it_once() {
         b.gateway.shutdown().await;
     })
     .await;
+}
+
+/// The approval as the store holds it (not as the service derives it).
+async fn stored(h: &Harness, id: &str) -> support_access_core::ApprovalStatus {
+    use support_access_core::approval::port::ApprovalStore;
+    let approval = ApprovalStore::get(&h.store, id.parse().unwrap())
+        .await
+        .unwrap();
+    approval.status
+}
+
+#[tokio::test]
+async fn revoke_expiry_and_seat_release_store_the_voiding() {
+    use support_access_core::ApprovalStatus;
+    let h = Harness::start().await;
+
+    // Revoke.
+    let (_, token) = h.grant_and_token(ORG, "staff-ana", 2).await;
+    let revoked_id = asked_and_approved(&h, &token, mail()).await;
+    let revoked = admin_call(&h, "DELETE", "/support-access/v1/grant", Value::Null).await;
+    assert_eq!(revoked.status, 204);
+    assert_eq!(stored(&h, &revoked_id).await, ApprovalStatus::Void);
+
+    // Seat release.
+    let (_, token) = h.grant_and_token(ORG, "staff-ana", 2).await;
+    let released_id = asked_and_approved(&h, &token, mail()).await;
+    assert_eq!(stored(&h, &released_id).await, ApprovalStatus::Approved);
+    let support = format!("Bearer {token}");
+    let released = h
+        .http
+        .send(
+            "DELETE",
+            "/support-access/v1/token",
+            &[("authorization", &support)],
+            b"",
+        )
+        .await;
+    assert_eq!(released.status, 204);
+    assert_eq!(stored(&h, &released_id).await, ApprovalStatus::Void);
+
+    // Expiry, by the sweeper.
+    let staff = StaffId::from("staff-ana");
+    let access = h.gateway.app().access();
+    let grant = access.claim_seat(&OrgId::from(ORG), &staff).await.unwrap();
+    let (token, _) = h
+        .gateway
+        .app()
+        .signer()
+        .issue(&grant, &staff, h.now())
+        .unwrap();
+    let pending = offered(&send(&h.http, &token, mail(), None).await);
+    let pending_id = pending["id"].as_str().unwrap();
+    assert_eq!(stored(&h, pending_id).await, ApprovalStatus::Pending);
+    h.clock.set(grant.expires_at);
+    h.gateway.app().sweep().await;
+    assert_eq!(stored(&h, pending_id).await, ApprovalStatus::Void);
+    assert!(h.stub.seen().is_empty());
 }

@@ -55,8 +55,8 @@ pub(super) fn decide(
     target: &Target,
     headers: &HeaderMap,
 ) -> Result<(Decision, Gate), Refusal> {
-    let ticket = ticket(headers)?;
     check::settings(target)?;
+    let ticket = ticket(headers)?;
     let method = method.as_str();
     if let Some(id) = ticket {
         let decision = policy.decide_under_approval(method, target);
@@ -122,7 +122,12 @@ pub(super) async fn body(
     parts.headers.remove(HEADER);
     let facts = &record.facts;
     let bytes = crate::inflight::read_body(app, inputs.watch, facts, &parts.headers, incoming);
-    let bytes = bytes.await?;
+    let (bytes, gate) = match (bytes.await, gate) {
+        (Ok(bytes), gate) => (bytes, gate),
+        // Too large to fingerprint: refused as the policy says, with no offer.
+        (Err(Refusal::BodyTooLarge { .. }), Gate::Offer(refusal)) => return Err(refusal),
+        (Err(refusal), _) => return Err(refusal),
+    };
     let (policy, context) = (&app.policy, inputs.context);
     match gate {
         Gate::Use(id) => {
@@ -133,7 +138,10 @@ pub(super) async fn body(
                 .approvals
                 .use_approval(inputs.grant, id, &shape, request_id);
             let limit = app.limits.store_timeout;
-            bounded(&app.metrics, limit, StoreOp::approval, used).await?;
+            if let Err(e) = bounded(&app.metrics, limit, StoreOp::approval, used).await {
+                tracing::info!(request_id = record.line.request_id, approval = %id, reason = %e, "approval not usable for this request");
+                return Err(e.into());
+            }
             record.approval = Some(id);
             Ok(inspect::forwarded(guarded, parts))
         }

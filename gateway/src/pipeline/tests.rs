@@ -238,6 +238,12 @@ fn a_never_approvable_denial_is_refused_with_or_without_an_approval() {
     let settings = "/support-access/v1/grant";
     let refused = decide_with(&policy, &Method::GET, settings, Some(&id)).unwrap_err();
     assert_eq!(refused.restriction(), Some(1));
+    let refused = decide_with(&policy, &Method::GET, settings, Some("junk")).unwrap_err();
+    assert_eq!(
+        refused.restriction(),
+        Some(1),
+        "the settings refusal comes first"
+    );
 }
 
 #[test]
