@@ -120,7 +120,7 @@ impl WebhookError {
             Self::Url(e) | Self::Target(e) => e.code(),
             Self::Unresolvable(_) => "webhook_target_forbidden",
             Self::Events(_) => "webhook_events_invalid",
-            Self::Secret(_) => "internal",
+            Self::Secret(_) => "internal_error",
             Self::NotFound => "webhook_not_found",
             Self::Store(e) => e.code(),
         }
