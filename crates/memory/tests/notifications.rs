@@ -20,7 +20,7 @@ use support_access_core::notify::service::{
 use support_access_core::notify::{
     AttemptResult, DeliveryStatus, EndpointId, EventType, Secret, WebhookOutbox, verify,
 };
-use support_access_core::{AuditLog, Clock};
+use support_access_core::{AuditLog, Clock, Grant, GrantStore};
 use support_access_memory::{InMemoryStore, ManualClock};
 
 #[derive(Debug, Default)]
@@ -362,4 +362,73 @@ async fn expiry_warnings_and_checkpoints_are_queued_once() {
     assert_eq!(stats.pending, 3);
     assert_eq!(stats.oldest_pending_at, Some(start()));
     assert_eq!(w.store.endpoints(&w.org).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn grants_ending_within_the_warning_window_are_warned_of_once() {
+    let w = world();
+    let (endpoint, _) = register(&w).await;
+    let soon = Grant::new(
+        w.org.clone(),
+        "admin-1",
+        start(),
+        start() + Duration::hours(30),
+        None,
+        None,
+    );
+    let other_org = OrgId::new("org-2");
+    let later = Grant::new(
+        other_org.clone(),
+        "admin-1",
+        start(),
+        start() + Duration::days(3),
+        None,
+        None,
+    );
+    for grant in [&soon, &later] {
+        w.store
+            .insert(grant, grant.event(AuditKind::GrantCreated, start()))
+            .await
+            .unwrap();
+    }
+    let window = Duration::hours(24);
+    let grants: &dyn GrantStore = &w.store;
+    assert_eq!(
+        w.service.warn_expiring(grants, window, 100).await.unwrap(),
+        0
+    );
+    w.clock.advance(Duration::hours(6));
+    assert_eq!(
+        w.service.warn_expiring(grants, window, 100).await.unwrap(),
+        1
+    );
+    w.clock.advance(Duration::hours(1));
+    assert_eq!(
+        w.service.warn_expiring(grants, window, 100).await.unwrap(),
+        0
+    );
+    let warned: Vec<_> = w
+        .service
+        .deliveries(&w.org, endpoint, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.event_type == EventType::GrantExpiring)
+        .collect();
+    assert_eq!(warned.len(), 1);
+    let claimed = w.service.claim("w1", 10).await.unwrap();
+    let expiring = claimed
+        .iter()
+        .find(|o| o.claimed.delivery.event_type == EventType::GrantExpiring)
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&expiring.body).unwrap();
+    assert_eq!(body["data"]["id"], soon.id.to_string());
+    assert_eq!(body["data"]["status"], "active");
+    assert_eq!(body["data"]["expires_at"], "2026-12-03T15:00:00Z");
+    w.clock.advance(Duration::days(3));
+    assert_eq!(
+        w.service.warn_expiring(grants, window, 100).await.unwrap(),
+        0,
+        "past their end: expired, not expiring"
+    );
 }

@@ -187,6 +187,8 @@ mod cases;
 mod tamper;
 #[path = "common/tmpfs.rs"]
 mod tmpfs;
+#[path = "common/webhook_cases.rs"]
+mod webhook_cases;
 
 /// Raw SQL on the database file, through a connection of its own.
 fn exec(path: PathBuf) -> cases::Exec {
@@ -501,4 +503,32 @@ mod approval_store {
 
 mod webhook_outbox {
     support_access_contract::webhook_outbox_suite!(super::webhook_outbox());
+}
+
+mod webhook_adapter {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_delivery_the_database_refuses_takes_its_event_with_it() {
+        adapter_case(|a, b, path| async move {
+            webhook_cases::a_delivery_the_database_refuses_takes_its_event_with_it(
+                a,
+                b,
+                exec(path),
+                "CREATE TRIGGER refuse BEFORE INSERT ON webhook_deliveries \
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+                "DROP TRIGGER refuse",
+            )
+            .await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_delivery_outlives_the_instance_that_claimed_it() {
+        adapter_case(|a, b, _| {
+            webhook_cases::a_delivery_outlives_the_instance_that_claimed_it(a, b)
+        })
+        .await;
+    }
 }

@@ -19,9 +19,10 @@ use super::signature::{Signed, sign};
 use super::target::{Target, TargetError, check_addresses, check_url};
 use super::{
     Delivery, Endpoint, EndpointId, Message, Secret, SecretError, Subscription, SubscriptionError,
+    grant_data,
 };
 use crate::ids::{GrantId, OrgId};
-use crate::ports::{Clock, StoreError};
+use crate::ports::{Clock, GrantStore, StoreError};
 
 /// The most deliveries one listing returns.
 pub const MAX_DELIVERIES: u32 = 100;
@@ -119,7 +120,7 @@ impl WebhookError {
             Self::Url(e) | Self::Target(e) => e.code(),
             Self::Unresolvable(_) => "webhook_target_forbidden",
             Self::Events(_) => "webhook_events_invalid",
-            Self::Secret(_) => "internal",
+            Self::Secret(_) => "internal_error",
             Self::NotFound => "webhook_not_found",
             Self::Store(e) => e.code(),
         }
@@ -279,6 +280,31 @@ impl Notifications {
     ) -> Result<bool, StoreError> {
         let message = Message::expiry_warning(org.clone(), grant, data, self.clock.now());
         self.queue_once(&message).await
+    }
+
+    /// Queues `grant.expiring` for every open grant that ends within `window` of now
+    /// (`notifications.expiry_warning`) and has not ended yet, once per grant however
+    /// often it is called and on however many instances (the message id is derived
+    /// from the grant). At most `limit` grants, soonest end first. Returns how many
+    /// were queued by this call.
+    pub async fn warn_expiring(
+        &self,
+        grants: &dyn GrantStore,
+        window: Duration,
+        limit: u32,
+    ) -> Result<u32, StoreError> {
+        let now = self.clock.now();
+        let mut queued = 0;
+        for grant in grants.due_for_expiry(now + window, limit).await? {
+            if grant.expires_at <= now {
+                continue;
+            }
+            let data = grant_data(&grant, now);
+            if self.warn_expiry(&grant.org, grant.id, &data).await? {
+                queued += 1;
+            }
+        }
+        Ok(queued)
     }
 
     /// Queues the `audit.checkpoint` notification of a signed checkpoint (its note

@@ -78,3 +78,34 @@ async fn claim_skips_held_rows(schema: String) {
     store.close().await;
     second.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delivery_the_database_refuses_takes_its_event_with_it() {
+    in_schema(|schema| async move {
+        let (a, b) = (fixture::store(&schema).await, fixture::store(&schema).await);
+        super::webhook_cases::a_delivery_the_database_refuses_takes_its_event_with_it(
+            a.clone(),
+            b.clone(),
+            super::adapter::exec(schema.clone()),
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$; \
+             CREATE TRIGGER refuse BEFORE INSERT ON webhook_deliveries \
+             FOR EACH ROW EXECUTE FUNCTION refuse()",
+            "DROP TRIGGER refuse ON webhook_deliveries",
+        )
+        .await;
+        a.close().await;
+        b.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delivery_outlives_the_instance_that_claimed_it() {
+    in_schema(|schema| async move {
+        let (a, b) = (fixture::store(&schema).await, fixture::store(&schema).await);
+        super::webhook_cases::a_delivery_outlives_the_instance_that_claimed_it(a, b.clone()).await;
+        b.close().await;
+    })
+    .await;
+}
