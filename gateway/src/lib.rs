@@ -100,12 +100,24 @@ pub struct Running {
     /// The expiry sweep, the live recheck and the checkpointer: they keep working while the listeners
     /// drain, and are cancelled once they have (at the latest at the deadline).
     background: Vec<JoinHandle<()>>,
+    /// The audit keys, when they come from the shared key store.
+    audit_keys: Option<Arc<tokens::audit_keys::RotatingAuditSigner>>,
 }
 
 impl Running {
     /// The shared state (metrics, service), for tests and embedding.
     pub fn app(&self) -> &Arc<App> {
         &self.app
+    }
+
+    /// Re-reads the shared support and audit keys now, as the background refresh does
+    /// every few seconds (for tests and embedding).
+    pub async fn refresh_keys(&self) -> Result<(), tokens::keyring::KeyringError> {
+        self.app.signer.refresh(self.app.access.now()).await?;
+        if let Some(audit) = &self.audit_keys {
+            audit.refresh().await?;
+        }
+        Ok(())
     }
 
     /// Stops accepting, lets in-flight requests finish (with their `request.completed`
@@ -142,12 +154,17 @@ impl Running {
     }
 }
 
+/// The shared state, the grant change feed if the store has one, and the rotating audit
+/// keys if they come from a shared store.
+type Wired = (
+    Arc<App>,
+    Option<Arc<dyn GrantChanges>>,
+    Option<Arc<tokens::audit_keys::RotatingAuditSigner>>,
+);
+
 /// The shared state over the configured (or overridden) adapters, and the grant change
 /// feed if the store has one.
-async fn wire(
-    config: &Config,
-    overrides: &Overrides,
-) -> Result<(Arc<App>, Option<Arc<dyn GrantChanges>>), StartError> {
+async fn wire(config: &Config, overrides: &Overrides) -> Result<Wired, StartError> {
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     let policy = Arc::new(wiring::policy(config)?);
     let (customer, staff) = wiring::verifiers(config)?;
@@ -165,12 +182,11 @@ async fn wire(
     let keys = overrides.keys.as_ref().or(stores.keys.as_ref());
     let signer = wiring::signer(config, keys, clock.now()).await?;
     let access = wiring::service(config, &stores, clock.clone());
-    let key = wiring::audit_key(config)?;
-    let verifier = key.verifier();
+    let (key, rotating_audit) = wiring::audit_keys(config, keys, clock.clone()).await?;
     let audit_log = audit_log::AuditLogService::new(
         stores.tree.clone(),
-        wiring::checkpointer(config, &stores, clock, key),
-        verifier,
+        wiring::checkpointer(config, &stores, clock, key.clone()),
+        key,
     );
     let app = App::new(
         access,
@@ -183,7 +199,7 @@ async fn wire(
         config.limits,
         audit_log,
     );
-    Ok((Arc::new(app), stores.changes))
+    Ok((Arc::new(app), stores.changes, rotating_audit))
 }
 
 /// A listener on `addr` and the address it got.
@@ -208,7 +224,7 @@ pub async fn build_with(
     binds: Binds,
     overrides: Overrides,
 ) -> Result<Running, StartError> {
-    let (app, changes) = wire(&config, &overrides).await?;
+    let (app, changes, rotating_audit) = wire(&config, &overrides).await?;
     let (proxy_listener, proxy) = listen(binds.proxy, "listen.proxy").await?;
     let (ops_listener, ops) = listen(binds.ops, "listen.ops").await?;
     let (shutdown, watcher) = watch::channel(false);
@@ -241,6 +257,7 @@ pub async fn build_with(
         let access = app.access.clone();
         background.push(tokens::keyring::spawn_refresh(
             app.signer.clone(),
+            rotating_audit.clone(),
             move || access.now(),
         ));
     }
@@ -256,5 +273,6 @@ pub async fn build_with(
         shutdown,
         servers,
         background,
+        audit_keys: rotating_audit,
     })
 }
