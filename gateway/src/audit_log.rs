@@ -9,8 +9,8 @@ use std::time::Duration;
 use support_access_core::StoreError;
 use support_access_core::ids::OrgId;
 use support_access_core::tlog::{
-    AuditTree, CheckpointRun, Checkpointer, CheckpointerError, ConsistencyProof, InclusionProof,
-    NoteVerifier, StoredCheckpoint, TreeReadError,
+    AuditSigner, AuditTree, CheckpointRun, Checkpointer, CheckpointerError, ConsistencyProof,
+    InclusionProof, NoteVerifier, StoredCheckpoint, TreeReadError,
 };
 use tokio::task::JoinHandle;
 
@@ -19,27 +19,27 @@ use tokio::task::JoinHandle;
 pub struct AuditLogService {
     tree: Arc<dyn AuditTree>,
     checkpointer: Checkpointer,
-    verifier: NoteVerifier,
+    key: Arc<dyn AuditSigner>,
 }
 
 impl AuditLogService {
-    /// The service over `tree`, checkpointed by `checkpointer` (whose key `verifier`
-    /// verifies).
+    /// The service over `tree`, checkpointed by `checkpointer` (which signs with `key`).
     pub fn new(
         tree: Arc<dyn AuditTree>,
         checkpointer: Checkpointer,
-        verifier: NoteVerifier,
+        key: Arc<dyn AuditSigner>,
     ) -> Self {
         Self {
             tree,
             checkpointer,
-            verifier,
+            key,
         }
     }
 
-    /// The verifier key of the audit key (C2SP vkey).
-    pub fn verifier(&self) -> &NoteVerifier {
-        &self.verifier
+    /// The verifier key of the audit key signing now (C2SP vkey); it changes when a
+    /// rotated-in audit key activates.
+    pub fn verifier(&self) -> NoteVerifier {
+        self.key.verifier()
     }
 
     /// Signs and stores a checkpoint of every log due one.

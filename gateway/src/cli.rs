@@ -197,8 +197,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             command: check::ConfigCommand::Check { config },
         } => check::run(&config).await,
         Command::Keys { command } => match command {
-            keys::KeysCommand::Rotate { config } => keys::rotate(&config).await,
-            keys::KeysCommand::List { config } => keys::list(&config).await,
+            keys::KeysCommand::Rotate { config, audit } => keys::rotate(&config, audit).await,
+            keys::KeysCommand::List { config, audit } => keys::list(&config, audit).await,
         },
         Command::DevToken(args) => dev_token::run(&args),
         Command::Completions { shell } => {

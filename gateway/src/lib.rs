@@ -105,6 +105,8 @@ pub struct Running {
     background: Vec<JoinHandle<()>>,
     /// `[listen.tls]`, re-read on `SIGHUP`.
     tls: Option<Arc<tls::ListenerTls>>,
+    /// The audit keys, when they come from the shared key store.
+    audit_keys: Option<Arc<tokens::audit_keys::RotatingAuditSigner>>,
 }
 
 impl Running {
@@ -116,6 +118,16 @@ impl Running {
     /// The proxy listener's TLS (`[listen.tls]`), to reload it or count its reloads.
     pub fn tls(&self) -> Option<&Arc<tls::ListenerTls>> {
         self.tls.as_ref()
+    }
+
+    /// Re-reads the shared support and audit keys now, as the background refresh does
+    /// every few seconds (for tests and embedding).
+    pub async fn refresh_keys(&self) -> Result<(), tokens::keyring::KeyringError> {
+        self.app.signer.refresh(self.app.access.now()).await?;
+        if let Some(audit) = &self.audit_keys {
+            audit.refresh().await?;
+        }
+        Ok(())
     }
 
     /// Stops accepting, lets in-flight requests finish (with their `request.completed`
@@ -152,12 +164,17 @@ impl Running {
     }
 }
 
+/// The shared state, the grant change feed if the store has one, and the rotating audit
+/// keys if they come from a shared store.
+type Wired = (
+    Arc<App>,
+    Option<Arc<dyn GrantChanges>>,
+    Option<Arc<tokens::audit_keys::RotatingAuditSigner>>,
+);
+
 /// The shared state over the configured (or overridden) adapters, and the grant change
 /// feed if the store has one.
-async fn wire(
-    config: &Config,
-    overrides: &Overrides,
-) -> Result<(Arc<App>, Option<Arc<dyn GrantChanges>>), StartError> {
+async fn wire(config: &Config, overrides: &Overrides) -> Result<Wired, StartError> {
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     // rustls's one provider, for anything that asks for the process default.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -185,12 +202,11 @@ async fn wire(
     let access = wiring::service(config, &stores, clock.clone());
     let approvals = wiring::approvals(config, &stores, clock.clone());
     let changes = wiring::changes(&stores, clock.clone());
-    let key = wiring::audit_key(config)?;
-    let verifier = key.verifier();
+    let (key, rotating_audit) = wiring::audit_keys(config, keys, clock.clone()).await?;
     let audit_log = audit_log::AuditLogService::new(
         stores.tree.clone(),
-        wiring::checkpointer(config, &stores, clock, key),
-        verifier,
+        wiring::checkpointer(config, &stores, clock, key.clone()),
+        key,
     );
     let mut app = App::new(
         access,
@@ -206,7 +222,7 @@ async fn wire(
         changes,
     );
     app.access_log = config.log.access;
-    Ok((Arc::new(app), stores.changes))
+    Ok((Arc::new(app), stores.changes, rotating_audit))
 }
 
 /// A listener on `addr` and the address it got.
@@ -231,7 +247,7 @@ pub async fn build_with(
     binds: Binds,
     overrides: Overrides,
 ) -> Result<Running, StartError> {
-    let (app, changes) = wire(&config, &overrides).await?;
+    let (app, changes, rotating_audit) = wire(&config, &overrides).await?;
     let tls = match &config.listen.tls {
         Some(files) => Some(Arc::new(
             tls::ListenerTls::load(files).map_err(WiringError::from)?,
@@ -286,6 +302,7 @@ pub async fn build_with(
         let access = app.access.clone();
         background.push(tokens::keyring::spawn_refresh(
             app.signer.clone(),
+            rotating_audit.clone(),
             move || access.now(),
         ));
     }
@@ -306,5 +323,6 @@ pub async fn build_with(
         servers,
         background,
         tls,
+        audit_keys: rotating_audit,
     })
 }

@@ -118,8 +118,7 @@ async fn steps(
 ) -> Result<Response<Body>, Stop> {
     let app = ctx.app;
     let now = app.access.now();
-    let grant = authorise(app, &ctx.record.facts, now).await?;
-    ctx.record.authorised(&grant);
+    let grant = authorise(app, &mut ctx.record, now).await?;
     app.live.attach(&ctx.record.facts, connection);
 
     let target = check::normalise(&request, form)?;
@@ -213,12 +212,13 @@ fn request_line<B>(request: &Request<B>, peer: SocketAddr, request_id: &str) -> 
 
 /// The grant must be active now and the token's actor must hold its seat under the
 /// claim the token was issued for. A store that cannot say refuses unaudited (`503`).
+/// The record carries the grant's reason and ticket from here on, refused or not.
 async fn authorise(
     app: &App,
-    facts: &SupportTokenFacts,
+    record: &mut RequestRecord,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Grant, Stop> {
-    let authorised = app.access.authorise(facts, now);
+    let authorised = app.access.authorise_request(record, now);
     let limit = app.limits.store_timeout;
     match bounded(&app.metrics, limit, StoreOp::grant_lookup, authorised).await {
         Ok(grant) => Ok(grant),

@@ -5,6 +5,7 @@
 //! Verification never reads the wall clock: `exp`, `nbf` and `iat` are checked against
 //! the `now` the caller takes from the Clock port.
 
+pub mod audit_keys;
 pub(crate) mod key_file;
 pub mod keyring;
 mod keys;

@@ -10,7 +10,7 @@ use support_access_core::approval::service::Approvals;
 use support_access_core::change::SupportChanges;
 use support_access_core::grant::GrantBounds;
 use support_access_core::keys::SigningKeyStore;
-use support_access_core::tlog::{AuditTree, Checkpointer, NoteSigner};
+use support_access_core::tlog::{AuditSigner, AuditTree, Checkpointer, NoteSigner};
 use support_access_core::{AuditLog, ChangeStore, Clock, GrantStore, StoreError, SupportAccess};
 use support_access_memory::{InMemoryStore, SystemClock};
 use support_access_policy::Policy;
@@ -18,6 +18,7 @@ use support_access_seaorm::SeaOrmStore;
 use thiserror::Error;
 
 use crate::config::{Config, Storage};
+use crate::tokens::audit_keys::RotatingAuditSigner;
 use crate::tokens::keyring::KeyringError;
 use crate::tokens::{KeyError, SupportSigner, Verifier, audit_signer, load_keys};
 
@@ -198,18 +199,43 @@ pub fn audit_key(config: &Config) -> Result<NoteSigner, WiringError> {
     )?)
 }
 
+/// The audit key(s): those of the shared key store when there is one (the key file's
+/// key stored first; rotated with `keys rotate --audit`, the handle re-reads them),
+/// else the key file's one key.
+pub async fn audit_keys(
+    config: &Config,
+    keys: Option<&Arc<dyn SigningKeyStore>>,
+    clock: Arc<dyn Clock>,
+) -> Result<(Arc<dyn AuditSigner>, Option<Arc<RotatingAuditSigner>>), WiringError> {
+    match keys {
+        Some(store) => {
+            let rotating = Arc::new(
+                RotatingAuditSigner::shared(
+                    store.clone(),
+                    &config.audit.key_file,
+                    &config.auth.support.issuer,
+                    clock,
+                )
+                .await?,
+            );
+            Ok((rotating.clone(), Some(rotating)))
+        }
+        None => Ok((Arc::new(audit_key(config)?), None)),
+    }
+}
+
 /// The checkpointer of every org's log: one checkpoint per `audit.checkpoint_interval`
 /// of each log that grew, signed with the audit key.
 pub fn checkpointer(
     config: &Config,
     stores: &Stores,
     clock: Arc<dyn Clock>,
-    key: NoteSigner,
+    key: Arc<dyn AuditSigner>,
 ) -> Checkpointer {
     Checkpointer::new(
         stores.tree.clone(),
         clock,
-        Arc::new(key),
+        key,
         config.auth.support.issuer.clone(),
         chrono::Duration::from_std(config.audit.checkpoint_interval)
             .unwrap_or(chrono::Duration::seconds(60)),

@@ -752,6 +752,38 @@ fn keys_rotate_adds_a_next_key_and_keys_list_shows_each_state() {
         .collect();
     assert_eq!(states, ["next", "active", "retiring"], "{stdout}");
 
+    // The audit key rotates apart from the support keys; the list shows verifier keys.
+    let (code, stdout, stderr) = run_in(
+        dir.path(),
+        &["keys", "rotate", "--audit", "--config", config],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("added audit key audit-"), "{stdout}");
+    let (_, stdout, _) = run_in(
+        dir.path(),
+        &["keys", "list", "--audit", "--config", config],
+        &[],
+    );
+    let audit: Vec<&str> = stdout.lines().skip(1).collect();
+    assert_eq!(audit.len(), 2, "{stdout}");
+    assert!(
+        audit[0].contains(" next ") && audit[1].contains(" active "),
+        "{stdout}"
+    );
+    assert!(
+        audit
+            .iter()
+            .all(|line| line.contains("vkey support-gateway/audit+")),
+        "{stdout}"
+    );
+    let (_, stdout, _) = run_in(dir.path(), &["keys", "list", "--config", config], &[]);
+    assert_eq!(
+        stdout.lines().count(),
+        4,
+        "support keys unchanged: {stdout}"
+    );
+
     let (code, _, stderr) = run_in(
         dir.path(),
         &["keys", "rotate", "--config", config],

@@ -504,7 +504,8 @@
     details.hidden = !grant;
     if (grant) {
       $('d-support-user').textContent = grant.support_user || '—';
-      const seat = grant.seat;
+      // Only an active grant has a seat holder; a closed grant's last holder holds nothing.
+      const seat = status === 'active' ? grant.seat : null;
       $('d-seat').textContent = seat && seat.holder
         ? `Held by ${seat.holder} since ${formatDateTime(seat.claimed_at)}`
         : status === 'active' ? 'Free: no support engineer is signed in' : '—';
@@ -725,8 +726,31 @@
     }
   }
 
+  // One request is one row (SPEC §8): a request.completed event is folded into the
+  // request.allowed event of the same request id when both are on the page; the row
+  // stands at the request's start and shows how it ended.
+  function requestRows(events) {
+    const completions = new Map();
+    for (const event of events) {
+      if (event.kind === 'request.completed' && event.request_id) {
+        completions.set(event.request_id, event);
+      }
+    }
+    const folded = new Set();
+    for (const event of events) {
+      if (event.kind === 'request.allowed' && completions.has(event.request_id)) {
+        folded.add(event.request_id);
+      }
+    }
+    return events
+      .filter((event) => !(event.kind === 'request.completed' && folded.has(event.request_id)))
+      .map((event) => (event.kind === 'request.allowed' && folded.has(event.request_id)
+        ? Object.assign({}, event, { completion: completions.get(event.request_id) })
+        : event));
+  }
+
   function renderEvents(events) {
-    const rows = events.map(eventRow);
+    const rows = requestRows(events).map(eventRow);
     if (rows.length === 0) {
       rows.push(el('tr', { class: 'audit__empty' },
         el('td', { colspan: 5, text: Object.keys(state.audit.filters).length
@@ -758,6 +782,7 @@
       'data-kind': kind,
       'data-actor': event.actor || '',
       'data-id': event.id || '',
+      'data-completed-by': event.completion ? event.completion.id || '' : null,
     });
 
     row.append(el('td', { 'data-label': 'Time' },
@@ -791,6 +816,14 @@
         outcome.append(el('span', { class: 'refusal' }, refusalText(event.status)));
       }
       if (event.rule) outcome.append(el('span', { class: 'rule mono' }, `rule ${event.rule}`));
+    } else if (kind === 'request.allowed' && event.completion) {
+      const done = event.completion;
+      const ok = done.status && done.status < 400;
+      outcome.append(el('span', { class: 'badge badge--ok' }, 'Allowed'));
+      outcome.append(el('span', { class: `badge ${ok ? 'badge--ok' : 'badge--warn'}` }, done.status ? `HTTP ${done.status}` : 'Completed'));
+      if (done.latency_ms !== null && done.latency_ms !== undefined) {
+        outcome.append(el('span', { class: 'muted' }, `${done.latency_ms} ms`));
+      }
     } else if (kind === 'request.allowed') {
       outcome.append(el('span', { class: 'badge badge--ok' }, 'Allowed'));
     } else if (kind === 'request.completed') {

@@ -19,6 +19,7 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
+use support_access_core::audit::{AuditEvent, AuditKind};
 use support_access_core::ids::OrgId;
 use support_access_e2e::harness::Harness;
 use support_access_e2e::tokens;
@@ -33,6 +34,42 @@ const PAGE: usize = 25;
 const WAIT: Duration = Duration::from_secs(20);
 const INSTALL: &str =
     "run scripts/install-browser.sh (installs Debian's chromium and chromium-driver)";
+
+/// The rows the page shows for one page of `events` (newest first): one request is one
+/// row, its `request.completed` folded into the `request.allowed` of the same request id
+/// when both are on the page (SPEC §8).
+fn request_rows<'e>(events: &[&'e AuditEvent]) -> Vec<&'e AuditEvent> {
+    let allowed: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == AuditKind::RequestAllowed)
+        .filter_map(|e| e.request_id.as_deref())
+        .collect();
+    events
+        .iter()
+        .copied()
+        .filter(|e| {
+            e.kind != AuditKind::RequestCompleted
+                || !e
+                    .request_id
+                    .as_deref()
+                    .is_some_and(|id| allowed.contains(&id))
+        })
+        .collect()
+}
+
+fn actors_of(rows: &[&AuditEvent]) -> Vec<String> {
+    rows.iter()
+        .map(|e| e.actor.clone().unwrap_or_default())
+        .collect()
+}
+
+fn kinds_of(rows: &[&AuditEvent]) -> Value {
+    json!(rows.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
+}
+
+/// Whether the element `id` takes no room on the page (`hidden`, or inside a hidden one).
+const NOT_SHOWN: &str = "const e = document.getElementById(arguments[0]); \
+     return e.offsetParent === null && getComputedStyle(e).display === 'none';";
 
 /// chromedriver on a free port, shut down (and its browsers with it) when dropped,
 /// also when the test panics.
@@ -199,6 +236,13 @@ impl Page {
             .await
             .unwrap_or_else(|e| panic!("chromedriver could not start Chromium ({e}): {INSTALL}"));
         Self { client, shots }
+    }
+
+    pub(crate) async fn js_with(&self, script: &str, argument: &str) -> Value {
+        self.client
+            .execute(script, vec![json!(argument)])
+            .await
+            .expect("the script runs")
     }
 
     pub(crate) async fn js(&self, script: &str) -> Value {
@@ -405,6 +449,12 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
            e => __problems.push('CSP: ' + e.violatedDirective + ' ' + e.blockedURI));")
         .await;
     assert_eq!(page.text("h1").await, "Support Access");
+    // Signed out: no detail labels without values.
+    assert_eq!(
+        page.js_with(NOT_SHOWN, "grant-details").await,
+        json!(true),
+        "the signed-out page shows no empty detail labels"
+    );
     // A token the gateway refuses gets a sentence, is not kept, and the field stays.
     page.type_into("#token-input", "not-a-token").await;
     page.click("#token-use").await;
@@ -596,6 +646,11 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
     let refused = h.http.get("/crm/v8/Contacts", &bob).await;
     assert_eq!(refused.status, 401, "{:?}", refused.body);
     page.shown("#grant-card").await;
+    assert_eq!(
+        page.text("#d-seat").await,
+        "—",
+        "a revoked grant shows no seat holder"
+    );
 
     // The audit log, reached by keyboard: arrow keys move between the tabs.
     page.shown("#tab-settings")
@@ -616,7 +671,13 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
         .rev()
         .map(|e| e.actor.clone().unwrap_or_default())
         .collect();
-    let kinds: Vec<&str> = events.iter().rev().map(|e| e.kind.as_str()).collect();
+    let newest: Vec<&AuditEvent> = events.iter().rev().collect();
+    let first_page = request_rows(&newest[..PAGE]);
+    let second_page = request_rows(&newest[PAGE..]);
+    assert!(
+        first_page.len() < PAGE,
+        "requests with their completion on the page are one row each"
+    );
     assert!(
         (26..=50).contains(&events.len()),
         "two pages of events: {}",
@@ -625,17 +686,25 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
     let rows = |n: usize| move |v: &Value| v.as_u64() == Some(n as u64);
     const COUNT: &str = "return document.querySelectorAll('#audit-rows tr.audit__row').length;";
     const KINDS: &str = "return [...document.querySelectorAll('#audit-rows tr.audit__row')].map(r => r.dataset.kind);";
-    page.until("the first page is listed", COUNT, rows(PAGE))
+    page.until("the first page is listed", COUNT, rows(first_page.len()))
         .await;
     assert_eq!(
         page.audit_actors().await,
-        actors[..PAGE],
+        actors_of(&first_page),
         "newest first, as stored"
     );
     assert_eq!(
         page.js(KINDS).await,
-        json!(kinds[..PAGE]),
-        "newest first, as stored"
+        kinds_of(&first_page),
+        "newest first, as stored, one row a request"
+    );
+    // A merged row: the request allowed, and how it ended.
+    let merged = page
+        .text("#audit-rows tr.audit__row[data-kind='request.allowed'][data-completed-by] .outcome")
+        .await;
+    assert!(
+        merged.contains("Allowed") && merged.contains("HTTP 200"),
+        "{merged}"
     );
     assert!(
         page.text("#audit-summary")
@@ -660,15 +729,11 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
 
     // Paging: the next page (by cursor) holds the older rest, down to the grant.
     page.click("#page-next").await;
-    page.until(
-        "the second page is listed",
-        COUNT,
-        rows(events.len() - PAGE),
-    )
-    .await;
+    page.until("the second page is listed", COUNT, rows(second_page.len()))
+        .await;
     assert_eq!(
         page.audit_actors().await,
-        actors[PAGE..],
+        actors_of(&second_page),
         "the older events"
     );
     assert_eq!(
@@ -684,15 +749,18 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
         json!(true)
     );
     page.click("#page-prev").await;
-    page.until("the first page is back", COUNT, rows(PAGE))
+    page.until("the first page is back", COUNT, rows(first_page.len()))
         .await;
-    assert_eq!(page.audit_actors().await, actors[..PAGE]);
+    assert_eq!(page.audit_actors().await, actors_of(&first_page));
 
     // Filter by support user: only that engineer's rows remain.
-    let ana = events
+    let anas: Vec<&AuditEvent> = newest
         .iter()
+        .copied()
         .filter(|e| e.actor.as_deref() == Some("staff-ana"))
-        .count();
+        .collect();
+    assert!(anas.len() <= PAGE, "one page of staff-ana's events");
+    let ana = request_rows(&anas).len();
     assert!(ana >= 3 && ana < events.len(), "{ana} of {}", events.len());
     page.type_into("#f-actor", "staff-ana").await;
     page.click("#filters-apply").await;
@@ -735,7 +803,7 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
     .await;
     // Clearing the filters brings the first page back.
     page.click("#filters-clear").await;
-    page.until("the first page is back", COUNT, rows(PAGE))
+    page.until("the first page is back", COUNT, rows(first_page.len()))
         .await;
 
     // Export: the page fetches the file with the token and hands it over as a download.
@@ -769,6 +837,16 @@ async fn the_admin_page_grants_revokes_and_shows_the_filtered_audit_log() {
         "a header and every event"
     );
     assert!(csv.contains("/crm/v8/Leads/1/actions/send_mail"), "{csv}");
+
+    // Signed out again: the details go with the token.
+    page.click("#tab-settings").await;
+    page.click("#token-forget").await;
+    page.shown("#token-input").await;
+    assert_eq!(
+        page.js_with(NOT_SHOWN, "grant-details").await,
+        json!(true),
+        "signed out, no empty detail labels"
+    );
 
     assert_eq!(
         page.js("return window.__problems;").await,

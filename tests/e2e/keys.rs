@@ -2,7 +2,8 @@
 //! support signing keys. A rotation is published by both at once, signs new tokens only
 //! after `publish_ahead`, and is invisible to callers: a token signed before it stays
 //! valid on both instances until it expires; the old key is retired once every token
-//! it signed has expired. On SQLite and on PostgreSQL.
+//! it signed has expired. The audit key rotates the same way (`keys rotate --audit`).
+//! On SQLite and on PostgreSQL.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use support_access_core::Clock;
 use support_access_core::ids::{OrgId, StaffId};
 use support_access_core::keys::SigningKeyStore;
 use support_access_core::service::{GrantEnd, GrantRequest};
+use support_access_core::tlog::{Checkpoint, NoteVerifier, audit_origin};
 use support_access_e2e::client::HttpClient;
 use support_access_e2e::harness::{config_dir, config_text};
 use support_access_e2e::stub::Stub;
@@ -19,6 +21,7 @@ use support_access_memory::{ManualClock, SystemClock};
 use support_access_pgtest::{in_schema, server_addr, url_via};
 use support_access_seaorm::SeaOrmStore;
 use support_gateway::config::Config;
+use support_gateway::tokens::audit_keys::stored_audit_key;
 use support_gateway::tokens::keyring;
 use support_gateway::wiring::Overrides;
 use support_gateway::{Binds, Running};
@@ -84,6 +87,30 @@ impl Instance {
             .iter()
             .map(|key| key["kid"].as_str().unwrap().to_owned())
             .collect()
+    }
+
+    async fn verifier_key(&self) -> NoteVerifier {
+        let answer = self
+            .http
+            .send("GET", "/support-access/v1/audit/verifier-key", &[], b"")
+            .await;
+        assert_eq!(answer.status, 200);
+        String::from_utf8(answer.body.to_vec())
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// The org's current checkpoint note, as an admin fetches it.
+    async fn checkpoint_note(&self, now: DateTime<Utc>) -> String {
+        let admin = support_access_e2e::tokens::admin(ORG, "admin-1", now);
+        let answer = self
+            .http
+            .get("/support-access/v1/audit/checkpoint", &admin)
+            .await;
+        assert_eq!(answer.status, 200);
+        String::from_utf8(answer.body.to_vec()).unwrap()
     }
 
     async fn token(&self, staff: &str, now: DateTime<Utc>) -> String {
@@ -202,6 +229,99 @@ async fn rotation_is_invisible_to_callers(url: String) {
     assert_eq!(kid_of(&fresh), new.kid);
     a.gateway.shutdown().await;
     b.gateway.shutdown().await;
+}
+
+async fn grant(instance: &Instance) {
+    instance
+        .gateway
+        .app()
+        .access()
+        .grant(
+            &OrgId::from(ORG),
+            "admin-1",
+            GrantRequest {
+                end: GrantEnd::Days(3),
+                reason: None,
+                ticket: None,
+            },
+        )
+        .await
+        .unwrap();
+}
+
+/// `keys rotate --audit`: both instances sign checkpoints with the shared audit key; a
+/// rotated-in key signs only after publish_ahead, on both; checkpoints signed before
+/// keep verifying with the previous verifier key.
+async fn audit_key_rotation_is_shared(url: String) {
+    let stub = Stub::start().await;
+    let start = SystemClock
+        .now()
+        .duration_trunc(Duration::seconds(1))
+        .unwrap();
+    let clock = ManualClock::new(start);
+    let a = Instance::start(&url, &stub, &clock).await;
+    let b = Instance::start(&url, &stub, &clock).await;
+    grant(&a).await;
+    let origin = audit_origin("support-gateway", &OrgId::from(ORG));
+    let old_key = a.verifier_key().await;
+    assert_eq!(b.verifier_key().await.to_string(), old_key.to_string());
+    let old_note = b.checkpoint_note(clock.now()).await;
+    Checkpoint::open(&old_note, &origin, std::slice::from_ref(&old_key))
+        .expect("b signs with the shared audit key");
+
+    let now = clock.now();
+    let publish_ahead = Duration::minutes(5);
+    let document = keyring::generate().unwrap();
+    let new = stored_audit_key(&document, "support-gateway", now, now + publish_ahead).unwrap();
+    SigningKeyStore::add(&a.store, &new).await.unwrap();
+    a.gateway.refresh_keys().await.unwrap();
+    b.gateway.refresh_keys().await.unwrap();
+    assert_eq!(
+        a.verifier_key().await.to_string(),
+        old_key.to_string(),
+        "the new audit key waits publish_ahead"
+    );
+
+    clock.advance(publish_ahead);
+    a.gateway.refresh_keys().await.unwrap();
+    b.gateway.refresh_keys().await.unwrap();
+    let new_key = a.verifier_key().await;
+    assert_ne!(new_key.to_string(), old_key.to_string());
+    assert_eq!(b.verifier_key().await.to_string(), new_key.to_string());
+    // The log grows; its next checkpoint is signed by the new key, on either instance.
+    let access = b.gateway.app().access();
+    access
+        .claim_seat(&OrgId::from(ORG), &StaffId::from("staff-ana"))
+        .await
+        .unwrap();
+    let new_note = a.checkpoint_note(clock.now()).await;
+    assert_ne!(new_note, old_note);
+    Checkpoint::open(&new_note, &origin, std::slice::from_ref(&new_key))
+        .expect("signed by the new audit key");
+    assert!(
+        Checkpoint::open(&new_note, &origin, std::slice::from_ref(&old_key)).is_err(),
+        "the old key signs nothing more"
+    );
+    Checkpoint::open(&old_note, &origin, std::slice::from_ref(&old_key))
+        .expect("an old checkpoint keeps verifying with the old verifier key");
+    a.gateway.shutdown().await;
+    b.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_audit_key_rotation_on_shared_sqlite_signs_new_checkpoints_on_both_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/shared.db?mode=rwc", dir.path().display());
+    audit_key_rotation_is_shared(url).await;
+}
+
+#[tokio::test]
+async fn an_audit_key_rotation_on_shared_postgres_signs_new_checkpoints_on_both_instances() {
+    in_schema(|schema| async move {
+        let url = url_via(server_addr().await, &schema);
+        audit_key_rotation_is_shared(url).await;
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -324,3 +324,30 @@ async fn a_body_that_does_not_arrive_in_time_is_refused_with_408_json() {
         .count();
     assert_eq!(blocked, 1, "the refusal is audited");
 }
+
+#[tokio::test]
+async fn a_request_blocked_after_a_revoke_carries_the_grants_reason_and_ticket() {
+    let h = Harness::start().await;
+    let (_, token) = h.grant_and_token(ORG, "staff-ana", 2).await;
+    revoke(&h).await;
+    let refused = h.http.get("/crm/v8/Leads", &token).await;
+    assert_eq!(refused.status, 401, "{:?}", refused.body);
+    assert_eq!(code(&refused.json()), "support_access_revoked");
+    let events = h.events(ORG).await;
+    let blocked = events
+        .iter()
+        .find(|e| e.kind == AuditKind::RequestBlocked)
+        .expect("the refused request is audited");
+    assert_eq!(blocked.error.as_deref(), Some("support_access_revoked"));
+    // The grant that refused it, with its reason and ticket, as every event of a grant.
+    assert_eq!(blocked.reason.as_deref(), Some("e2e"));
+    assert_eq!(blocked.ticket.as_deref(), Some("T-1"));
+    let revoked = events
+        .iter()
+        .find(|e| e.kind == AuditKind::GrantRevoked)
+        .unwrap();
+    assert_eq!(
+        (&blocked.reason, &blocked.ticket),
+        (&revoked.reason, &revoked.ticket)
+    );
+}

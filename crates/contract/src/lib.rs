@@ -27,6 +27,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use support_access_core::ids::OrgId;
+use support_access_core::keys::SigningKeyStore;
 use support_access_core::notify::WebhookOutbox;
 use support_access_core::ports::ApprovalStore;
 use support_access_core::{AuditLog, ChangeStore, GrantStore};
@@ -36,6 +37,7 @@ pub mod audit_log;
 pub mod audit_tree;
 pub mod change_store;
 pub mod grant_store;
+pub mod signing_key_store;
 pub mod webhook_outbox;
 
 pub use audit_tree::AuditTreeFixture;
@@ -192,6 +194,49 @@ impl Fixture for WebhookOutboxFixture {
     fn teardown(&self) -> BoxFuture<'static, ()> {
         (self.teardown)()
     }
+}
+
+/// What the signing-key-store suite needs from an adapter.
+#[derive(Clone)]
+pub struct SigningKeyStoreFixture {
+    /// A store (keys of other cases may be in it: cases use fresh kids).
+    pub store: Arc<dyn SigningKeyStore>,
+    /// A second handle on the same data (another connection pool, another instance).
+    pub second: Arc<dyn SigningKeyStore>,
+    /// Runs after the case.
+    pub teardown: Teardown,
+}
+
+impl std::fmt::Debug for SigningKeyStoreFixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyStoreFixture")
+            .field("store", &self.store)
+            .field("second", &self.second)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fixture for SigningKeyStoreFixture {
+    fn teardown(&self) -> BoxFuture<'static, ()> {
+        (self.teardown)()
+    }
+}
+
+/// One test per [`SigningKeyStore`] promise. Takes an expression (a future) that yields
+/// a fresh [`SigningKeyStoreFixture`].
+#[macro_export]
+macro_rules! signing_key_store_suite {
+    ($fixture:expr) => {
+        $crate::__cases!(
+            signing_key_store,
+            $fixture,
+            [
+                added_keys_read_back_exactly_on_every_handle,
+                adding_a_kid_twice_conflicts_and_changes_nothing,
+                keys_are_kept_apart_by_purpose,
+            ]
+        );
+    };
 }
 
 /// A fixture's cleanup.

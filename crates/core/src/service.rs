@@ -516,6 +516,27 @@ impl SupportAccess {
         facts: &SupportTokenFacts,
         now: DateTime<Utc>,
     ) -> Result<Grant, Refusal> {
+        let grant = self.token_grant(facts).await?;
+        admits(grant, facts, now)
+    }
+
+    /// [`authorise`](Self::authorise) for the request `record` describes, which it
+    /// stamps with the grant's reason and ticket as soon as the token's grant is found —
+    /// also when the grant then refuses (revoked, expired, seat released), so that the
+    /// `request.blocked` event of a request after a revoke says which grant, for which
+    /// reason and ticket, refused it.
+    pub async fn authorise_request(
+        &self,
+        record: &mut RequestRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Grant, Refusal> {
+        let grant = self.token_grant(&record.facts).await?;
+        record.authorised(&grant);
+        admits(grant, &record.facts, now)
+    }
+
+    /// The grant a support token names, if it is the token's (same org and user).
+    async fn token_grant(&self, facts: &SupportTokenFacts) -> Result<Grant, Refusal> {
         let grant = match self.grants.get(facts.grant).await {
             Ok(grant) => grant,
             Err(StoreError::NotFound) => return Err(Refusal::UnknownGrant),
@@ -524,19 +545,7 @@ impl SupportAccess {
         if grant.org != facts.org || grant.support_user != facts.support_user {
             return Err(Refusal::UnknownGrant);
         }
-        match grant.status_at(now) {
-            GrantStatus::Revoked => return Err(Refusal::Revoked),
-            GrantStatus::Expired => return Err(Refusal::Expired),
-            GrantStatus::Active => {}
-        }
-        match &grant.seat {
-            None => Err(Refusal::SeatReleased),
-            Some(seat) if seat.holder != facts.actor => Err(Refusal::SeatTaken),
-            Some(seat) if facts.issued_at < whole_seconds(seat.claimed_at) => {
-                Err(Refusal::SeatReleased)
-            }
-            Some(_) => Ok(grant),
-        }
+        Ok(grant)
     }
 
     /// Closes every open grant whose end date has come and records `grant.expired` for
@@ -644,4 +653,21 @@ impl SupportAccess {
 
 fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(Duration::seconds(1)).unwrap_or(t)
+}
+
+/// Whether `grant` (the token's) admits the token at `now`.
+fn admits(grant: Grant, facts: &SupportTokenFacts, now: DateTime<Utc>) -> Result<Grant, Refusal> {
+    match grant.status_at(now) {
+        GrantStatus::Revoked => return Err(Refusal::Revoked),
+        GrantStatus::Expired => return Err(Refusal::Expired),
+        GrantStatus::Active => {}
+    }
+    match &grant.seat {
+        None => Err(Refusal::SeatReleased),
+        Some(seat) if seat.holder != facts.actor => Err(Refusal::SeatTaken),
+        Some(seat) if facts.issued_at < whole_seconds(seat.claimed_at) => {
+            Err(Refusal::SeatReleased)
+        }
+        Some(_) => Ok(grant),
+    }
 }

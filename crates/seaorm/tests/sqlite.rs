@@ -429,6 +429,19 @@ mod grant_store {
     support_access_contract::grant_store_suite!(super::grant_store());
 }
 
+async fn signing_key_store() -> support_access_contract::SigningKeyStoreFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    support_access_contract::SigningKeyStoreFixture {
+        store: Arc::new(store),
+        second: Arc::new(second),
+        teardown,
+    }
+}
+
+mod signing_key_store {
+    support_access_contract::signing_key_store_suite!(super::signing_key_store());
+}
+
 mod cached_grant_store {
     support_access_contract::grant_store_suite!(super::cached_grant_store());
 }

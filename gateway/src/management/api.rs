@@ -41,7 +41,7 @@ pub struct GrantBody {
     pub reason: Option<String>,
     /// The support ticket.
     pub ticket: Option<String>,
-    /// Who holds the support seat.
+    /// Who holds the support seat; `null` unless the grant is active.
     pub seat: Option<SeatBody>,
 }
 
@@ -69,10 +69,16 @@ impl GrantBody {
             revoked_by: grant.revoked_by().map(str::to_owned),
             reason: grant.reason.clone(),
             ticket: grant.ticket.clone(),
-            seat: grant.seat.as_ref().map(|seat| SeatBody {
-                holder: seat.holder.to_string(),
-                claimed_at: time(seat.claimed_at),
-            }),
+            // Only an active grant has a seat holder: a revoked or expired grant's last
+            // holder holds nothing any more (SPEC §8).
+            seat: grant
+                .seat
+                .as_ref()
+                .filter(|_| status == GrantStatus::Active)
+                .map(|seat| SeatBody {
+                    holder: seat.holder.to_string(),
+                    claimed_at: time(seat.claimed_at),
+                }),
         }
     }
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use serde_json::{Value, json};
 use support_access_core::StoreError;
-use support_access_core::keys::{KeyPurpose, KeyStatus, SigningKeyStore, StoredKey, key_states};
+use support_access_core::keys::{KeyPurpose, SigningKeyStore, StoredKey, key_states};
 
 use super::keys::{KeyError, VerifyKey};
 use super::support::ed25519_kid;
@@ -189,19 +189,6 @@ pub async fn ensure_stored(
     Ok(store.keys(KeyPurpose::Support).await?)
 }
 
-/// The states of the support keys at `now`, newest first (`keys list`).
-pub async fn statuses(
-    store: &dyn SigningKeyStore,
-    now: DateTime<Utc>,
-    token_lifetime: chrono::Duration,
-) -> Result<Vec<KeyStatus>, StoreError> {
-    Ok(key_states(
-        store.keys(KeyPurpose::Support).await?,
-        now,
-        token_lifetime,
-    ))
-}
-
 /// Why the shared keys could not be read or used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {
@@ -213,9 +200,11 @@ pub enum KeyringError {
     Store(#[from] StoreError),
 }
 
-/// Re-reads the shared keys every [`REFRESH_EVERY`] until aborted.
+/// Re-reads the shared support keys (and the audit keys, when they are shared too) every
+/// [`REFRESH_EVERY`] until aborted.
 pub fn spawn_refresh(
     signer: super::SupportSigner,
+    audit: Option<std::sync::Arc<super::audit_keys::RotatingAuditSigner>>,
     now: impl Fn() -> DateTime<Utc> + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -225,6 +214,11 @@ pub fn spawn_refresh(
             ticks.tick().await;
             if let Err(e) = signer.refresh(now()).await {
                 tracing::warn!(error = %e, "cannot re-read the support signing keys; keeping the ones loaded");
+            }
+            if let Some(audit) = &audit
+                && let Err(e) = audit.refresh().await
+            {
+                tracing::warn!(error = %e, "cannot re-read the audit keys; keeping the ones loaded");
             }
         }
     })
