@@ -181,6 +181,8 @@ fn init_logging(config: &Config) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A closed stderr must not turn a log line into a panic inside a request.
+        .log_internal_errors(false)
         // Colour only for a person at a terminal: a file or a log collector gets plain text.
         .with_ansi(std::io::stderr().is_terminal());
     let _ = match config.log.format {

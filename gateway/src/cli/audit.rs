@@ -43,21 +43,21 @@ pub(super) async fn verify_checkpoint(config: &Path, org: Option<String>, file: 
             return ExitCode::from(EXIT_NO_INPUT);
         }
     };
-    let stores = match wiring::connect(&config.storage).await {
-        Ok(stores) => stores,
-        Err(e) => return super::wiring_failure(&e),
-    };
-    let trusted = match audit_verifiers(&config, &stores).await {
-        Ok(trusted) => trusted,
+    let verifier = match audit_verifier(&config) {
+        Ok(verifier) => verifier,
         Err(code) => return code,
     };
     let issuer = &config.auth.support.issuer;
-    let (org, checkpoint) = match open(&text, issuer, org.map(OrgId::new), &trusted) {
+    let (org, checkpoint) = match open(&text, issuer, org.map(OrgId::new), &verifier) {
         Ok(opened) => opened,
         Err(message) => {
             println!("{}: {message}", file.display());
             return ExitCode::from(EXIT_BAD_CHECKPOINT);
         }
+    };
+    let stores = match wiring::connect(&config.storage).await {
+        Ok(stores) => stores,
+        Err(e) => return super::wiring_failure(&e),
     };
     if let Err(code) = check_events(&*stores.audit, &org, &checkpoint).await {
         return code;
@@ -85,13 +85,10 @@ pub(super) async fn verify_checkpoint(config: &Path, org: Option<String>, file: 
             return ExitCode::from(EXIT_BROKEN_CHAIN);
         }
     }
-    let signer = trusted
-        .iter()
-        .find(|key| open_note(&text, std::slice::from_ref(*key)).is_ok())
-        .map_or_else(String::new, NoteVerifier::label);
     println!(
-        "org {org}: checkpoint verified: signed by {signer}, {} events (root {}); the log now has \
+        "org {org}: checkpoint verified: signed by {}, {} events (root {}); the log now has \
          {} events and extends it",
+        verifier.label(),
         checkpoint.size(),
         checkpoint.root(),
         head.size
@@ -138,37 +135,21 @@ pub(super) async fn print_checkpoint(config: &Path, org: String) -> ExitCode {
     }
 }
 
-/// The verifier keys a checkpoint may be signed with: the configured audit key file's
-/// and every audit key of the shared key store (rotated with `keys rotate --audit`).
-/// A missing key file is not created (a new key verifies nothing).
-async fn audit_verifiers(
-    config: &crate::config::Config,
-    stores: &wiring::Stores,
-) -> Result<Vec<NoteVerifier>, ExitCode> {
-    let mut trusted = Vec::new();
-    if config.audit.key_file.exists() {
-        let key = wiring::audit_key(config).map_err(|e| super::wiring_failure(&e))?;
-        trusted.push(key.verifier());
-    }
-    if let Some(store) = &stores.keys {
-        let issuer = &config.auth.support.issuer;
-        match crate::tokens::audit_keys::stored_verifiers(&**store, issuer).await {
-            Ok(stored) => trusted.extend(stored),
-            Err(e) => {
-                eprintln!("support-gateway: audit.key_file: the stored audit keys: {e}");
-                return Err(ExitCode::from(EXIT_CONFIG));
-            }
-        }
-    }
-    if trusted.is_empty() {
+/// The verifier of the configured audit key; refuses to create a missing key (a new
+/// key verifies nothing).
+fn audit_verifier(config: &crate::config::Config) -> Result<NoteVerifier, ExitCode> {
+    let path = &config.audit.key_file;
+    if !path.exists() {
         eprintln!(
-            "support-gateway: audit.key_file: {} does not exist and the store holds no audit \
-             key: there is no audit key to verify checkpoints with",
-            config.audit.key_file.display()
+            "support-gateway: audit.key_file: {} does not exist: there is no audit key to \
+             verify checkpoints with",
+            path.display()
         );
         return Err(ExitCode::from(EXIT_CONFIG));
     }
-    Ok(trusted)
+    wiring::audit_key(config)
+        .map(|key| key.verifier())
+        .map_err(|e| super::wiring_failure(&e))
 }
 
 /// Opens the checkpoint: signed by `verifier`, a checkpoint body, of the log of `org`
@@ -177,8 +158,9 @@ fn open(
     text: &str,
     issuer: &str,
     org: Option<OrgId>,
-    trusted: &[NoteVerifier],
+    verifier: &NoteVerifier,
 ) -> Result<(OrgId, Checkpoint), String> {
+    let trusted = std::slice::from_ref(verifier);
     let org = match org {
         Some(org) => org,
         None => {

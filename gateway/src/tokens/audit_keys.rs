@@ -104,19 +104,6 @@ impl RotatingAuditSigner {
     }
 }
 
-/// The verifier keys of every stored audit key (none on a store without audit keys):
-/// a checkpoint signed before or after a rotation opens with one of them.
-pub async fn stored_verifiers(
-    store: &dyn SigningKeyStore,
-    issuer: &str,
-) -> Result<Vec<NoteVerifier>, KeyringError> {
-    if store.keys(KeyPurpose::Audit).await?.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (_, keys) = load(store, issuer).await?;
-    Ok(keys.iter().map(|(_, signer)| signer.verifier()).collect())
-}
-
 /// The stored audit keys, newest first, and the oldest; an error when there are none.
 async fn load(
     store: &dyn SigningKeyStore,
