@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cargo bench -p support-access-seaorm --bench append --features bench-internals \
-//!     [-- --events 3000 --rounds 5 --tasks 1,64 --proof-events 1000000 --sqlite-only]
+//!     [-- --events 3000 --rounds 5 --tasks 1,64 --proof-events 1000000 --sqlite-only
+//!      --postgres-only]
 //! ```
 //!
 //! Append throughput: `events` appends per round from `tasks` concurrent callers (one
@@ -12,7 +13,9 @@
 //! reported. Proofs: an org filled with `proof-events` events (tree on), then the
 //! store's tree head, root at an older size, inclusion and consistency proofs, each
 //! timed over many calls. PostgreSQL is `DATABASE_URL` (default the local test
-//! server); it must be reachable unless `--sqlite-only`.
+//! server); it must be reachable unless `--sqlite-only`. On PostgreSQL each round's WAL
+//! bytes per event are reported too (`pg_current_wal_insert_lsn()` before and after: the
+//! server's, so other sessions' writes count as well; medians).
 
 #![allow(clippy::unwrap_used)] // a benchmark: a failure is a panic with its message
 
@@ -34,6 +37,7 @@ struct Args {
     tasks: Vec<u64>,
     proof_events: u64,
     sqlite_only: bool,
+    postgres_only: bool,
 }
 
 fn args() -> Args {
@@ -43,6 +47,7 @@ fn args() -> Args {
         tasks: vec![1, 64],
         proof_events: 1_000_000,
         sqlite_only: false,
+        postgres_only: false,
     };
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
@@ -53,6 +58,7 @@ fn args() -> Args {
             "--tasks" => args.tasks = value().split(',').map(|t| t.parse().unwrap()).collect(),
             "--proof-events" => args.proof_events = value().parse().unwrap(),
             "--sqlite-only" => args.sqlite_only = true,
+            "--postgres-only" => args.postgres_only = true,
             // `cargo bench` passes `--bench`.
             _ => {}
         }
@@ -96,18 +102,48 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-async fn throughput(name: &str, store: &SeaOrmStore, args: &Args) {
+/// The server's WAL insert position, in bytes.
+async fn wal_position(admin: &mut PgConnection) -> i64 {
+    sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint")
+        .fetch_one(admin)
+        .await
+        .unwrap()
+}
+
+async fn throughput(
+    name: &str,
+    store: &SeaOrmStore,
+    args: &Args,
+    mut wal: Option<&mut PgConnection>,
+) {
     for &tasks in &args.tasks {
         let (mut on, mut off) = (Vec::new(), Vec::new());
+        let (mut wal_on, mut wal_off) = (Vec::new(), Vec::new());
         let mut batches = [0u64; 2];
         for round in 0..args.rounds {
             // Alternate which goes first, so drift (WAL growth, other load) hits both.
             for tree in [round % 2 == 0, round % 2 == 1] {
                 support_access_seaorm::bench::set_audit_tree(tree);
                 let before = store.audit_append_stats().batches;
+                let wal_before = match wal.as_deref_mut() {
+                    Some(admin) => Some(wal_position(admin).await),
+                    None => None,
+                };
                 let rate = append_rate(store, &fresh_org(), args.events, tasks).await;
                 batches[usize::from(tree)] += store.audit_append_stats().batches - before;
-                if tree { on.push(rate) } else { off.push(rate) }
+                if tree {
+                    on.push(rate)
+                } else {
+                    off.push(rate)
+                }
+                if let (Some(admin), Some(start)) = (wal.as_deref_mut(), wal_before) {
+                    let bytes = (wal_position(admin).await - start) as f64 / args.events as f64;
+                    if tree {
+                        wal_on.push(bytes)
+                    } else {
+                        wal_off.push(bytes)
+                    }
+                }
             }
         }
         let per_batch = |b: u64| (args.events * args.rounds as u64) as f64 / b as f64;
@@ -120,6 +156,14 @@ async fn throughput(name: &str, store: &SeaOrmStore, args: &Args) {
             per_batch(batches[1]),
             per_batch(batches[0]),
         );
+        if !wal_on.is_empty() {
+            let (on, off) = (median(wal_on), median(wal_off));
+            println!(
+                "{name:<10} {tasks:>3} callers  WAL bytes/event: tree on {on:.0}  off {off:.0}  \
+                 on/off {:.3}",
+                on / off
+            );
+        }
     }
 }
 
@@ -173,7 +217,7 @@ async fn sqlite(args: &Args) {
         .await
         .unwrap();
     store.migrate().await.unwrap();
-    throughput("sqlite", &store, args).await;
+    throughput("sqlite", &store, args, None).await;
     proofs("sqlite", &store, args.proof_events).await;
     store.close().await;
     for suffix in ["", "-wal", "-shm"] {
@@ -198,7 +242,7 @@ async fn postgres(args: &Args) {
         .await
         .unwrap();
     store.migrate().await.unwrap();
-    throughput("postgres", &store, args).await;
+    throughput("postgres", &store, args, Some(&mut admin)).await;
     proofs("postgres", &store, args.proof_events).await;
     store.close().await;
     admin
@@ -215,7 +259,9 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        sqlite(&args).await;
+        if !args.postgres_only {
+            sqlite(&args).await;
+        }
         if !args.sqlite_only {
             postgres(&args).await;
         }
