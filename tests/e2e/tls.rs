@@ -61,7 +61,39 @@ async fn an_https_upstream_trusted_through_ca_file_is_reached_over_h2_by_alpn() 
     assert_eq!(seen[0].version, "HTTP/2.0");
     assert_eq!(seen[0].target, "/crm/v8/Leads?page=1");
     assert_eq!(seen[0].headers["x-request-id"], headers["x-request-id"]);
+
+    // Support traffic too: its response streams back under the revocation guard.
+    let token = support_token(&gateway, "org-tls", "staff-ana").await;
+    let client = support_access_e2e::client::HttpClient::new(gateway.proxy);
+    let answer = client.get("/crm/v8/Leads/7", &token).await;
+    assert_eq!(answer.status, 200);
+    let seen = stub.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].version, "HTTP/2.0");
+    assert_eq!(seen[1].headers["x-support-access-actor"], "staff-ana");
     gateway.shutdown().await;
+}
+
+/// A grant for `org`, its seat claimed by `staff`, and a support token for them.
+async fn support_token(gateway: &Running, org: &str, staff: &str) -> String {
+    use support_access_core::ids::{OrgId, StaffId};
+    use support_access_core::service::{GrantEnd, GrantRequest};
+    let app = gateway.app();
+    let org = OrgId::from(org);
+    let request = GrantRequest {
+        end: GrantEnd::Days(2),
+        reason: Some("tls".into()),
+        ticket: None,
+    };
+    app.access().grant(&org, "admin-1", request).await.unwrap();
+    let staff = StaffId::from(staff);
+    let grant = app.access().claim_seat(&org, &staff).await.unwrap();
+    let (token, _) = app
+        .signer()
+        .issue(&grant, &staff, app.access().now())
+        .unwrap();
+    app.sweep().await;
+    token
 }
 
 #[tokio::test]
