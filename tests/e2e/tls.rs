@@ -163,6 +163,10 @@ async fn tls_settings_that_cannot_work_stop_the_start_naming_the_key() {
         missing.display()
     );
     let config_ = config(dir.path(), "http://crm.example", "", &listen).unwrap();
+    assert_eq!(
+        support_gateway::tls::check(&config_).unwrap_err().key,
+        "listen.tls.cert_file"
+    );
     let refused = support_gateway::build(config_, binds()).await.unwrap_err();
     assert!(
         refused.to_string().contains("listen.tls.cert_file"),
@@ -245,5 +249,26 @@ async fn after_sighup_new_connections_get_the_new_certificate_and_an_old_one_kee
     // The connection opened before the reload was not dropped.
     assert_eq!(old.get("/crm/v8/Deals").await.status, 200);
     assert_eq!(old.server_cert, first.der());
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reload_whose_files_do_not_load_keeps_the_certificate_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("e2e listener CA");
+    let first = ca.leaf("gateway-1");
+    let (gateway, _stub) = tls_gateway(dir.path(), &first).await;
+    // A new certificate whose key is not the one written beside it.
+    let (cert, key) = ca.leaf("gateway-2").write(dir.path(), "listen-");
+    std::fs::write(&key, ca.leaf("other").key_pem).unwrap();
+    let refused = gateway.tls().unwrap().reload().unwrap_err();
+    assert_eq!(refused.key, "listen.tls.key_file", "{refused}");
+    std::fs::write(&cert, "not a certificate").unwrap();
+    let refused = gateway.tls().unwrap().reload().unwrap_err();
+    assert_eq!(refused.key, "listen.tls.cert_file", "{refused}");
+
+    let mut client = TlsClient::connect(gateway.proxy, &ca.pem(), H2_AND_1).await;
+    assert_eq!(client.server_cert, first.der());
+    assert_eq!(client.get("/crm/v8/Leads").await.status, 200);
     gateway.shutdown().await;
 }
