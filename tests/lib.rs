@@ -6,5 +6,6 @@ pub mod client;
 pub mod fault_fs;
 pub mod harness;
 pub mod stub;
+pub mod stub_records;
 pub mod tls;
 pub mod tokens;

@@ -54,6 +54,16 @@ pub struct Config {
     pub log: Log,
     /// The verifiable audit log (SPEC §6.1).
     pub audit: Audit,
+    pub approvals: Approvals,
+}
+
+/// `[approvals]` (SPEC §10): how long a one-request approval waits and stays usable.
+#[derive(Debug, Clone, Copy)]
+pub struct Approvals {
+    /// A pending approval expires this long after it was requested.
+    pub pending_ttl: Duration,
+    /// An approved one must be used within this long of its approval.
+    pub ttl: Duration,
 }
 
 /// `[audit]`.
@@ -186,6 +196,9 @@ pub struct SupportAuth {
     pub signing_key: PathBuf,
     /// Lifetime of a support token (never past the grant's end).
     pub token_ttl: Duration,
+    /// How long a key added by `keys rotate` is published before it signs, so that
+    /// upstream JWKS caches hold it by then.
+    pub publish_ahead: Duration,
 }
 
 /// `[grants]`.

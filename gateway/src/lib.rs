@@ -25,6 +25,7 @@ mod ops;
 mod ordinary;
 mod pipeline;
 mod read;
+mod record_read;
 pub mod refusal;
 mod request_id;
 mod seat;
@@ -76,9 +77,11 @@ pub enum StartError {
     /// Configuration, keys, policy or storage.
     #[error(transparent)]
     Wiring(#[from] WiringError),
-    /// A listener could not bind.
-    #[error("cannot listen on {addr}: {source}")]
+    /// A listener could not bind (the address is in use, or not this host's).
+    #[error("{key}: cannot listen on {addr}: {source}")]
     Bind {
+        /// The config key of the address, `listen.proxy` or `listen.ops`.
+        key: &'static str,
         /// The address.
         addr: SocketAddr,
         /// Why.
@@ -159,19 +162,29 @@ async fn wire(
     // rustls's one provider, for anything that asks for the process default.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let policy = Arc::new(wiring::policy(config)?);
-    let signer = wiring::signer(config)?;
     let (customer, staff) = wiring::verifiers(config)?;
     let stores = match &overrides.store {
-        Some((grants, audit, tree)) => wiring::Stores {
+        Some((grants, audit, tree, approvals)) => wiring::Stores {
             grants: grants.clone(),
             audit: audit.clone(),
             tree: tree.clone(),
+            approvals: approvals.clone(),
             changes: None,
+            keys: overrides.keys.clone(),
+            records: overrides.changes.clone().ok_or_else(|| {
+                WiringError::Store(support_access_core::StoreError::Backend(
+                    "a store override needs its change store".into(),
+                ))
+            })?,
         },
         None => wiring::connect(&config.storage).await?,
     };
     let clock = wiring::clock(overrides);
+    let keys = overrides.keys.as_ref().or(stores.keys.as_ref());
+    let signer = wiring::signer(config, keys, clock.now()).await?;
     let access = wiring::service(config, &stores, clock.clone());
+    let approvals = wiring::approvals(config, &stores, clock.clone());
+    let changes = wiring::changes(&stores, clock.clone());
     let key = wiring::audit_key(config)?;
     let verifier = key.verifier();
     let audit_log = audit_log::AuditLogService::new(
@@ -189,14 +202,19 @@ async fn wire(
         config.auth.clone(),
         config.limits,
         audit_log,
+        approvals,
+        changes,
     );
     app.access_log = config.log.access;
     Ok((Arc::new(app), stores.changes))
 }
 
 /// A listener on `addr` and the address it got.
-async fn listen(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
-    let bind_error = |source| StartError::Bind { addr, source };
+async fn listen(
+    addr: SocketAddr,
+    key: &'static str,
+) -> Result<(TcpListener, SocketAddr), StartError> {
+    let bind_error = |source| StartError::Bind { key, addr, source };
     let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
     let local = listener.local_addr().map_err(bind_error)?;
     Ok((listener, local))
@@ -234,8 +252,8 @@ pub async fn build_with(
         ),
         None => None,
     };
-    let (proxy_listener, proxy) = listen(binds.proxy).await?;
-    let (ops_listener, ops) = listen(binds.ops).await?;
+    let (proxy_listener, proxy) = listen(binds.proxy, "listen.proxy").await?;
+    let (ops_listener, ops) = listen(binds.ops, "listen.ops").await?;
     let (shutdown, watcher) = watch::channel(false);
     let settings = server::Settings {
         max_header_bytes: config.limits.max_header_bytes,
@@ -264,6 +282,13 @@ pub async fn build_with(
         )),
     ];
     let mut background = sweeper::spawn(&app, config.grants.sweep_interval, changes);
+    if app.signer.is_shared() {
+        let access = app.access.clone();
+        background.push(tokens::keyring::spawn_refresh(
+            app.signer.clone(),
+            move || access.now(),
+        ));
+    }
     background.push(audit_log::spawn(
         app.audit_log.clone(),
         config.audit.checkpoint_interval,

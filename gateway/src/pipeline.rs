@@ -1,8 +1,10 @@
 //! The support-request pipeline of SPEC §3, one named step per stage:
 //!
 //! identify (`app.rs`) → [`check::verify`] → [`authorise`] → [`check::normalise`] →
-//! [`check::decide`] → [`inspect::body`] → record `request.allowed` →
-//! [`send::identity_headers`] and forward → [`send::complete`].
+//! [`approval::decide`] (the policy, and one-request approvals) → [`inspect::body`]
+//! (or [`approval::body`] to offer or use an approval) → [`capture::before`] (support
+//! record writes) → record `request.allowed` → [`send::identity_headers`] and forward
+//! → [`send::complete`] → [`capture::after`].
 //!
 //! Each step takes what it needs and returns `Result<_, Refusal>`; [`support`] drives
 //! them. Every refusal after verification is audited as `request.blocked`; if the audit
@@ -28,6 +30,8 @@ use crate::refusal::{Refusal, Shape};
 use crate::state::App;
 use crate::store_call::bounded;
 
+mod approval;
+mod capture;
 mod check;
 mod inspect;
 mod send;
@@ -124,7 +128,8 @@ async fn steps(
     if check::releases_own_seat(request.method(), &target) {
         return Err(release_own_seat(app, &ctx.record.facts, ctx.request_id).await?);
     }
-    let decision = check::decide(&app.policy, request.method(), &target)?;
+    let (method, headers) = (request.method(), request.headers());
+    let (decision, gate) = approval::decide(&app.policy, method, &target, headers)?;
     ctx.record.rule = decision.rule.as_ref().map(|rule| rule.to_string());
     ctx.record.restriction = decision.restriction;
 
@@ -134,10 +139,36 @@ async fn steps(
         now,
     };
     let record = &mut ctx.record;
-    let body = inspect::body(
-        app, watch, record, &decision, &context, &mut parts, incoming,
+    let (body, read) = if approval::takes_body(&decision, &gate) {
+        let inputs = approval::Inputs {
+            app,
+            watch,
+            grant: &grant,
+            target: &target,
+            context: &context,
+        };
+        approval::body(inputs, record, &decision, gate, &mut parts, incoming).await?
+    } else {
+        let body = inspect::body(
+            app, watch, record, &decision, &context, &mut parts, incoming,
+        );
+        body.await?
+    };
+    let caller = capture::Caller {
+        grant: &grant,
+        facts: &ctx.record.facts,
+        peer: connection.peer(),
+        tls: connection.is_tls(),
+    };
+    let before = capture::before(
+        app,
+        caller,
+        &parts.method,
+        &target,
+        &parts.headers,
+        read.as_ref(),
     );
-    let body = body.await?;
+    let capture = before.await?;
 
     // Recorded durably before anything is forwarded.
     if let Err(e) = ctx.append(RequestOutcome::Allowed).await {
@@ -155,7 +186,10 @@ async fn steps(
     );
     let request = Request::from_parts(parts, body);
     let forwarded = crate::inflight::forward(app, watch, request, &target.forward_target()).await;
-    let (response, completed) = send::complete(ctx, watch, forwarded);
+    let (mut response, completed) = send::complete(ctx, watch, forwarded);
+    if let Some(capture) = capture {
+        response = capture::after(ctx, &grant, capture, response).await;
+    }
     if let Err(e) = ctx.append(completed).await {
         tracing::error!(request_id = ctx.request_id, error = %e, "could not record the outcome of a forwarded support request");
     }
@@ -201,7 +235,7 @@ async fn release_own_seat(
 ) -> Result<Stop, Refusal> {
     let limit = app.limits.store_timeout;
     let access = app.access.for_request(request_id);
-    let (access, live, metrics) = (&access, &app.live, &app.metrics);
+    let (access, live, metrics) = ((&access, &app.approvals), &app.live, &app.metrics);
     crate::seat::release(access, live, metrics, limit, &facts.org, &facts.actor).await?;
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use support_access_core::SupportAccess;
+use support_access_core::approval::service::Approvals;
+use support_access_core::change::SupportChanges;
 use support_access_policy::{Policy, RefusalShape};
 
 use crate::audit_log::AuditLogService;
@@ -37,6 +39,10 @@ pub struct App {
     pub(crate) audit_log: AuditLogService,
     /// `log.access`: whether each request writes an access line.
     pub(crate) access_log: bool,
+    /// One-request approvals (SPEC §10).
+    pub(crate) approvals: Approvals,
+    /// What support changed (SPEC §11).
+    pub(crate) changes: SupportChanges,
 }
 
 impl App {
@@ -51,6 +57,8 @@ impl App {
         auth: config::Auth,
         limits: config::Limits,
         audit_log: AuditLogService,
+        approvals: Approvals,
+        changes: SupportChanges,
     ) -> Self {
         let support_users = Arc::new(SupportUsers::default());
         let metrics = Arc::new(Metrics::default());
@@ -66,7 +74,12 @@ impl App {
             openapi: Arc::new(crate::management::openapi_json()),
             metrics: metrics.clone(),
             audit_log: audit_log.clone(),
+            approvals: approvals.clone(),
             store_timeout: limits.store_timeout,
+            changes: changes.clone(),
+            policy: policy.clone(),
+            upstream: upstream.clone(),
+            limits,
         });
         Self {
             access,
@@ -82,6 +95,8 @@ impl App {
             request_ids: RequestIds::new(),
             audit_log,
             access_log: true,
+            approvals,
+            changes,
         }
     }
 

@@ -8,10 +8,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use support_access_core::StoreError;
+use support_access_core::approval::service::{DecideError, RequestError, UseError};
 use support_access_core::service::{
     ChangeError, ClaimError, GrantError, Refusal as AccessRefusal, ReleaseError, RevokeError,
 };
 
+use support_access_core::change::SupportChangeError;
 use support_access_core::tlog::{CheckpointerError, TreeReadError};
 
 use crate::metrics::{Metrics, StoreOp};
@@ -49,7 +51,11 @@ store_failure!(
     ReleaseError,
     AccessRefusal,
     TreeReadError,
-    CheckpointerError
+    CheckpointerError,
+    UseError,
+    DecideError,
+    RequestError,
+    SupportChangeError
 );
 
 /// The metrics label of a store failure; `None` for the store's domain answers

@@ -57,7 +57,13 @@
     'request.allowed': 'Request allowed',
     'request.blocked': 'Request blocked',
     'request.completed': 'Request completed',
+    'approval.requested': 'Approval requested',
+    'approval.approved': 'Approval granted',
+    'approval.denied': 'Approval denied',
+    'approval.used': 'Approval used',
   };
+  // For approvals.js, which names the restriction of each approval request.
+  window.SupportAccessRestrictions = RESTRICTIONS;
 
   // What each error code of the API means to an administrator.
   const ERRORS = {

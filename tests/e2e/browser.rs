@@ -23,7 +23,7 @@ use support_access_core::ids::OrgId;
 use support_access_e2e::harness::Harness;
 use support_access_e2e::tokens;
 
-const ORG: &str = "org-acme";
+pub(crate) const ORG: &str = "org-acme";
 const ADMIN: &str = "admin-ada";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -36,7 +36,7 @@ const INSTALL: &str =
 
 /// chromedriver on a free port, shut down (and its browsers with it) when dropped,
 /// also when the test panics.
-struct Chromedriver {
+pub(crate) struct Chromedriver {
     child: Child,
     port: u16,
 }
@@ -51,7 +51,7 @@ impl std::fmt::Debug for Chromedriver {
 }
 
 impl Chromedriver {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         for (path, what) in [(CHROMIUM, "Chromium"), (CHROMEDRIVER, "ChromeDriver")] {
             assert!(
                 Path::new(path).exists(),
@@ -160,13 +160,13 @@ impl Drop for Chromedriver {
 
 /// The browser session, with the helpers the scenario needs.
 #[derive(Debug)]
-struct Page {
-    client: Client,
+pub(crate) struct Page {
+    pub(crate) client: Client,
     shots: PathBuf,
 }
 
 impl Page {
-    async fn open(driver: &Chromedriver, profile: &Path, shots: PathBuf) -> Self {
+    pub(crate) async fn open(driver: &Chromedriver, profile: &Path, shots: PathBuf) -> Self {
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -201,7 +201,7 @@ impl Page {
         Self { client, shots }
     }
 
-    async fn js(&self, script: &str) -> Value {
+    pub(crate) async fn js(&self, script: &str) -> Value {
         self.client
             .execute(script, vec![])
             .await
@@ -209,7 +209,7 @@ impl Page {
     }
 
     /// Waits (bounded) until an element matching `css` is in the page and displayed.
-    async fn shown(&self, css: &str) -> Element {
+    pub(crate) async fn shown(&self, css: &str) -> Element {
         let deadline = Instant::now() + WAIT;
         loop {
             if let Ok(element) = self.client.find(Locator::Css(css)).await
@@ -228,7 +228,12 @@ impl Page {
     }
 
     /// Waits (bounded) until `script` returns a value that `ok` accepts; returns it.
-    async fn until(&self, what: &str, script: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn until(
+        &self,
+        what: &str,
+        script: &str,
+        ok: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + WAIT;
         loop {
             let value = self.js(script).await;
@@ -246,7 +251,7 @@ impl Page {
     }
 
     /// The page's notice and error lines, for failure messages.
-    async fn messages(&self) -> String {
+    pub(crate) async fn messages(&self) -> String {
         self.client
             .execute(
                 "return 'notice: ' + document.getElementById('notice').textContent + \
@@ -259,15 +264,15 @@ impl Page {
             .unwrap_or_else(|e| format!("(page unreadable: {e})"))
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         self.shown(css).await.text().await.expect("element text")
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         self.shown(css).await.click().await.expect("click");
     }
 
-    async fn type_into(&self, css: &str, text: &str) {
+    pub(crate) async fn type_into(&self, css: &str, text: &str) {
         let input = self.shown(css).await;
         input.clear().await.expect("clear");
         input.send_keys(text).await.expect("type");
@@ -282,7 +287,7 @@ impl Page {
     }
 
     /// Saves a screenshot of the whole page, from the top, at `width` px.
-    async fn screenshot(&self, name: &str, width: u32) {
+    pub(crate) async fn screenshot(&self, name: &str, width: u32) {
         let measure = "document.activeElement && document.activeElement.blur(); \
                        window.scrollTo(0, 0); \
                        return [window.innerHeight, Math.ceil(document.documentElement.scrollHeight)];";
@@ -310,7 +315,7 @@ impl Page {
     }
 }
 
-fn screenshot_dir() -> PathBuf {
+pub(crate) fn screenshot_dir() -> PathBuf {
     if std::env::var_os("UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
     } else {
@@ -321,7 +326,7 @@ fn screenshot_dir() -> PathBuf {
 /// Support traffic by `staff` on the current grant, through the management API: the
 /// token exchange (which takes the seat), `calls` (method, target, expected status),
 /// and the seat's release when `release`. Returns the support token.
-async fn support_traffic(
+pub(crate) async fn support_traffic(
     h: &Harness,
     staff: &str,
     calls: &[(&str, &str, u16)],

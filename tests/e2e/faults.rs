@@ -196,6 +196,8 @@ impl Pg {
         let overrides = Overrides {
             clock: Some(Arc::new(clock.clone())),
             store: None,
+            keys: None,
+            changes: None,
         };
         let binds = Binds {
             proxy: "127.0.0.1:0".parse().expect("addr"),

@@ -3,13 +3,19 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod approval;
 mod attacks;
 mod browser;
+mod browser_approvals;
+mod browser_changes;
+mod browser_checkpoint;
 mod bypass;
+mod changes;
 mod child;
 mod export;
 mod faults;
 mod jwt;
+mod keys;
 mod kill9;
 mod lifecycle;
 mod management;
@@ -20,4 +26,5 @@ mod revocation;
 mod sqlite_faults;
 mod support;
 mod tlog;
+mod tlog_tamper;
 mod tls;

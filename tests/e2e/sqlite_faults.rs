@@ -64,6 +64,8 @@ impl Embedded {
         let overrides = Overrides {
             clock: Some(Arc::new(clock.clone())),
             store: None,
+            keys: None,
+            changes: None,
         };
         let binds = support_gateway::Binds {
             proxy: "127.0.0.1:0".parse().expect("addr"),

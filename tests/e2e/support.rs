@@ -43,9 +43,18 @@ async fn record_crud_passes_with_the_identity_headers() {
             .await;
         assert_eq!(answer.status, 200, "{method} {target}: {:?}", answer.body);
     }
+    // A record write is read just before and just after (SPEC §11), with the same
+    // identity as the write itself.
+    let expected: Vec<(&str, &str)> = calls
+        .iter()
+        .flat_map(|&(method, target, _)| match method {
+            "PUT" | "DELETE" => vec![("GET", target), (method, target), ("GET", target)],
+            _ => vec![(method, target)],
+        })
+        .collect();
     let seen = h.stub.seen();
-    assert_eq!(seen.len(), calls.len());
-    for (got, (method, target, _)) in seen.iter().zip(calls) {
+    assert_eq!(seen.len(), expected.len());
+    for (got, (method, target)) in seen.iter().zip(expected) {
         assert_eq!((got.method.as_str(), got.target.as_str()), (method, target));
         assert_eq!(
             got.headers["x-support-access-grant"],
@@ -113,6 +122,7 @@ async fn every_support_request_leaves_its_audit_events_and_the_chain_verifies() 
             AuditKind::TokenIssued,
             AuditKind::RequestAllowed,
             AuditKind::RequestCompleted,
+            AuditKind::ApprovalRequested,
             AuditKind::RequestBlocked,
         ]
     );
@@ -120,7 +130,15 @@ async fn every_support_request_leaves_its_audit_events_and_the_chain_verifies() 
     assert_eq!(completed.status, Some(200));
     assert!(completed.latency_ms.is_some());
     assert_eq!(completed.path.as_deref(), Some("/crm/v8/Leads"));
-    let refused = &events[4];
+    // send_mail is approvable (SPEC §10): the refusal offered an approval, named by
+    // both events.
+    let offered = blocked.json()["details"]["approval"]["id"].clone();
+    assert_eq!(
+        events[4].approval.map(|a| a.to_string()),
+        offered.as_str().map(str::to_owned)
+    );
+    let refused = &events[5];
+    assert_eq!(refused.approval, events[4].approval);
     assert_eq!(refused.restriction, Some(5));
     assert_eq!(refused.status, Some(403));
     assert_eq!(refused.method.as_deref(), Some("POST"));

@@ -350,6 +350,15 @@ impl SupportAccess {
         Ok(open.iter().map(|grant| grant.support_user).collect())
     }
 
+    /// Grant `id` of `org`: `NotFound` for an unknown id or another org's grant.
+    pub async fn grant_of(&self, org: &OrgId, id: GrantId) -> Result<Grant, StoreError> {
+        let grant = self.grants.get(id).await?;
+        match grant.org == *org {
+            true => Ok(grant),
+            false => Err(StoreError::NotFound),
+        }
+    }
+
     /// Whether the grant store answers a read, for readiness.
     pub async fn probe(&self) -> Result<(), StoreError> {
         let nobody = OrgId::new("__readyz__");
@@ -534,11 +543,18 @@ impl SupportAccess {
     /// each — once, even when several instances sweep at the same time. Returns how many
     /// this call closed.
     pub async fn expire_due(&self, limit: u32) -> Result<usize, StoreError> {
+        Ok(self.expire_due_grants(limit).await?.len())
+    }
+
+    /// [`SupportAccess::expire_due`], returning the grants this call closed (so that
+    /// their approvals can be voided).
+    pub async fn expire_due_grants(&self, limit: u32) -> Result<Vec<GrantId>, StoreError> {
         let now = self.clock.now();
-        let mut closed = 0;
+        let mut closed = Vec::new();
         for grant in self.grants.due_for_expiry(now, limit).await? {
+            let id = grant.id;
             if self.close_expired(grant, now).await? {
-                closed += 1;
+                closed.push(id);
             }
         }
         Ok(closed)

@@ -26,6 +26,9 @@ pub struct PolicyFile {
     /// Per restriction number (`"1"` … `"32"`): UI-only marks and notes.
     #[serde(default)]
     pub restrictions: BTreeMap<String, RestrictionFile>,
+    /// Which support requests write records and how a record is read (SPEC §11).
+    #[serde(default)]
+    pub changes: Option<crate::changes::ChangesFile>,
     /// The rules.
     #[serde(default, rename = "rule")]
     pub rules: Vec<RuleFile>,

@@ -20,6 +20,7 @@
 //! (format in [`file`]). [`Policy::explain`] backs `support-gateway policy explain`.
 
 pub mod bulk;
+pub mod changes;
 pub mod composite;
 pub mod explain;
 pub mod file;

@@ -43,6 +43,7 @@ mod template;
 
 pub use decision::{Decision, Guard, GuardKind, Verdict};
 pub use method::PolicyMethod;
+pub(crate) use template::is_version_segment;
 use template::starts_with_segments;
 
 /// A policy file that cannot be used. The message names the key or rule at fault.
@@ -177,6 +178,7 @@ pub struct Policy {
     restrictions: BTreeMap<u8, RestrictionFile>,
     pub(crate) assignment_keys: Vec<String>,
     pub(crate) date_guard_years: u32,
+    record_writes: Option<Arc<crate::changes::RecordWrites>>,
 }
 
 impl Policy {
@@ -227,6 +229,12 @@ impl Policy {
                 (number, coverage)
             })
             .collect()
+    }
+
+    /// Which support requests write records and how a record is read back (SPEC §11);
+    /// `None` when the policy has no `[changes]` section.
+    pub fn record_writes(&self) -> Option<&crate::changes::RecordWrites> {
+        self.record_writes.as_deref()
     }
 
     /// The rules, in file order.

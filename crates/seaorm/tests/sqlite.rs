@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use support_access_cache::{CacheConfig, CachedGrantStore, LocalGrantChanges};
 use support_access_contract::{
     ApprovalStoreFixture, AuditLogFixture, AuditTreeFixture, ChangeStoreFixture, GrantStoreFixture,
-    Release, Stall, Tamper, Teardown,
+    Release, Stall, Tamper, Teardown, WebhookOutboxFixture,
 };
 use support_access_core::StoreError;
 use support_access_seaorm::{SeaOrmStore, StoreOptions};
@@ -66,6 +66,17 @@ async fn change_store() -> ChangeStoreFixture {
     ChangeStoreFixture {
         store: Arc::new(store.clone()),
         second: Arc::new(second),
+        audit: Arc::new(store),
+        teardown,
+    }
+}
+
+async fn webhook_outbox() -> WebhookOutboxFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    WebhookOutboxFixture {
+        outbox: Arc::new(store.clone()),
+        second: Arc::new(second),
+        grants: Arc::new(store.clone()),
         audit: Arc::new(store),
         teardown,
     }
@@ -486,4 +497,8 @@ mod tampering {
 
 mod approval_store {
     support_access_contract::approval_store_suite!(super::approval_store());
+}
+
+mod webhook_outbox {
+    support_access_contract::webhook_outbox_suite!(super::webhook_outbox());
 }

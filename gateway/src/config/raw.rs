@@ -16,6 +16,7 @@ pub(super) struct File {
     limits: RawLimits,
     log: RawLog,
     audit: RawAudit,
+    approvals: RawApprovals,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +167,7 @@ struct RawSupport {
     audience: String,
     signing_key: String,
     token_ttl: String,
+    publish_ahead: String,
 }
 
 impl Default for RawSupport {
@@ -175,6 +177,7 @@ impl Default for RawSupport {
             audience: "crm".into(),
             signing_key: "keys/support-signing.pem".into(),
             token_ttl: "15m".into(),
+            publish_ahead: "5m".into(),
         }
     }
 }
@@ -263,6 +266,22 @@ impl Default for RawAudit {
         Self {
             checkpoint_interval: "60s".into(),
             key_file: "keys/audit-signing.pem".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawApprovals {
+    pending_ttl: String,
+    ttl: String,
+}
+
+impl Default for RawApprovals {
+    fn default() -> Self {
+        Self {
+            pending_ttl: "1h".into(),
+            ttl: "15m".into(),
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::refusal::Refusal;
 
 /// Grant support access to the caller's org.
 #[utoipa::path(post, path = "/support-access/v1/grant", request_body = GrantCreate,
+    security(("customer_admin" = [])),
     responses((status = 201, body = GrantBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn post_grant(
@@ -68,6 +69,7 @@ fn grant_end(
 
 /// The current grant: the active one, or the latest revoked or expired one.
 #[utoipa::path(get, path = "/support-access/v1/grant",
+    security(("customer_admin" = [])),
     responses((status = 200, body = GrantBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn get_grant(State(m): State<Mgmt>, admin: Admin) -> Reply {
     let view = m
@@ -82,6 +84,7 @@ pub(super) async fn get_grant(State(m): State<Mgmt>, admin: Admin) -> Reply {
 
 /// Change the end date of the active grant (bounds counted from now).
 #[utoipa::path(patch, path = "/support-access/v1/grant", request_body = GrantChange,
+    security(("customer_admin" = [])),
     responses((status = 200, body = GrantBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn patch_grant(
@@ -102,6 +105,7 @@ pub(super) async fn patch_grant(
 
 /// Revoke the active grant now; the very next support request is refused.
 #[utoipa::path(delete, path = "/support-access/v1/grant",
+    security(("customer_admin" = [])),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn delete_grant(
     State(m): State<Mgmt>,
@@ -115,6 +119,7 @@ pub(super) async fn delete_grant(
     let revoke = access.revoke(&admin.org, &admin.sub);
     let revoked = m.call(StoreOp::lifecycle, revoke).await?;
     m.live.end(revoked.id, Ended::Revoked);
+    crate::seat::void_approvals(&m.approvals, &m.metrics, m.store_timeout, revoked.id).await;
     m.refresh_support_users().await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

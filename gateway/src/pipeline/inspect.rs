@@ -14,8 +14,9 @@ use crate::live::{Streaming, Watch};
 use crate::refusal::Refusal;
 use crate::state::App;
 
-/// The body to forward. The record learns the hash of what is forwarded and the
-/// rewrites made to it (the hash of what was read, if the guards refuse it).
+/// The body to forward, and its bytes if the gateway read it. The record learns the
+/// hash of what is forwarded and the rewrites made to it (the hash of what was read,
+/// if the guards refuse it).
 pub(super) async fn body(
     app: &App,
     watch: &Watch,
@@ -24,19 +25,24 @@ pub(super) async fn body(
     context: &SupportContext,
     parts: &mut Parts,
     incoming: Body,
-) -> Result<Body, Refusal> {
+) -> Result<(Body, Option<Bytes>), Refusal> {
     if !decision.needs_body() {
-        return Ok(stream(watch, incoming));
+        return Ok((stream(watch, incoming), None));
     }
     let facts = &record.facts;
     let bytes = crate::inflight::read_body(app, watch, facts, &parts.headers, incoming).await?;
     let guarded = guard(&app.policy, decision, bytes, context, record)?;
+    Ok(forwarded(guarded, parts))
+}
+
+/// The body to forward after the guards, its length fixed if it was rewritten.
+pub(super) fn forwarded(guarded: Guarded, parts: &mut Parts) -> (Body, Option<Bytes>) {
     if guarded.rewritten {
         parts.headers.remove(TRANSFER_ENCODING);
         let length = HeaderValue::from(guarded.bytes.len());
         parts.headers.insert(CONTENT_LENGTH, length);
     }
-    Ok(Body::bytes(guarded.bytes))
+    (Body::bytes(guarded.bytes.clone()), Some(guarded.bytes))
 }
 
 /// A body that passed the guards.

@@ -2,6 +2,7 @@
 //! sites write `?` and no code string is ever matched.
 
 use support_access_core::StoreError;
+use support_access_core::change::SupportChangeError;
 use support_access_core::service::{
     ChangeError, ClaimError, GrantError, Refusal as AccessRefusal, ReleaseError, RevokeError,
 };
@@ -96,6 +97,15 @@ impl From<ReleaseError> for Refusal {
             ReleaseError::NoActiveGrant => Self::NoActiveGrant,
             ReleaseError::NotSeatHolder => Self::NotSeatHolder,
             ReleaseError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+impl From<SupportChangeError> for Refusal {
+    fn from(error: SupportChangeError) -> Self {
+        match error {
+            SupportChangeError::Store(e) => Self::Store(e),
+            other => Self::Change(other),
         }
     }
 }

@@ -62,6 +62,10 @@ impl Policy {
             restrictions,
             assignment_keys: lower_all(&file.guards.assignment_keys),
             date_guard_years: file.guards.date_guard_years,
+            record_writes: match &file.changes {
+                Some(changes) => Some(std::sync::Arc::new(crate::changes::compile(changes)?)),
+                None => None,
+            },
         })
     }
 }

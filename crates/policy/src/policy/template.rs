@@ -35,7 +35,7 @@ pub(super) fn split_segments(path: &str) -> Vec<String> {
 }
 
 /// Whether a path segment is an API version (`v8`, `v2.1`).
-pub(super) fn is_version_segment(segment: &str) -> bool {
+pub(crate) fn is_version_segment(segment: &str) -> bool {
     let Some(rest) = segment.strip_prefix('v') else {
         return false;
     };

@@ -15,3 +15,4 @@ mod multi_instance;
 #[path = "../common/tamper.rs"]
 mod tamper;
 mod tampering;
+mod webhooks;

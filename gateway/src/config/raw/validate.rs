@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::super::*;
 use super::{
-    File, RawAudit, RawAuth, RawCustomer, RawGrants, RawKey, RawLimits, RawListen, RawStaff,
-    RawSupport, RawUpstream,
+    File, RawApprovals, RawAudit, RawAuth, RawCustomer, RawGrants, RawKey, RawLimits, RawListen,
+    RawStaff, RawSupport, RawUpstream,
 };
 
 impl File {
@@ -41,6 +41,7 @@ impl File {
                 access: self.log.access,
             },
             audit: self.audit.validate(base)?,
+            approvals: self.approvals.validate()?,
         })
     }
 }
@@ -172,6 +173,16 @@ impl RawSupport {
                 &required("auth.support.signing_key", &self.signing_key)?,
             ),
             token_ttl: positive_duration("auth.support.token_ttl", &self.token_ttl)?,
+            publish_ahead: duration("auth.support.publish_ahead", &self.publish_ahead)?,
+        })
+    }
+}
+
+impl RawApprovals {
+    fn validate(&self) -> Result<Approvals, ConfigError> {
+        Ok(Approvals {
+            pending_ttl: positive_duration("approvals.pending_ttl", &self.pending_ttl)?,
+            ttl: positive_duration("approvals.ttl", &self.ttl)?,
         })
     }
 }
@@ -189,9 +200,16 @@ impl RawAudit {
 }
 
 impl RawGrants {
-    /// The shortest and longest grant, the longest not shorter than the shortest.
+    /// The shortest and longest grant: the shortest at least a day (the product
+    /// promises at least a day of access), the longest not shorter than the shortest.
     fn durations(&self) -> Result<(Duration, Duration), ConfigError> {
         let min_duration = positive_duration("grants.min_duration", &self.min_duration)?;
+        if min_duration < Duration::from_secs(86_400) {
+            return Err(ConfigError::new(
+                "grants.min_duration",
+                "must be at least 1d (a grant opens access for at least a day)",
+            ));
+        }
         let max_duration = duration("grants.max_duration", &self.max_duration)?;
         if max_duration < min_duration {
             return Err(ConfigError::new(

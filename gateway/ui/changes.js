@@ -1,0 +1,204 @@
+// "Changes by support" (SPEC §11) on the admin page: every record support created,
+// changed or deleted under the grant shown above, each field's before → after, who and
+// when, the audit event it is tied to, and a revert behind a confirmation.
+// Plain JavaScript, no dependencies. It follows the grant app.js renders (the
+// `#d-grant-id` text) and uses the same admin token (sessionStorage).
+'use strict';
+
+(function () {
+  const API = '/support-access/v1';
+  const TOKEN_KEY = 'support-access.admin-token';
+  const PAGE_SIZE = 25;
+  const OPERATIONS = { create: 'Created', update: 'Changed', delete: 'Deleted', revert: 'Put back' };
+
+  const $ = (id) => document.getElementById(id);
+  const state = { grant: null, next: null, pending: null };
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === 'class') node.className = value;
+      else node.setAttribute(key, value === true ? '' : String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function token() {
+    try {
+      return sessionStorage.getItem(TOKEN_KEY) || '';
+    } catch (_) {
+      return '';
+    }
+  }
+
+  // A management call; resolves to { status, body }.
+  async function call(method, path, body) {
+    const headers = { Accept: 'application/json', Authorization: `Bearer ${token()}` };
+    const init = { method, headers, cache: 'no-store', credentials: 'omit', redirect: 'error' };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(API + path, init);
+    let json = null;
+    try {
+      json = await response.json();
+    } catch (_) {
+      json = null;
+    }
+    return { status: response.status, body: json };
+  }
+
+  function problem(answer) {
+    const message = answer.body && answer.body.message;
+    return message || `The gateway answered HTTP ${answer.status}.`;
+  }
+
+  const timeFormat = new Intl.DateTimeFormat(undefined, {
+    year: 'numeric', month: 'short', day: 'numeric',
+    hour: '2-digit', minute: '2-digit', second: '2-digit',
+  });
+
+  function when(iso) {
+    const date = new Date(iso);
+    return Number.isNaN(date.getTime()) ? iso : timeFormat.format(date);
+  }
+
+  // A field value as text: JSON for anything but a string; absent is marked.
+  function value(field, side) {
+    if (!(side in field)) return el('span', { class: 'change__absent' }, 'absent');
+    const v = field[side];
+    return el('span', { class: 'mono' }, typeof v === 'string' ? v : JSON.stringify(v));
+  }
+
+  function entry(change) {
+    const rows = change.fields.map((field) => el('tr', { 'data-field': field.name },
+      el('th', { scope: 'row' }, field.name),
+      el('td', { class: 'change__before' }, value(field, 'before')),
+      el('td', { 'aria-hidden': 'true' }, '→'),
+      el('td', { class: 'change__after' }, value(field, 'after'))));
+    const table = el('table', { class: 'change__fields' },
+      el('thead', null, el('tr', null,
+        el('th', { scope: 'col' }, 'Field'), el('th', { scope: 'col' }, 'Before'),
+        el('th', { scope: 'col' }, el('span', { class: 'visually-hidden' }, 'to')),
+        el('th', { scope: 'col' }, 'After'))),
+      el('tbody', null, ...rows));
+    const audit = el('a', { href: '#audit', class: 'change__audit', title: `Request ${change.request_id}` },
+      `audit event #${change.audit_seq}`);
+    let action = null;
+    if (change.operation === 'update' && !change.reverted_by) {
+      action = el('button', { type: 'button', class: 'btn btn--secondary change__revert' }, 'Revert…');
+      action.addEventListener('click', () => openRevert(change, false));
+    } else if (change.reverted_by) {
+      action = el('span', { class: 'badge badge--muted' }, 'Put back');
+    }
+    return el('li', { class: 'change', 'data-change': change.id, 'data-operation': change.operation },
+      el('div', { class: 'change__head' },
+        el('strong', null, `${OPERATIONS[change.operation] || change.operation} ${change.module} `,
+          el('span', { class: 'mono' }, change.record)),
+        action),
+      table,
+      el('p', { class: 'help' }, `By ${change.actor} on ${when(change.at)} · `, audit,
+        el('span', { class: 'mono' }, ` · request ${change.request_id}`)));
+  }
+
+  async function load(fromStart) {
+    const grant = state.grant;
+    if (!grant || !token()) return;
+    const params = new URLSearchParams({ grant, limit: String(PAGE_SIZE) });
+    if (!fromStart && state.next) params.set('cursor', state.next);
+    const answer = await call('GET', `/changes?${params}`);
+    if (grant !== state.grant) return;
+    $('changes-card').hidden = false;
+    if (answer.status !== 200) {
+      $('changes-summary').textContent = `The changes could not be loaded: ${problem(answer)}`;
+      return;
+    }
+    const list = $('changes-list');
+    if (fromStart) list.replaceChildren();
+    for (const change of answer.body.changes) list.append(entry(change));
+    state.next = answer.body.next_cursor || null;
+    $('changes-more').hidden = !state.next;
+    const count = list.children.length;
+    $('changes-summary').textContent = count
+      ? `${count} record change${count === 1 ? '' : 's'} by support under this grant${state.next ? ' so far' : ''}.`
+      : 'Support has not created, changed or deleted any record under this grant.';
+  }
+
+  function openRevert(change, conflict) {
+    state.pending = change;
+    const names = change.fields.map((f) => f.name).join(', ');
+    $('revert-dialog-what').textContent =
+      `${change.module} ${change.record} gets back the values it had before support's change (${names}), with one update sent with your own token.`;
+    const box = $('revert-dialog-conflict');
+    box.hidden = !conflict;
+    box.textContent = conflict || '';
+    $('revert-confirm').textContent = conflict ? 'Revert anyway' : 'Revert';
+    $('revert-confirm').dataset.force = conflict ? 'true' : 'false';
+    const dialog = $('revert-dialog');
+    if (!dialog.open) {
+      if (typeof dialog.showModal === 'function') dialog.showModal();
+      else dialog.setAttribute('open', '');
+    }
+    $('revert-cancel').focus();
+  }
+
+  function closeRevert() {
+    const dialog = $('revert-dialog');
+    if (typeof dialog.close === 'function' && dialog.open) dialog.close();
+    else dialog.removeAttribute('open');
+    state.pending = null;
+  }
+
+  async function confirmRevert() {
+    const change = state.pending;
+    if (!change) return;
+    const force = $('revert-confirm').dataset.force === 'true';
+    const button = $('revert-confirm');
+    button.disabled = true;
+    try {
+      const answer = await call('POST', `/changes/${encodeURIComponent(change.id)}/revert`, { force });
+      if (answer.status === 409 && answer.body && answer.body.error === 'changed_since') {
+        const fields = (answer.body.fields || []).join(', ');
+        openRevert(change, `Someone changed ${fields} after support did. Reverting overwrites those changes too.`);
+        return;
+      }
+      closeRevert();
+      $('changes-summary').textContent = answer.status === 200
+        ? `${change.module} ${change.record} was put back.`
+        : `The change was not put back: ${problem(answer)}`;
+      if (answer.status === 200) await load(true);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // Follows the grant app.js shows.
+  function follow() {
+    const text = ($('d-grant-id').textContent || '').trim();
+    const grant = /^[0-9a-f-]{36}$/i.test(text) ? text : null;
+    if (grant === state.grant) return;
+    state.grant = grant;
+    state.next = null;
+    $('changes-list').replaceChildren();
+    $('changes-card').hidden = !grant;
+    if (grant) load(true);
+  }
+
+  function init() {
+    $('changes-refresh').addEventListener('click', () => load(true));
+    $('changes-more').addEventListener('click', () => load(false));
+    $('revert-cancel').addEventListener('click', closeRevert);
+    $('revert-confirm').addEventListener('click', confirmRevert);
+    new MutationObserver(follow).observe($('d-grant-id'), { childList: true, characterData: true, subtree: true });
+    follow();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+}());
