@@ -272,3 +272,24 @@ async fn a_reload_whose_files_do_not_load_keeps_the_certificate_in_use() {
     assert_eq!(client.get("/crm/v8/Leads").await.status, 200);
     gateway.shutdown().await;
 }
+
+#[test]
+fn config_check_refuses_unreadable_tls_files_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate::child::config(dir.path(), "memory", "127.0.0.1:9".parse().unwrap(), "");
+    let missing = dir.path().join("missing.pem");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&format!(
+        "[listen.tls]\ncert_file = \"{0}\"\nkey_file = \"{0}\"\n",
+        missing.display()
+    ));
+    std::fs::write(&file, text).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_e2e-support-gateway"))
+        .args(["config", "check", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("listen.tls.cert_file"), "{stderr}");
+}
