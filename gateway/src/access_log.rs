@@ -2,8 +2,8 @@
 //! `info`, target `access`, written when the response body is done (or dropped): request
 //! id, method, path (never the query), status, latency, bytes sent, traffic (`ordinary`,
 //! `support` or `management`), for support the org, grant and actor, and for a
-//! lifecycle action (grant, change, revoke, token, release, export, approval, webhook)
-//! its name. `log.access = false`, or a filter that turns `access` off, costs one check
+//! lifecycle action (grant, change, revoke, token, release, export, approval, webhook,
+//! revert) its name. `log.access = false`, or a filter that turns `access` off, costs one check
 //! per request and nothing else.
 
 use std::pin::Pin;
@@ -150,6 +150,7 @@ fn action(method: &Method, path: &str, status: u16) -> Option<&'static str> {
         ("GET" | "HEAD", _) => return None,
         (_, r) if r.starts_with("/approvals") => "approval",
         (_, r) if r.starts_with("/webhooks") => "webhook",
+        ("POST", r) if r.starts_with("/changes/") && r.ends_with("/revert") => "revert",
         _ => return None,
     };
     Some(named)
@@ -226,6 +227,10 @@ mod tests {
         assert_eq!(
             action(&Method::POST, "/support-access/v1/webhooks/x", 201),
             Some("webhook")
+        );
+        assert_eq!(
+            action(&Method::POST, "/support-access/v1/changes/c1/revert", 200),
+            Some("revert")
         );
         assert_eq!(action(&Method::POST, "/crm/v8/Leads", 201), None);
     }

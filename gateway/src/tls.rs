@@ -31,7 +31,7 @@ pub struct ListenerTls {
 
 impl ListenerTls {
     /// Reads the files; an error names the key of the file at fault.
-    pub(crate) fn load(files: &ListenTls) -> Result<Self, KeyError> {
+    pub fn load(files: &ListenTls) -> Result<Self, KeyError> {
         Ok(Self {
             current: ArcSwap::from_pointee(server_config(files)?),
             files: files.clone(),
@@ -57,6 +57,18 @@ impl ListenerTls {
     pub fn reloads(&self) -> watch::Receiver<u64> {
         self.reloads.subscribe()
     }
+}
+
+/// Checks every TLS file the config names, as `serve` would read them at start:
+/// `listen.tls.cert_file` / `key_file` and `upstream.ca_file` (for `config check`).
+pub fn check(config: &crate::config::Config) -> Result<(), KeyError> {
+    if let Some(files) = &config.listen.tls {
+        server_config(files)?;
+    }
+    if config.upstream.url.scheme() == Some(&http::uri::Scheme::HTTPS) {
+        crate::upstream::tls::client_config(config.upstream.ca_file.as_deref())?;
+    }
+    Ok(())
 }
 
 fn server_config(files: &ListenTls) -> Result<ServerConfig, KeyError> {

@@ -124,6 +124,10 @@ async fn an_approved_request_is_forwarded_once_exactly_as_sent_and_audited() {
 
     let approved = decide(&h, &id, "approve", "one test mail").await;
     assert_eq!(approved.status, 200, "{:?}", approved.body);
+    let decision_id = approved.headers["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let approved = approved.json();
     assert_eq!(approved["status"], "approved");
     assert_eq!(approved["decided_by"], "alice");
@@ -164,6 +168,14 @@ async fn an_approved_request_is_forwarded_once_exactly_as_sent_and_audited() {
     };
     assert_eq!(of(AuditKind::ApprovalRequested), 1);
     assert_eq!(of(AuditKind::ApprovalApproved), 1);
+    let decided = events
+        .iter()
+        .find(|e| e.kind == AuditKind::ApprovalApproved);
+    assert_eq!(
+        decided.and_then(|e| e.request_id.as_deref()),
+        Some(decision_id.as_str()),
+        "the decision's event carries the decision call's request id"
+    );
     assert_eq!(of(AuditKind::ApprovalUsed), 1);
     assert_eq!(
         of(AuditKind::RequestAllowed),

@@ -61,7 +61,39 @@ async fn an_https_upstream_trusted_through_ca_file_is_reached_over_h2_by_alpn() 
     assert_eq!(seen[0].version, "HTTP/2.0");
     assert_eq!(seen[0].target, "/crm/v8/Leads?page=1");
     assert_eq!(seen[0].headers["x-request-id"], headers["x-request-id"]);
+
+    // Support traffic too: its response streams back under the revocation guard.
+    let token = support_token(&gateway, "org-tls", "staff-ana").await;
+    let client = support_access_e2e::client::HttpClient::new(gateway.proxy);
+    let answer = client.get("/crm/v8/Leads/7", &token).await;
+    assert_eq!(answer.status, 200);
+    let seen = stub.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].version, "HTTP/2.0");
+    assert_eq!(seen[1].headers["x-support-access-actor"], "staff-ana");
     gateway.shutdown().await;
+}
+
+/// A grant for `org`, its seat claimed by `staff`, and a support token for them.
+async fn support_token(gateway: &Running, org: &str, staff: &str) -> String {
+    use support_access_core::ids::{OrgId, StaffId};
+    use support_access_core::service::{GrantEnd, GrantRequest};
+    let app = gateway.app();
+    let org = OrgId::from(org);
+    let request = GrantRequest {
+        end: GrantEnd::Days(2),
+        reason: Some("tls".into()),
+        ticket: None,
+    };
+    app.access().grant(&org, "admin-1", request).await.unwrap();
+    let staff = StaffId::from(staff);
+    let grant = app.access().claim_seat(&org, &staff).await.unwrap();
+    let (token, _) = app
+        .signer()
+        .issue(&grant, &staff, app.access().now())
+        .unwrap();
+    app.sweep().await;
+    token
 }
 
 #[tokio::test]
@@ -131,6 +163,10 @@ async fn tls_settings_that_cannot_work_stop_the_start_naming_the_key() {
         missing.display()
     );
     let config_ = config(dir.path(), "http://crm.example", "", &listen).unwrap();
+    assert_eq!(
+        support_gateway::tls::check(&config_).unwrap_err().key,
+        "listen.tls.cert_file"
+    );
     let refused = support_gateway::build(config_, binds()).await.unwrap_err();
     assert!(
         refused.to_string().contains("listen.tls.cert_file"),
@@ -214,4 +250,46 @@ async fn after_sighup_new_connections_get_the_new_certificate_and_an_old_one_kee
     assert_eq!(old.get("/crm/v8/Deals").await.status, 200);
     assert_eq!(old.server_cert, first.der());
     gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reload_whose_files_do_not_load_keeps_the_certificate_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("e2e listener CA");
+    let first = ca.leaf("gateway-1");
+    let (gateway, _stub) = tls_gateway(dir.path(), &first).await;
+    // A new certificate whose key is not the one written beside it.
+    let (cert, key) = ca.leaf("gateway-2").write(dir.path(), "listen-");
+    std::fs::write(&key, ca.leaf("other").key_pem).unwrap();
+    let refused = gateway.tls().unwrap().reload().unwrap_err();
+    assert_eq!(refused.key, "listen.tls.key_file", "{refused}");
+    std::fs::write(&cert, "not a certificate").unwrap();
+    let refused = gateway.tls().unwrap().reload().unwrap_err();
+    assert_eq!(refused.key, "listen.tls.cert_file", "{refused}");
+
+    let mut client = TlsClient::connect(gateway.proxy, &ca.pem(), H2_AND_1).await;
+    assert_eq!(client.server_cert, first.der());
+    assert_eq!(client.get("/crm/v8/Leads").await.status, 200);
+    gateway.shutdown().await;
+}
+
+#[test]
+fn config_check_refuses_unreadable_tls_files_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate::child::config(dir.path(), "memory", "127.0.0.1:9".parse().unwrap(), "");
+    let missing = dir.path().join("missing.pem");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&format!(
+        "[listen.tls]\ncert_file = \"{0}\"\nkey_file = \"{0}\"\n",
+        missing.display()
+    ));
+    std::fs::write(&file, text).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_e2e-support-gateway"))
+        .args(["config", "check", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("listen.tls.cert_file"), "{stderr}");
 }

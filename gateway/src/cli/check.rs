@@ -51,6 +51,7 @@ async fn check(path: &Path) -> Result<Vec<String>, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     wiring::policy(&config).map_err(|e| e.to_string())?;
     wiring::verifiers(&config).map_err(|e| e.to_string())?;
+    crate::tls::check(&config).map_err(|e| e.to_string())?;
     let mut notes = Vec::new();
     let own_keys = [
         ("auth.support.signing_key", &config.auth.support.signing_key),

@@ -4,12 +4,13 @@
 
 use axum::extract::{Path, RawQuery, State};
 use http::StatusCode;
+use support_access_core::approval::service::Approvals;
 use support_access_core::approval::service::MAX_LIST;
 use support_access_core::approval::{ApprovalId, ApprovalStatus};
 
 use super::Mgmt;
 use super::api::{ApprovalBody, ApprovalDecision, ApprovalList, ErrorBody};
-use super::extract::{Admin, JsonBody};
+use super::extract::{Admin, JsonBody, RequestId};
 use super::reply::{Reply, bounded_text, invalid, json};
 use crate::metrics::StoreOp;
 use crate::refusal::Refusal;
@@ -89,11 +90,13 @@ pub(super) async fn get_approval(
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn post_approve(
     State(m): State<Mgmt>,
+    RequestId(request_id): RequestId,
     admin: Admin,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ApprovalDecision>,
 ) -> Reply {
-    decide(m, admin, &id, body, true).await
+    let approvals = m.approvals.for_request(&request_id);
+    decide(m, approvals, admin, &id, body, true).await
 }
 
 /// Deny a pending approval.
@@ -103,24 +106,33 @@ pub(super) async fn post_approve(
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn post_deny(
     State(m): State<Mgmt>,
+    RequestId(request_id): RequestId,
     admin: Admin,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ApprovalDecision>,
 ) -> Reply {
-    decide(m, admin, &id, body, false).await
+    let approvals = m.approvals.for_request(&request_id);
+    decide(m, approvals, admin, &id, body, false).await
 }
 
-async fn decide(m: Mgmt, admin: Admin, id: &str, body: ApprovalDecision, approve: bool) -> Reply {
+async fn decide(
+    m: Mgmt,
+    approvals: Approvals,
+    admin: Admin,
+    id: &str,
+    body: ApprovalDecision,
+    approve: bool,
+) -> Reply {
     let id = approval_id(id)?;
     let note = bounded_text("note", body.note, 1000)?;
     let (org, sub) = (&admin.org, admin.sub.as_str());
     let decided = match approve {
         true => {
-            m.call(StoreOp::approval, m.approvals.approve(org, id, sub, note))
+            m.call(StoreOp::approval, approvals.approve(org, id, sub, note))
                 .await?
         }
         false => {
-            m.call(StoreOp::approval, m.approvals.deny(org, id, sub, note))
+            m.call(StoreOp::approval, approvals.deny(org, id, sub, note))
                 .await?
         }
     };

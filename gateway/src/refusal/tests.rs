@@ -57,6 +57,11 @@ fn a_rendered_refusal_is_json_with_its_status() {
         (timeout.status(), timeout.code()),
         (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
     );
+    let tls = Refusal::from(UpstreamFailure::Tls);
+    assert_eq!(
+        (tls.status(), tls.code()),
+        (StatusCode::BAD_GATEWAY, "upstream_tls")
+    );
 }
 
 #[test]

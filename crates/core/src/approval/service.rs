@@ -117,6 +117,8 @@ pub struct Approvals {
     grants: Arc<dyn GrantStore>,
     clock: Arc<dyn Clock>,
     ttl: ApprovalTtl,
+    /// The request the decisions of this handle answer, stamped on their events.
+    request_id: Option<Arc<str>>,
 }
 
 impl Approvals {
@@ -132,6 +134,16 @@ impl Approvals {
             grants,
             clock,
             ttl,
+            request_id: None,
+        }
+    }
+
+    /// This service for the decisions of one request: their `approval.approved` and
+    /// `approval.denied` events carry `request_id`.
+    pub fn for_request(&self, request_id: &str) -> Self {
+        Self {
+            request_id: Some(request_id.into()),
+            ..self.clone()
         }
     }
 
@@ -258,6 +270,7 @@ impl Approvals {
         };
         let mut event = approval.event(&grant, kind, now);
         event.actor = Some(admin.to_owned());
+        event.request_id = self.request_id.as_deref().map(str::to_owned);
         match self.store.decide(id, &decision, event).await {
             Ok(recorded) => Ok(recorded.approval),
             Err(StoreError::Conflict(_)) => {
