@@ -501,3 +501,20 @@ async fn only_the_orgs_admins_may_read_or_revert_changes() {
     assert_eq!(answer.status, 404);
     assert_eq!(w.crm.get("Leads", "100").unwrap()["Last_Name"], "New");
 }
+
+#[tokio::test]
+async fn a_bulk_update_whose_ids_are_not_plain_is_refused_before_any_read() {
+    let w = world().await;
+    for id in ["../settings/audit_log_export", "100/../../settings"] {
+        let body = json!({"data": [{"id": "100", "City": "Rome"}, {"id": id, "City": "Rome"}]});
+        let answer = w.support("PUT", "/crm/v8/Leads", body).await;
+        assert_eq!(answer.status, 503, "{:?}", answer.body);
+        assert_eq!(answer.json()["details"]["error"], "change_capture_failed");
+    }
+    assert_eq!(
+        w.crm.lines(),
+        Vec::<String>::new(),
+        "nothing reached the CRM"
+    );
+    assert_eq!(w.crm.get("Leads", "100").unwrap()["City"], "Oslo");
+}

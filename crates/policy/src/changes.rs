@@ -264,7 +264,10 @@ impl RecordWrites {
             };
             match &route.ids {
                 IdsFile::Path => match captured.id {
-                    Some(id) => write.ids.push(id.to_owned()),
+                    Some(id) => write.ids.push(
+                        id_text(&Value::String(id.to_owned()))
+                            .ok_or_else(|| UnknownRecords(format!("'{id}' is no plain id")))?,
+                    ),
                     None => continue,
                 },
                 IdsFile::Body { array, key } => write.ids = body_ids(body, array, key)?,
@@ -459,13 +462,11 @@ fn query_ids(query: Option<&str>, param: &str) -> Result<Vec<String>, UnknownRec
     let mut ids = Vec::new();
     for (name, value) in query::pairs(query.unwrap_or("")) {
         if name.eq_ignore_ascii_case(param) {
-            ids.extend(
-                value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned),
-            );
+            for id in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let id = id_text(&Value::String(id.to_owned()))
+                    .ok_or_else(|| UnknownRecords(format!("'{param}' holds no plain id")))?;
+                ids.push(id);
+            }
         }
     }
     if ids.is_empty() {
@@ -494,11 +495,19 @@ fn params_query(params: &Value) -> String {
     query.finish()
 }
 
-/// An id as text: a string, or an integer written in decimal.
+/// An id as text: a string, or an integer written in decimal. It becomes a path
+/// segment of a read the policy never checked, so it is one plain segment or nothing:
+/// ASCII letters, digits, `_`, `-` and `.`, and never `.` or `..`.
 fn id_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        Value::Number(n) => n.as_u64().map(|n| n.to_string()),
+    let text = match value {
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.as_u64()?.to_string(),
+        _ => return None,
+    };
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    match text.as_str() {
+        "" | "." | ".." => None,
+        t if t.chars().all(plain) => Some(text),
         _ => None,
     }
 }

@@ -85,7 +85,13 @@ pub(super) async fn before(
     for (sub_request, write) in writes {
         let mut before = Vec::new();
         for id in &write.ids {
-            match read(app, policy, &headers, &write.read_path(id)).await {
+            let path = write.read_path(id);
+            if !read_allowed(app, &path) {
+                return Err(refuse(
+                    "the policy does not allow support to read the record",
+                ));
+            }
+            match read(app, policy, &headers, &path).await {
                 ReadOutcome::Found(record) => before.push((id.clone(), Some(record))),
                 ReadOutcome::Absent => before.push((id.clone(), None)),
                 ReadOutcome::Failed(why) => return Err(refuse(&why)),
@@ -102,6 +108,13 @@ pub(super) async fn before(
         composite,
         writes: pending,
     }))
+}
+
+/// Whether the route policy lets support `GET` the path: a read the gateway makes on
+/// support's behalf goes nowhere support could not read itself.
+fn read_allowed(app: &App, path: &str) -> bool {
+    support_access_policy::normalise_target(path)
+        .is_ok_and(|target| app.policy.decide("GET", &target).is_allowed())
 }
 
 fn refuse(why: &str) -> Refusal {
@@ -165,7 +178,16 @@ pub(super) async fn after(
                 .iter()
                 .find(|(known, _)| *known == id)
                 .and_then(|(_, record)| record.as_ref());
-            let after = match read(app, policy, &capture.headers, &write.read_path(&id)).await {
+            let path = write.read_path(&id);
+            if !read_allowed(app, &path) {
+                tracing::error!(
+                    request_id = ctx.request_id,
+                    path,
+                    "a created record's read is not allowed to support; its change is not recorded"
+                );
+                continue;
+            }
+            let after = match read(app, policy, &capture.headers, &path).await {
                 ReadOutcome::Found(record) => Some(record),
                 ReadOutcome::Absent => None,
                 ReadOutcome::Failed(why) => {
