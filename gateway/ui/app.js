@@ -57,6 +57,8 @@
     'request.allowed': 'Request allowed',
     'request.blocked': 'Request blocked',
     'request.completed': 'Request completed',
+    'change.recorded': 'Support changed records',
+    'change.reverted': 'Change put back',
   };
 
   // What each error code of the API means to an administrator.
@@ -752,6 +754,7 @@
       'data-kind': kind,
       'data-actor': event.actor || '',
       'data-id': event.id || '',
+      'data-seq': event.seq,
     });
 
     row.append(el('td', { 'data-label': 'Time' },
@@ -808,6 +811,8 @@
     'grant.expired': ['Expired', 'badge--muted'],
     'token.issued': ['Signed in', 'badge--info'],
     'seat.released': ['Signed out', 'badge--muted'],
+    'change.recorded': ['Records changed', 'badge--warn'],
+    'change.reverted': ['Put back', 'badge--info'],
   };
 
   // What a lifecycle event means, in a sentence (they carry no request).

@@ -90,6 +90,7 @@
       el('tbody', null, ...rows));
     const audit = el('a', { href: '#audit', class: 'change__audit', title: `Request ${change.request_id}` },
       `audit event #${change.audit_seq}`);
+    audit.addEventListener('click', (event) => showAuditEvent(event, change));
     let action = null;
     if (change.operation === 'update' && !change.reverted_by) {
       action = el('button', { type: 'button', class: 'btn btn--secondary change__revert' }, 'Revert…');
@@ -105,6 +106,25 @@
       table,
       el('p', { class: 'help' }, `By ${change.actor} on ${when(change.at)} · `, audit,
         el('span', { class: 'mono' }, ` · request ${change.request_id}`)));
+  }
+
+  // "YYYY-MM-DDTHH:MM" in local time, as a datetime-local input takes it.
+  function localMinute(date) {
+    const pad = (n) => String(n).padStart(2, '0');
+    return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  }
+
+  // Opens the audit log on the change's event: its kind, in the minute it was recorded.
+  function showAuditEvent(event, change) {
+    const at = new Date(change.at);
+    if (Number.isNaN(at.getTime())) return;
+    event.preventDefault();
+    $('audit-filters').reset();
+    $('f-kind').value = change.operation === 'revert' ? 'change.reverted' : 'change.recorded';
+    $('f-from').value = localMinute(at);
+    $('f-to').value = localMinute(new Date(at.getTime() + 60000));
+    if (location.hash !== '#audit') location.hash = '#audit';
+    $('audit-filters').requestSubmit();
   }
 
   async function load(fromStart) {

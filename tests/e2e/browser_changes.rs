@@ -85,6 +85,26 @@ async fn the_admin_page_shows_what_support_changed_and_reverts_it_after_a_confir
     page.shown("#changes-list li.change[data-operation='revert']")
         .await;
     assert_eq!(crm.get("Leads", "100").unwrap()["Last_Name"], "Old");
+
+    // The change links to its audit event.
+    let seq = page
+        .js("return document.querySelector(\"#changes-list li.change[data-operation='update'] .change__audit\").textContent;")
+        .await;
+    let seq = seq
+        .as_str()
+        .unwrap()
+        .trim_start_matches("audit event #")
+        .to_owned();
+    page.click("#changes-list li.change[data-operation='update'] .change__audit")
+        .await;
+    page.shown(&format!(
+        "#audit-rows tr[data-kind='change.recorded'][data-seq='{seq}']"
+    ))
+    .await;
+    let rows = page
+        .js("return [...document.querySelectorAll('#audit-rows tr.audit__row')].map(r => r.dataset.kind);")
+        .await;
+    assert_eq!(rows, json!(["change.recorded"]), "only the change's event");
     let problems: Value = page.js("return window.__problems;").await;
     assert_eq!(
         problems,
