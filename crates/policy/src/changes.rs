@@ -31,6 +31,10 @@ pub struct ChangesFile {
     pub read: String,
     /// The version segment of reads and reverts made outside a request (`v8`).
     pub version: String,
+    /// How many records of one write are read at a time (the CRM's concurrency limit
+    /// counts them); at least 1.
+    #[serde(default = "one")]
+    pub read_concurrency: usize,
     /// The array of the read's answer whose first object is the record (`data`).
     pub record_array: String,
     /// Statuses of a read that mean "no such record" (Zoho: `204`).
@@ -57,6 +61,10 @@ pub struct ChangesFile {
     /// The write routes.
     #[serde(default, rename = "write")]
     pub writes: Vec<WriteFile>,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// `[changes.composite]`.
@@ -142,6 +150,7 @@ pub enum IdsFile {
 pub struct RecordWrites {
     pub(crate) read: Vec<String>,
     pub(crate) version: String,
+    pub(crate) read_concurrency: usize,
     pub(crate) record_array: String,
     pub(crate) absent_statuses: Vec<u16>,
     pub(crate) absent_codes: Vec<String>,
@@ -194,6 +203,11 @@ pub enum ReadOutcome {
 }
 
 impl RecordWrites {
+    /// How many records of one write are read at a time.
+    pub fn read_concurrency(&self) -> usize {
+        self.read_concurrency
+    }
+
     /// The fields the CRM maintains itself.
     pub fn system_fields(&self) -> &SystemFields {
         &self.system
