@@ -239,7 +239,13 @@ fn the_zoho_system_fields_are_left_out() {
     assert!(system.contains("Modified_Time"));
     assert!(system.contains("$approval_state"));
     assert!(!system.contains("Last_Name"));
-    assert_eq!(policy.record_writes().expect("[changes]").read_concurrency(), 4);
+    assert_eq!(
+        policy
+            .record_writes()
+            .expect("[changes]")
+            .read_concurrency(),
+        4
+    );
 }
 
 #[test]
