@@ -39,7 +39,22 @@ pub struct Harness {
     pub store: SeaOrmStore,
     /// The store the gateway's audit log is in (the same as `store` unless split).
     pub audit: SeaOrmStore,
+    url: String,
     _dir: TempDir,
+}
+
+/// How to start a [`Harness`] beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Appended to the configuration, as [`Harness::start_with`]'s `extra`.
+    pub extra: String,
+    /// `[audit] checkpoint_interval` (default: the config's default, `60s`). The
+    /// checkpointer task runs at start and then on real time; tests that want a run
+    /// call `audit_log().checkpoint_due()` after advancing the [`ManualClock`].
+    pub checkpoint_interval: Option<String>,
+    /// A PostgreSQL URL (e.g. a `support_access_pgtest` schema) to store grants and
+    /// the audit log in instead of a fresh SQLite file.
+    pub postgres: Option<String>,
 }
 
 /// The test configuration; `extra` is appended right after the `[limits]` table, so
@@ -53,6 +68,16 @@ fn config_text_timed(
     request_timeout: &str,
     dir: &std::path::Path,
     extra: &str,
+) -> String {
+    config_text_full(upstream, request_timeout, dir, extra, "60s")
+}
+
+fn config_text_full(
+    upstream: &str,
+    request_timeout: &str,
+    dir: &std::path::Path,
+    extra: &str,
+    checkpoint_interval: &str,
 ) -> String {
     format!(
         r#"
@@ -74,6 +99,7 @@ key = {{ pem_file = "keys/staff.pub.pem" }}
 signing_key = "{0}/support-signing.pem"
 [audit]
 key_file = "{0}/audit-signing.pem"
+checkpoint_interval = "{checkpoint_interval}"
 [limits]
 max_inspected_body_bytes = 65536
 shutdown_grace = "5s"
@@ -99,6 +125,26 @@ impl Harness {
     pub async fn start_in_front_of(stub: Stub, extra: &str) -> Self {
         let upstream = stub.addr;
         Self::start_full(stub, upstream, "2s", extra, false).await
+    }
+
+    /// A gateway started with `options`.
+    pub async fn start_opts(options: Options) -> Self {
+        let stub = Stub::start().await;
+        let upstream = stub.addr;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let interval = options.checkpoint_interval.as_deref().unwrap_or("60s");
+        let text = config_text_full(
+            &upstream.to_string(),
+            "2s",
+            dir.path(),
+            &options.extra,
+            interval,
+        );
+        let url = match options.postgres {
+            Some(url) => url,
+            None => format!("sqlite://{}/gateway.db?mode=rwc", dir.path().display()),
+        };
+        Self::start_on(stub, dir, &text, &url, false).await
     }
 
     /// A gateway in front of `upstream` (which may be closed or slow) with the given
@@ -127,9 +173,19 @@ impl Harness {
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let text = config_text_timed(&upstream.to_string(), request_timeout, dir.path(), extra);
-        let config = Config::from_toml(&text, &config_dir()).expect("test config");
         let url = format!("sqlite://{}/gateway.db?mode=rwc", dir.path().display());
-        let store = SeaOrmStore::connect(&url).await.expect("sqlite");
+        Self::start_on(stub, dir, &text, &url, separate_audit).await
+    }
+
+    async fn start_on(
+        stub: Stub,
+        dir: TempDir,
+        text: &str,
+        url: &str,
+        separate_audit: bool,
+    ) -> Self {
+        let config = Config::from_toml(text, &config_dir()).expect("test config");
+        let store = SeaOrmStore::connect(url).await.expect("the database");
         store.migrate().await.expect("migrate");
         let audit = if separate_audit {
             let url = format!("sqlite://{}/audit.db?mode=rwc", dir.path().display());
@@ -150,7 +206,10 @@ impl Harness {
                 Arc::new(store.clone()),
                 Arc::new(audit.clone()),
                 Arc::new(audit.clone()),
+                Arc::new(store.clone()),
             )),
+            // The key file's one key, which tests read to sign tokens as the gateway.
+            keys: None,
             changes: Some(Arc::new(audit.clone())),
         };
         let binds = Binds {
@@ -167,6 +226,7 @@ impl Harness {
             clock,
             store,
             audit,
+            url: url.to_owned(),
             _dir: dir,
         }
     }
@@ -176,9 +236,10 @@ impl Harness {
         self._dir.path()
     }
 
-    /// The SQLite URL of the grant store (also the audit log unless split).
+    /// The URL of the grant store (also the audit log unless split): the SQLite file,
+    /// or the PostgreSQL URL of [`Options::postgres`].
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}/gateway.db", self._dir.path().display())
+        self.url.trim_end_matches("?mode=rwc").to_owned()
     }
 
     /// The gateway's support signing key (Ed25519 PKCS#8 PEM), for tests that must

@@ -7,4 +7,5 @@ pub mod fault_fs;
 pub mod harness;
 pub mod stub;
 pub mod stub_records;
+pub mod tls;
 pub mod tokens;

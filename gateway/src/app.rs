@@ -8,11 +8,14 @@ use std::time::Instant;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
+use tracing::Instrument;
 
+use crate::access_log::Logged;
 use crate::body::Body;
 use crate::conn::Connection;
 use crate::identify::{Identity, identify};
 use crate::metrics::{Class, Outcome};
+use crate::request_id::X_REQUEST_ID;
 
 pub use crate::ordinary::strip_support_headers;
 pub use crate::state::App;
@@ -20,15 +23,39 @@ pub use crate::support_users::SupportUsers;
 pub use crate::target::MANAGEMENT_PREFIX;
 
 impl App {
-    /// Answers one request from the proxy listener.
+    /// Answers one request from the proxy listener: its id (the client's own or a new
+    /// one) goes upstream, into the response, the audit events and, as the `request`
+    /// span, into every log line; the access line is written when the body is done.
     pub async fn handle(
         self: Arc<Self>,
+        mut request: Request<Incoming>,
+        connection: Connection,
+    ) -> Response<Logged> {
+        let started = Instant::now();
+        let id = self.request_ids.for_request(request.headers());
+        request
+            .headers_mut()
+            .insert(X_REQUEST_ID.clone(), id.header().clone());
+        let line = crate::access_log::enabled(self.access_log)
+            .then(|| crate::access_log::Line::start(id.header(), &request, started));
+        let span = tracing::info_span!("request", request_id = id.as_str());
+        let mut response = self
+            .route(request, connection, id.as_str(), started)
+            .instrument(span)
+            .await;
+        response
+            .headers_mut()
+            .insert(X_REQUEST_ID.clone(), id.header().clone());
+        crate::access_log::wrap(response, line)
+    }
+
+    async fn route(
+        self: &Arc<Self>,
         request: Request<Incoming>,
         connection: Connection,
+        request_id: &str,
+        started: Instant,
     ) -> Response<Body> {
-        let peer = connection.peer();
-        let started = Instant::now();
-        let request_id = self.request_ids.next();
         // A form-encoded body may carry `access_token` or `_method`: read it (bounded)
         // before identifying, so that discovery sees what the upstream will.
         let (parts, incoming) = request.into_parts();
@@ -37,7 +64,7 @@ impl App {
                 Ok(bytes) => (Body::bytes(bytes.clone()), Some(bytes)),
                 Err(refusal) => {
                     self.finish(Class::ordinary, Outcome::refused, started);
-                    return refusal.render(self.shape_for(parts.uri.path()), &request_id);
+                    return refusal.render(self.shape_for(parts.uri.path()), request_id);
                 }
             }
         } else {
@@ -60,16 +87,16 @@ impl App {
                     "refused before identification"
                 );
                 self.finish(Class::ordinary, Outcome::refused, started);
-                refusal.render(shape, &request_id)
+                refusal.render(shape, request_id)
             }
             Ok(Identity::Support(token)) => {
                 Box::pin(crate::pipeline::support(
-                    &self,
+                    self,
                     request,
                     &connection,
                     token,
                     form,
-                    &request_id,
+                    request_id,
                     started,
                 ))
                 .await
@@ -79,13 +106,14 @@ impl App {
                     &self.management,
                     &self.metrics,
                     request,
-                    &request_id,
+                    request_id,
                     started,
                 );
                 Box::pin(management).await
             }
             Ok(Identity::Ordinary) => {
-                crate::ordinary::forward(&self, request, peer, form, &request_id, started).await
+                crate::ordinary::forward(self, request, &connection, form, request_id, started)
+                    .await
             }
         }
     }

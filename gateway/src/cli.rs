@@ -1,6 +1,7 @@
-//! The command line: `serve`, `migrate`, `policy explain`, `audit verify`,
-//! `completions`, `man`. Parsing, config loading and logging set-up live here, at the
-//! binary's edge; everything else takes values.
+//! The command line: `serve`, `migrate`, `config check`, `policy explain`,
+//! `audit verify`, `completions`, `man`. Parsing, config loading and logging set-up
+//! live here, at the binary's edge; everything else takes values. Commands with more
+//! than a few lines live in `cli/` (`check`, `dev_token`, `keys`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -16,6 +17,12 @@ use support_access_memory::SystemClock;
 use crate::config::{Config, LogFormat};
 use crate::wiring;
 use crate::{Binds, StartError};
+
+mod audit;
+pub use audit::{EXIT_BAD_CHECKPOINT, EXIT_NO_INPUT};
+pub mod check;
+pub mod dev_token;
+pub mod keys;
 
 /// Exit code for a configuration refused at start (sysexits `EX_USAGE`... `EX_CONFIG`-like).
 pub const EXIT_CONFIG: u8 = 64;
@@ -60,6 +67,21 @@ pub enum Command {
         /// The config file.
         #[arg(long, default_value = "config/gateway.toml")]
         config: PathBuf,
+    },
+    /// Check a configuration.
+    Config {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: check::ConfigCommand,
+    },
+    /// Print a customer-admin or staff token signed with the development IdP keys of
+    /// `config/keys/dev-only/` (refused when the config does not trust them).
+    DevToken(dev_token::Args),
+    /// Rotate and list the support signing keys of the shared store.
+    Keys {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: keys::KeysCommand,
     },
     /// Inspect the route policy.
     Policy {
@@ -110,7 +132,9 @@ pub enum PolicyCommand {
 /// `audit …`.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain of one org, or of every org.
+    /// Check the hash chain of one org, or of every org; with `--checkpoint`, that the
+    /// log extends a checkpoint kept outside the gateway (signature, origin, size,
+    /// consistency).
     Verify {
         /// The config file.
         #[arg(long, default_value = "config/gateway.toml")]
@@ -118,17 +142,30 @@ pub enum AuditCommand {
         /// Only this org.
         #[arg(long)]
         org: Option<String>,
+        /// A signed checkpoint saved earlier (`audit checkpoint`, or `GET
+        /// /support-access/v1/audit/checkpoint`); its org is the one in its origin.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Print the org's signed checkpoint of its current log.
+    Checkpoint {
+        /// The config file.
+        #[arg(long, default_value = "config/gateway.toml")]
+        config: PathBuf,
+        /// The org.
+        #[arg(long)]
+        org: String,
     },
 }
 
-fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+pub(crate) fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
     Config::load(path).map_err(|e| {
         eprintln!("support-gateway: {e}");
         ExitCode::from(EXIT_CONFIG)
     })
 }
 
-fn wiring_failure(e: &wiring::WiringError) -> ExitCode {
+pub(crate) fn wiring_failure(e: &wiring::WiringError) -> ExitCode {
     eprintln!("support-gateway: {e}");
     ExitCode::from(if e.is_config() {
         EXIT_CONFIG
@@ -156,6 +193,14 @@ fn init_logging(config: &Config) {
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(&config).await,
+        Command::Config {
+            command: check::ConfigCommand::Check { config },
+        } => check::run(&config).await,
+        Command::Keys { command } => match command {
+            keys::KeysCommand::Rotate { config } => keys::rotate(&config).await,
+            keys::KeysCommand::List { config } => keys::list(&config).await,
+        },
+        Command::DevToken(args) => dev_token::run(&args),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(
@@ -223,8 +268,24 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
         }
         Command::Audit {
-            command: AuditCommand::Verify { config, org },
+            command:
+                AuditCommand::Verify {
+                    config,
+                    org,
+                    checkpoint: Some(file),
+                },
+        } => audit::verify_checkpoint(&config, org, &file).await,
+        Command::Audit {
+            command:
+                AuditCommand::Verify {
+                    config,
+                    org,
+                    checkpoint: None,
+                },
         } => verify(&config, org).await,
+        Command::Audit {
+            command: AuditCommand::Checkpoint { config, org },
+        } => audit::print_checkpoint(&config, org).await,
         Command::Demo { dir } => demo(dir).await,
     }
 }
@@ -242,9 +303,10 @@ async fn serve(path: &std::path::Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(StartError::Wiring(e)) => wiring_failure(&e),
-        Err(e) => {
+        Err(e @ StartError::Bind { .. }) => {
+            // The operator's choice of address is at fault: name the key, exit 64.
             eprintln!("support-gateway: {e}");
-            ExitCode::from(EXIT_UNAVAILABLE)
+            ExitCode::from(EXIT_CONFIG)
         }
     }
 }
@@ -282,7 +344,7 @@ async fn verify(path: &std::path::Path, org: Option<String>) -> ExitCode {
 
 /// One org's chain, then the chain against the store's tree head: a log whose newest
 /// events were deleted is a valid chain, but shorter than the head the store recorded.
-async fn verify_org(
+pub(crate) async fn verify_org(
     access: &support_access_core::SupportAccess,
     tree: &dyn AuditTree,
     org: &OrgId,
@@ -318,7 +380,7 @@ async fn verify_org(
     Ok(())
 }
 
-fn store_failure(e: &support_access_core::StoreError) -> ExitCode {
+pub(crate) fn store_failure(e: &support_access_core::StoreError) -> ExitCode {
     eprintln!("support-gateway: storage.url: {e}");
     ExitCode::from(EXIT_UNAVAILABLE)
 }

@@ -54,6 +54,16 @@ pub struct Config {
     pub log: Log,
     /// The verifiable audit log (SPEC §6.1).
     pub audit: Audit,
+    pub approvals: Approvals,
+}
+
+/// `[approvals]` (SPEC §10): how long a one-request approval waits and stays usable.
+#[derive(Debug, Clone, Copy)]
+pub struct Approvals {
+    /// A pending approval expires this long after it was requested.
+    pub pending_ttl: Duration,
+    /// An approved one must be used within this long of its approval.
+    pub ttl: Duration,
 }
 
 /// `[audit]`.
@@ -67,19 +77,33 @@ pub struct Audit {
 }
 
 /// `[listen]`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Listen {
     /// The proxy (and management API) listener.
     pub proxy: SocketAddr,
     /// `/healthz`, `/readyz`, `/metrics`.
     pub ops: SocketAddr,
+    /// `[listen.tls]`: the proxy listener serves TLS (HTTP/1.1 and h2 by ALPN).
+    pub tls: Option<ListenTls>,
+}
+
+/// `[listen.tls]`: PEM files, re-read on `SIGHUP`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenTls {
+    /// The certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
 }
 
 /// `[upstream]`.
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    /// The CRM's base URL (`http://host:port`).
+    /// The CRM's base URL (`http://host:port` or `https://host`).
     pub url: http::Uri,
+    /// Extra PEM root certificates for an `https://` upstream, beside the platform's
+    /// and the webpki roots.
+    pub ca_file: Option<PathBuf>,
     /// How long to wait for a TCP connection to the upstream (`502` after).
     pub connect_timeout: Duration,
     /// How long to wait for the upstream's response head (`504` after).
@@ -172,6 +196,9 @@ pub struct SupportAuth {
     pub signing_key: PathBuf,
     /// Lifetime of a support token (never past the grant's end).
     pub token_ttl: Duration,
+    /// How long a key added by `keys rotate` is published before it signs, so that
+    /// upstream JWKS caches hold it by then.
+    pub publish_ahead: Duration,
 }
 
 /// `[grants]`.
@@ -216,6 +243,8 @@ pub struct Log {
     pub format: LogFormat,
     /// A tracing filter, e.g. `info` or `support_gateway=debug`.
     pub level: String,
+    /// Whether each request writes an access line (target `access`).
+    pub access: bool,
 }
 
 /// The log line format.

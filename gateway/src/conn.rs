@@ -13,6 +13,7 @@ use tokio::sync::watch;
 #[derive(Debug, Clone)]
 pub struct Connection {
     peer: SocketAddr,
+    tls: bool,
     inner: Arc<Inner>,
 }
 
@@ -41,6 +42,7 @@ impl Connection {
     pub fn new(peer: SocketAddr) -> Self {
         Self {
             peer,
+            tls: false,
             inner: Arc::new(Inner {
                 close: watch::channel(false).0,
                 held: Mutex::new(Vec::new()),
@@ -48,9 +50,19 @@ impl Connection {
         }
     }
 
+    /// The same, over TLS.
+    pub fn over_tls(self) -> Self {
+        Self { tls: true, ..self }
+    }
+
     /// The client's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// Whether the client spoke TLS to the gateway (`X-Forwarded-Proto: https`).
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// A handle that asks this connection to close.

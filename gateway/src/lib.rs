@@ -8,6 +8,7 @@
 //! [`build`] starts the real gateway on given addresses and returns them, so tests run
 //! it on `127.0.0.1:0`.
 
+mod access_log;
 pub mod app;
 pub mod audit_log;
 pub mod body;
@@ -34,6 +35,7 @@ mod store_call;
 pub mod support_users;
 mod sweeper;
 mod target;
+pub mod tls;
 pub mod tokens;
 pub mod upstream;
 pub mod wiring;
@@ -75,9 +77,11 @@ pub enum StartError {
     /// Configuration, keys, policy or storage.
     #[error(transparent)]
     Wiring(#[from] WiringError),
-    /// A listener could not bind.
-    #[error("cannot listen on {addr}: {source}")]
+    /// A listener could not bind (the address is in use, or not this host's).
+    #[error("{key}: cannot listen on {addr}: {source}")]
     Bind {
+        /// The config key of the address, `listen.proxy` or `listen.ops`.
+        key: &'static str,
         /// The address.
         addr: SocketAddr,
         /// Why.
@@ -99,12 +103,19 @@ pub struct Running {
     /// The expiry sweep, the live recheck and the checkpointer: they keep working while the listeners
     /// drain, and are cancelled once they have (at the latest at the deadline).
     background: Vec<JoinHandle<()>>,
+    /// `[listen.tls]`, re-read on `SIGHUP`.
+    tls: Option<Arc<tls::ListenerTls>>,
 }
 
 impl Running {
     /// The shared state (metrics, service), for tests and embedding.
     pub fn app(&self) -> &Arc<App> {
         &self.app
+    }
+
+    /// The proxy listener's TLS (`[listen.tls]`), to reload it or count its reloads.
+    pub fn tls(&self) -> Option<&Arc<tls::ListenerTls>> {
+        self.tls.as_ref()
     }
 
     /// Stops accepting, lets in-flight requests finish (with their `request.completed`
@@ -148,15 +159,18 @@ async fn wire(
     overrides: &Overrides,
 ) -> Result<(Arc<App>, Option<Arc<dyn GrantChanges>>), StartError> {
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    // rustls's one provider, for anything that asks for the process default.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let policy = Arc::new(wiring::policy(config)?);
-    let signer = wiring::signer(config)?;
     let (customer, staff) = wiring::verifiers(config)?;
     let stores = match &overrides.store {
-        Some((grants, audit, tree)) => wiring::Stores {
+        Some((grants, audit, tree, approvals)) => wiring::Stores {
             grants: grants.clone(),
             audit: audit.clone(),
             tree: tree.clone(),
+            approvals: approvals.clone(),
             changes: None,
+            keys: overrides.keys.clone(),
             records: overrides.changes.clone().ok_or_else(|| {
                 WiringError::Store(support_access_core::StoreError::Backend(
                     "a store override needs its change store".into(),
@@ -166,7 +180,10 @@ async fn wire(
         None => wiring::connect(&config.storage).await?,
     };
     let clock = wiring::clock(overrides);
+    let keys = overrides.keys.as_ref().or(stores.keys.as_ref());
+    let signer = wiring::signer(config, keys, clock.now()).await?;
     let access = wiring::service(config, &stores, clock.clone());
+    let approvals = wiring::approvals(config, &stores, clock.clone());
     let changes = wiring::changes(&stores, clock.clone());
     let key = wiring::audit_key(config)?;
     let verifier = key.verifier();
@@ -175,24 +192,29 @@ async fn wire(
         wiring::checkpointer(config, &stores, clock, key),
         verifier,
     );
-    let app = App::new(
+    let mut app = App::new(
         access,
         signer,
         customer,
         staff,
         policy,
-        upstream::Upstream::new(&config.upstream),
+        upstream::Upstream::new(&config.upstream).map_err(WiringError::from)?,
         config.auth.clone(),
         config.limits,
         audit_log,
+        approvals,
         changes,
     );
+    app.access_log = config.log.access;
     Ok((Arc::new(app), stores.changes))
 }
 
 /// A listener on `addr` and the address it got.
-async fn listen(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
-    let bind_error = |source| StartError::Bind { addr, source };
+async fn listen(
+    addr: SocketAddr,
+    key: &'static str,
+) -> Result<(TcpListener, SocketAddr), StartError> {
+    let bind_error = |source| StartError::Bind { key, addr, source };
     let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
     let local = listener.local_addr().map_err(bind_error)?;
     Ok((listener, local))
@@ -210,8 +232,28 @@ pub async fn build_with(
     overrides: Overrides,
 ) -> Result<Running, StartError> {
     let (app, changes) = wire(&config, &overrides).await?;
-    let (proxy_listener, proxy) = listen(binds.proxy).await?;
-    let (ops_listener, ops) = listen(binds.ops).await?;
+    let tls = match &config.listen.tls {
+        Some(files) => Some(Arc::new(
+            tls::ListenerTls::load(files).map_err(WiringError::from)?,
+        )),
+        None => None,
+    };
+    #[cfg(unix)]
+    let hangups = match &tls {
+        Some(_) => Some(
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map_err(
+                |e| {
+                    WiringError::from(tokens::KeyError {
+                        key: "listen.tls".into(),
+                        message: format!("cannot watch for SIGHUP: {e}"),
+                    })
+                },
+            )?,
+        ),
+        None => None,
+    };
+    let (proxy_listener, proxy) = listen(binds.proxy, "listen.proxy").await?;
+    let (ops_listener, ops) = listen(binds.ops, "listen.ops").await?;
     let (shutdown, watcher) = watch::channel(false);
     let settings = server::Settings {
         max_header_bytes: config.limits.max_header_bytes,
@@ -223,12 +265,14 @@ pub async fn build_with(
     let servers = vec![
         tokio::spawn(server::serve(
             proxy_listener,
+            tls.clone(),
             settings,
             watcher.clone(),
             move |request, connection| proxy_app.clone().handle(request, connection),
         )),
         tokio::spawn(server::serve(
             ops_listener,
+            None,
             settings,
             watcher,
             move |request, _connection| {
@@ -238,11 +282,22 @@ pub async fn build_with(
         )),
     ];
     let mut background = sweeper::spawn(&app, config.grants.sweep_interval, changes);
+    if app.signer.is_shared() {
+        let access = app.access.clone();
+        background.push(tokens::keyring::spawn_refresh(
+            app.signer.clone(),
+            move || access.now(),
+        ));
+    }
     background.push(audit_log::spawn(
         app.audit_log.clone(),
         config.audit.checkpoint_interval,
     ));
-    tracing::info!(%proxy, %ops, "support gateway listening");
+    #[cfg(unix)]
+    if let (Some(tls), Some(hangups)) = (&tls, hangups) {
+        background.push(tokio::spawn(tls::reload_on_sighup(tls.clone(), hangups)));
+    }
+    tracing::info!(%proxy, %ops, tls = tls.is_some(), "support gateway listening");
     Ok(Running {
         proxy,
         ops,
@@ -250,5 +305,6 @@ pub async fn build_with(
         shutdown,
         servers,
         background,
+        tls,
     })
 }

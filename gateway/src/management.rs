@@ -3,8 +3,8 @@
 //!
 //! One file per concern: the callers as extractors (`extract`: [`Admin`](extract),
 //! `Staff`, the JSON body, the request id), what handlers answer (`reply`), one file per
-//! resource (`grant`, `token`, `audit`, `export`, `changes` for what support changed, `tlog` for checkpoints and proofs, `meta` for the JWK Set, the OpenAPI
-//! document and the settings), the wire types (`api`) and the admin page (`ui`). Every
+//! resource (`grant`, `token`, `audit`, `approval`, `export`, `changes` for what support changed, `tlog` for checkpoints and proofs, `meta` for the JWK Set, the OpenAPI
+//! document and the settings), the wire types (`api`), the OpenAPI frame and security schemes (`doc`) and the admin page (`ui`). Every
 //! refusal is a [`Refusal`], rendered here by [`Refusal::render`], the rescue the proxy
 //! uses too; no handler builds an error body or matches an error code.
 
@@ -16,7 +16,6 @@ use http::{Request, Response, StatusCode};
 use serde_json::Value;
 use support_access_core::SupportAccess;
 use tower::ServiceExt;
-use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -29,8 +28,10 @@ use crate::support_users::SupportUsers;
 use crate::tokens::{SupportSigner, Verifier};
 
 pub mod api;
+mod approval;
 mod audit;
 mod changes;
+mod doc;
 mod export;
 mod extract;
 mod grant;
@@ -60,6 +61,8 @@ pub(crate) struct Mgmt {
     pub metrics: Arc<Metrics>,
     /// Checkpoints, proofs and the verifier key of the audit log.
     pub audit_log: crate::audit_log::AuditLogService,
+    /// One-request approvals (SPEC §10).
+    pub approvals: support_access_core::approval::service::Approvals,
     /// Bounds every store call (`limits.store_timeout`): `503` after it.
     pub store_timeout: std::time::Duration,
     /// What support changed, and reverts (SPEC §11).
@@ -95,17 +98,10 @@ pub(crate) fn json(status: StatusCode, value: &Value) -> Response<Body> {
     reply::json(status, value).map(Body::Api)
 }
 
-#[derive(OpenApi)]
-#[openapi(info(
-    title = "Support Access management API",
-    version = "1",
-    description = "Grant, change and revoke the vendor's support access; exchange staff tokens for support tokens; read and export the audit log."
-))]
-struct ApiDoc;
-
 /// The router and its OpenAPI document, built from the same handler list so neither can
 /// miss a route.
 pub(crate) fn router() -> (axum::Router<Mgmt>, utoipa::openapi::OpenApi) {
+    use approval::*;
     use audit::*;
     use changes::*;
     use export::*;
@@ -113,10 +109,14 @@ pub(crate) fn router() -> (axum::Router<Mgmt>, utoipa::openapi::OpenApi) {
     use meta::*;
     use tlog::*;
     use token::*;
-    OpenApiRouter::<Mgmt>::with_openapi(ApiDoc::openapi())
+    let (router, doc) = OpenApiRouter::<Mgmt>::with_openapi(doc::base())
         .routes(routes!(post_grant, get_grant, patch_grant, delete_grant))
         .routes(routes!(post_token, delete_token))
         .routes(routes!(get_audit))
+        .routes(routes!(get_approvals))
+        .routes(routes!(get_approval))
+        .routes(routes!(post_approve))
+        .routes(routes!(post_deny))
         .routes(routes!(get_audit_export))
         .routes(routes!(get_changes))
         .routes(routes!(get_changes_report))
@@ -128,7 +128,8 @@ pub(crate) fn router() -> (axum::Router<Mgmt>, utoipa::openapi::OpenApi) {
         .routes(routes!(get_jwks))
         .routes(routes!(get_openapi))
         .routes(routes!(get_settings))
-        .split_for_parts()
+        .split_for_parts();
+    (router, doc::finish(doc))
 }
 
 /// The management routes, ready to serve.
@@ -166,14 +167,19 @@ pub(crate) async fn handle(
         return response;
     }
     let mut request = request.map(axum::body::Body::new);
+    let caller = extract::CallerSlot::default();
     request
         .extensions_mut()
         .insert(RequestId(request_id.to_owned()));
+    request.extensions_mut().insert(caller.clone());
     let response = match management.router.clone().oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
     };
-    let response = rescue(response, request_id);
+    let mut response = rescue(response, request_id);
+    if let Some(caller) = caller.get() {
+        response.extensions_mut().insert(caller.clone());
+    }
     let outcome = if response.status().is_success() {
         Outcome::answered
     } else {

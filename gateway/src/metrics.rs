@@ -68,6 +68,8 @@ pub enum StoreOp {
     sweep,
     /// An audit listing of the management API.
     audit_read,
+    /// A one-request approval offered, used, listed or decided.
+    approval,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

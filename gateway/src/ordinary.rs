@@ -8,7 +8,6 @@
 //! request line's, so the request is guarded as every method it names: a `GET` that
 //! overrides to `POST` gets its body read by the assignment guard.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -18,6 +17,7 @@ use http::{Request, Response};
 use support_access_policy::normalise::{fold_header_name, method_overrides};
 
 use crate::body::Body;
+use crate::conn::Connection;
 use crate::metrics::{Class, Outcome};
 use crate::refusal::Refusal;
 use crate::state::App;
@@ -73,7 +73,7 @@ pub fn strip_support_headers(headers: &mut HeaderMap) {
 pub(crate) async fn forward(
     app: &App,
     request: Request<Body>,
-    peer: SocketAddr,
+    connection: &Connection,
     form: Option<Bytes>,
     request_id: &str,
     started: Instant,
@@ -116,7 +116,7 @@ pub(crate) async fn forward(
     } else {
         incoming
     };
-    prepare_headers(&mut parts.headers, peer);
+    prepare_headers(&mut parts.headers, connection.peer(), connection.is_tls());
     let path = parts.uri.path().to_owned();
     match app
         .upstream

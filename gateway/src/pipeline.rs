@@ -1,9 +1,10 @@
 //! The support-request pipeline of SPEC §3, one named step per stage:
 //!
 //! identify (`app.rs`) → [`check::verify`] → [`authorise`] → [`check::normalise`] →
-//! [`check::decide`] → [`inspect::body`] → [`capture::before`] (support record
-//! writes) → record `request.allowed` → [`send::identity_headers`] and forward →
-//! [`send::complete`] → [`capture::after`].
+//! [`approval::decide`] (the policy, and one-request approvals) → [`inspect::body`]
+//! (or [`approval::body`] to offer or use an approval) → [`capture::before`] (support
+//! record writes) → record `request.allowed` → [`send::identity_headers`] and forward
+//! → [`send::complete`] → [`capture::after`].
 //!
 //! Each step takes what it needs and returns `Result<_, Refusal>`; [`support`] drives
 //! them. Every refusal after verification is audited as `request.blocked`; if the audit
@@ -20,6 +21,7 @@ use support_access_core::service::{Refusal as AccessRefusal, SupportTokenFacts};
 use support_access_core::{Grant, RequestLine, RequestOutcome, RequestRecord, StoreError};
 use support_access_policy::SupportContext;
 
+use crate::access_log::{SupportFacts, Unverified};
 use crate::body::Body;
 use crate::conn::Connection;
 use crate::live::Watch;
@@ -28,6 +30,7 @@ use crate::refusal::{Refusal, Shape};
 use crate::state::App;
 use crate::store_call::bounded;
 
+mod approval;
 mod capture;
 mod check;
 mod inspect;
@@ -75,7 +78,11 @@ pub(crate) async fn support(
     let shape = app.shape_for(request.uri().path());
     let facts = match check::verify(&app.signer, &token, now) {
         Ok(facts) => facts,
-        Err(refusal) => return refuse_unaudited(app, refusal, shape, request_id, started),
+        Err(refusal) => {
+            let mut response = refuse_unaudited(app, refusal, shape, request_id, started);
+            response.extensions_mut().insert(Unverified);
+            return response;
+        }
     };
     let line = request_line(&request, connection.peer(), request_id);
     let mut ctx = Ctx {
@@ -87,7 +94,8 @@ pub(crate) async fn support(
     };
     // Watched from before the grant is read: an end of access after this is seen.
     let watch = app.live.watch(&ctx.record.facts);
-    match steps(&mut ctx, request, connection, form.as_deref(), &watch).await {
+    let who = SupportFacts::of(&ctx.record.facts);
+    let mut response = match steps(&mut ctx, request, connection, form.as_deref(), &watch).await {
         Ok(response) => response,
         Err(Stop::Blocked(refusal)) => ctx.block(refusal).await,
         Err(Stop::Unaudited(refusal)) => ctx.refuse_unaudited(refusal),
@@ -95,7 +103,9 @@ pub(crate) async fn support(
             app.finish(Class::support, Outcome::answered, started);
             response
         }
-    }
+    };
+    response.extensions_mut().insert(who);
+    response
 }
 
 /// SPEC §3 in order, once the token verified.
@@ -116,9 +126,10 @@ async fn steps(
     ctx.record.line.path = target.path().to_owned();
     ctx.shape = app.shape_for(target.path());
     if check::releases_own_seat(request.method(), &target) {
-        return Err(release_own_seat(app, &ctx.record.facts).await?);
+        return Err(release_own_seat(app, &ctx.record.facts, ctx.request_id).await?);
     }
-    let decision = check::decide(&app.policy, request.method(), &target)?;
+    let (method, headers) = (request.method(), request.headers());
+    let (decision, gate) = approval::decide(&app.policy, method, &target, headers)?;
     ctx.record.rule = decision.rule.as_ref().map(|rule| rule.to_string());
     ctx.record.restriction = decision.restriction;
 
@@ -128,14 +139,26 @@ async fn steps(
         now,
     };
     let record = &mut ctx.record;
-    let body = inspect::body(
-        app, watch, record, &decision, &context, &mut parts, incoming,
-    );
-    let (body, read) = body.await?;
+    let (body, read) = if approval::takes_body(&decision, &gate) {
+        let inputs = approval::Inputs {
+            app,
+            watch,
+            grant: &grant,
+            target: &target,
+            context: &context,
+        };
+        approval::body(inputs, record, &decision, gate, &mut parts, incoming).await?
+    } else {
+        let body = inspect::body(
+            app, watch, record, &decision, &context, &mut parts, incoming,
+        );
+        body.await?
+    };
     let caller = capture::Caller {
         grant: &grant,
         facts: &ctx.record.facts,
         peer: connection.peer(),
+        tls: connection.is_tls(),
     };
     let before = capture::before(
         app,
@@ -159,6 +182,7 @@ async fn steps(
         &grant,
         &ctx.record.facts,
         connection.peer(),
+        connection.is_tls(),
     );
     let request = Request::from_parts(parts, body);
     let forwarded = crate::inflight::forward(app, watch, request, &target.forward_target()).await;
@@ -204,9 +228,14 @@ async fn authorise(
 }
 
 /// The one management call a support token may make: releasing its own seat (`204`).
-async fn release_own_seat(app: &App, facts: &SupportTokenFacts) -> Result<Stop, Refusal> {
+async fn release_own_seat(
+    app: &App,
+    facts: &SupportTokenFacts,
+    request_id: &str,
+) -> Result<Stop, Refusal> {
     let limit = app.limits.store_timeout;
-    let (access, live, metrics) = (&app.access, &app.live, &app.metrics);
+    let access = app.access.for_request(request_id);
+    let (access, live, metrics) = ((&access, &app.approvals), &app.live, &app.metrics);
     crate::seat::release(access, live, metrics, limit, &facts.org, &facts.actor).await?;
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;

@@ -11,20 +11,22 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use http::{Response, StatusCode};
-use serde_json::{Map, Value, json};
+use http::StatusCode;
+use support_access_core::approval::{ApprovalStatus, Unusable};
 use support_access_core::change::{RevertError, SupportChangeError};
 use support_access_core::service::Refusal as AccessRefusal;
 use support_access_core::tlog::{CheckpointerError, TreeReadError};
 use support_access_core::{EndDateError, StoreError};
 use support_access_policy::{BodyRefusal, NormaliseError, RefusalKind};
 
-use crate::body::Body;
 use crate::tokens::TokenError;
 use crate::upstream::UpstreamFailure;
 
+mod approval;
 mod convert;
+mod render;
+
+pub use approval::Offer;
 
 /// The JSON shape of a refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +122,25 @@ pub enum Refusal {
     /// The body did not arrive within `limits.body_read_timeout` (`408`).
     #[error("the request body did not arrive in time")]
     BodyReadTimeout,
+    /// A refusal that comes with a pending approval of this very request (SPEC §10):
+    /// the refusal's own status and code, and `approval` in the body.
+    #[error("{refusal}")]
+    Offered {
+        /// What refused the request.
+        refusal: Box<Refusal>,
+        /// The approval the customer may grant.
+        approval: Offer,
+    },
+    /// A `Support-Approval` that cannot be used for this request (`403`); the reason
+    /// is for logs, the client learns only that it is invalid.
+    #[error("the approval in Support-Approval cannot be used for this request")]
+    ApprovalInvalid(Unusable),
+    /// No such approval in the admin's org (`404`).
+    #[error("no such approval")]
+    ApprovalNotFound,
+    /// The approval is no longer pending (`409`).
+    #[error("the approval is no longer pending (it is {0})")]
+    ApprovalNotPending(ApprovalStatus),
     /// The records a support write touches could not be read just before it, so it is
     /// not forwarded: nothing support changes goes unrecorded (`503`, SPEC §11).
     #[error("the records this write touches could not be read first, so it is not forwarded")]
@@ -202,6 +223,7 @@ fn upstream_message(failure: &UpstreamFailure) -> &'static str {
         UpstreamFailure::Unreachable => "the CRM could not be reached",
         UpstreamFailure::Broken => "the connection to the CRM failed",
         UpstreamFailure::Timeout => "the CRM did not answer in time",
+        UpstreamFailure::Tls => "the CRM's TLS certificate was refused",
     }
 }
 
@@ -227,17 +249,22 @@ impl Refusal {
             | Self::NotSupportStaff(_)
             | Self::WrongTokenKind(_)
             | Self::Settings
+            | Self::ApprovalInvalid(_)
             | Self::Denied { .. } => StatusCode::FORBIDDEN,
+            Self::Offered { refusal, .. } => refusal.status(),
             Self::Body(refused) => match refused.kind {
                 RefusalKind::BadRequest => StatusCode::BAD_REQUEST,
                 RefusalKind::Forbidden => StatusCode::FORBIDDEN,
             },
-            Self::NoActiveGrant | Self::NoGrant | Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NoActiveGrant | Self::NoGrant | Self::NotFound(_) | Self::ApprovalNotFound => {
+                StatusCode::NOT_FOUND
+            }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BodyReadTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::GrantAlreadyActive | Self::SeatTaken | Self::NotSeatHolder => {
-                StatusCode::CONFLICT
-            }
+            Self::GrantAlreadyActive
+            | Self::SeatTaken
+            | Self::NotSeatHolder
+            | Self::ApprovalNotPending(_) => StatusCode::CONFLICT,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::EndDate(_) | Self::AuditTree(TreeReadError::BeyondLog { .. }) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -279,12 +306,17 @@ impl Refusal {
             Self::Settings => "restricted",
             Self::Denied { code, .. } => code,
             Self::Body(refused) => refused.code,
+            Self::Offered { refusal, .. } => refusal.code(),
+            Self::ApprovalInvalid(_) => "approval_invalid",
+            Self::ApprovalNotFound => "approval_not_found",
+            Self::ApprovalNotPending(_) => "approval_not_pending",
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::BodyUnreadable => "body_unreadable",
             Self::BodyReadTimeout => "body_read_timeout",
             Self::Upstream(UpstreamFailure::Unreachable) => "upstream_unreachable",
             Self::Upstream(UpstreamFailure::Broken) => "upstream_error",
             Self::Upstream(UpstreamFailure::Timeout) => "upstream_timeout",
+            Self::Upstream(UpstreamFailure::Tls) => "upstream_tls",
             Self::MalformedJson(_) => "malformed_json",
             Self::Invalid { code, .. } => code,
             Self::EndDate(e) => e.code(),
@@ -311,6 +343,7 @@ impl Refusal {
             Self::Settings => Some(Cow::Borrowed("support-access-settings")),
             Self::Denied { rule, .. } => rule.as_deref().map(Cow::Borrowed),
             Self::Body(refused) => refused.rule.as_deref().map(Cow::Borrowed),
+            Self::Offered { refusal, .. } => refusal.rule(),
             _ => None,
         }
     }
@@ -325,6 +358,7 @@ impl Refusal {
                 ..
             } => *restriction,
             Self::Body(refused) if refused.rule.is_some() => refused.restriction,
+            Self::Offered { refusal, .. } => refusal.restriction(),
             _ => None,
         }
     }
@@ -341,53 +375,6 @@ impl Refusal {
             sentence.push('.');
         }
         sentence
-    }
-
-    /// The JSON body in `shape`.
-    pub fn body(&self, shape: Shape, request_id: &str) -> Value {
-        let mut details = Map::new();
-        details.insert("error".into(), json!(self.code()));
-        if let Some(restriction) = self.restriction() {
-            details.insert("restriction".into(), json!(restriction));
-        }
-        if let Some(rule) = self.rule() {
-            details.insert("rule".into(), json!(rule));
-        }
-        if let Self::Change(SupportChangeError::Revert(RevertError::ChangedSince(fields))) = self {
-            details.insert("fields".into(), json!(fields));
-        }
-        details.insert("request_id".into(), json!(request_id));
-        match shape {
-            Shape::Generic => {
-                let mut body = details;
-                body.insert("message".into(), json!(self.message()));
-                Value::Object(body)
-            }
-            Shape::Zoho => json!({
-                "code": zoho_code(self.status()),
-                "status": "error",
-                "message": self.message(),
-                "details": details,
-            }),
-        }
-    }
-
-    /// The rescue: the HTTP response of this refusal, for the proxy and the management
-    /// API alike. A store failure's detail goes to the log here, never to the client.
-    pub fn render(&self, shape: Shape, request_id: &str) -> Response<Body> {
-        if let Self::Store(e) = self {
-            tracing::error!(request_id, error = %e, "store unavailable; refusing");
-        }
-        let bytes = serde_json::to_vec(&self.body(shape, request_id)).unwrap_or_default();
-        let mut response = Response::new(Body::bytes(bytes));
-        *response.status_mut() = self.status();
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Ok(id) = HeaderValue::from_str(request_id) {
-            headers.insert("x-request-id", id);
-        }
-        response
     }
 }
 
@@ -410,17 +397,6 @@ fn change_status(error: &SupportChangeError) -> StatusCode {
             StatusCode::CONFLICT
         }
         SupportChangeError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-    }
-}
-
-fn zoho_code(status: StatusCode) -> &'static str {
-    match status {
-        StatusCode::UNAUTHORIZED => "INVALID_TOKEN",
-        StatusCode::FORBIDDEN => "NO_PERMISSION",
-        StatusCode::NOT_FOUND => "INVALID_URL_PATTERN",
-        StatusCode::PAYLOAD_TOO_LARGE => "REQUEST_ENTITY_TOO_LARGE",
-        s if s.is_client_error() => "INVALID_REQUEST",
-        _ => "INTERNAL_ERROR",
     }
 }
 

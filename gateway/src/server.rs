@@ -1,7 +1,9 @@
 //! Accept loops for the proxy and ops listeners, with graceful shutdown: on shutdown the
 //! listeners close, in-flight requests finish (up to the grace period), idle keep-alive
 //! connections are closed. A single connection can be closed the same way when its
-//! support access ends ([`Connection::closer`]).
+//! support access ends ([`Connection::closer`]). With [`ListenerTls`] each connection
+//! first does its TLS handshake (bounded in time) on its own task; without it nothing
+//! of TLS is on the path.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,8 +20,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::body::Body;
+use crate::body::BoxError;
 use crate::conn::Connection;
+use crate::tls::{HANDSHAKE_TIMEOUT, ListenerTls};
 
 /// HTTP settings of a listener.
 #[derive(Debug, Clone, Copy)]
@@ -32,14 +35,16 @@ pub(crate) struct Settings {
 /// connection is asked to close gracefully (idle ones close at once, busy ones after
 /// their response), and whatever is still open when the grace period is over is
 /// closed. Returns within the grace period of the shutdown, whatever the handlers do.
-pub(crate) async fn serve<H, F>(
+pub(crate) async fn serve<H, F, B>(
     listener: TcpListener,
+    tls: Option<Arc<ListenerTls>>,
     settings: Settings,
     mut shutdown: watch::Receiver<bool>,
     handler: H,
 ) where
     H: Fn(Request<Incoming>, Connection) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response<Body>> + Send + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes, Error = BoxError> + Send + 'static,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -67,7 +72,10 @@ pub(crate) async fn serve<H, F>(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let connection = Connection::new(peer);
+                let connection = match tls {
+                    Some(_) => Connection::new(peer).over_tls(),
+                    None => Connection::new(peer),
+                };
                 let handler = handler.clone();
                 let for_requests = connection.clone();
                 let service = service_fn(move |request: Request<Incoming>| {
@@ -87,8 +95,34 @@ pub(crate) async fn serve<H, F>(
                         Ok::<_, Infallible>(response)
                     }
                 });
-                let served = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                connections.spawn(drive(served, connection, draining.clone()));
+                let draining = draining.clone();
+                match &tls {
+                    None => {
+                        let served =
+                            builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                        connections.spawn(drive(served, connection, draining));
+                    }
+                    Some(tls) => {
+                        let (acceptor, builder) = (tls.acceptor(), builder.clone());
+                        connections.spawn(async move {
+                            let handshake = acceptor.accept(stream);
+                            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                                Ok(Ok(stream)) => stream,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%peer, "TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                            let served =
+                                builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                            drive(served, connection, draining).await;
+                        });
+                    }
+                }
             }
             // Reap finished connections as they end.
             Some(_) = connections.join_next(), if !connections.is_empty() => {}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use support_access_core::SupportAccess;
+use support_access_core::approval::service::Approvals;
 use support_access_core::change::SupportChanges;
 use support_access_policy::{Policy, RefusalShape};
 
@@ -36,6 +37,10 @@ pub struct App {
     pub(crate) live: Arc<crate::live::LiveGrants>,
     pub(crate) request_ids: RequestIds,
     pub(crate) audit_log: AuditLogService,
+    /// `log.access`: whether each request writes an access line.
+    pub(crate) access_log: bool,
+    /// One-request approvals (SPEC §10).
+    pub(crate) approvals: Approvals,
     /// What support changed (SPEC §11).
     pub(crate) changes: SupportChanges,
 }
@@ -52,6 +57,7 @@ impl App {
         auth: config::Auth,
         limits: config::Limits,
         audit_log: AuditLogService,
+        approvals: Approvals,
         changes: SupportChanges,
     ) -> Self {
         let support_users = Arc::new(SupportUsers::default());
@@ -68,6 +74,7 @@ impl App {
             openapi: Arc::new(crate::management::openapi_json()),
             metrics: metrics.clone(),
             audit_log: audit_log.clone(),
+            approvals: approvals.clone(),
             store_timeout: limits.store_timeout,
             changes: changes.clone(),
             policy: policy.clone(),
@@ -87,6 +94,8 @@ impl App {
             live,
             request_ids: RequestIds::new(),
             audit_log,
+            access_log: true,
+            approvals,
             changes,
         }
     }

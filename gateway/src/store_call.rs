@@ -8,6 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use support_access_core::StoreError;
+use support_access_core::approval::service::{DecideError, RequestError, UseError};
 use support_access_core::service::{
     ChangeError, ClaimError, GrantError, Refusal as AccessRefusal, ReleaseError, RevokeError,
 };
@@ -51,6 +52,9 @@ store_failure!(
     AccessRefusal,
     TreeReadError,
     CheckpointerError,
+    UseError,
+    DecideError,
+    RequestError,
     SupportChangeError
 );
 

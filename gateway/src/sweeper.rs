@@ -61,14 +61,20 @@ impl App {
         }
     }
 
-    /// Closes open grants past their end, ends what they had in flight, and refreshes
+    /// Closes open grants past their end, voids their approvals, ends what they had in
+    /// flight, and refreshes
     /// the list of support users. Each store call is bounded by `limits.store_timeout`.
     pub async fn sweep(&self) {
         let (metrics, limit) = (&self.metrics, self.limits.store_timeout);
-        let expired = self.access.expire_due(100);
+        let expired = self.access.expire_due_grants(100);
         match crate::store_call::bounded(metrics, limit, StoreOp::sweep, expired).await {
-            Ok(0) => {}
-            Ok(closed) => tracing::info!(closed, "closed expired grants"),
+            Ok(closed) if closed.is_empty() => {}
+            Ok(closed) => {
+                tracing::info!(closed = closed.len(), "closed expired grants");
+                for grant in closed {
+                    crate::seat::void_approvals(&self.approvals, metrics, limit, grant).await;
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
         }
         self.recheck_live().await;

@@ -5,7 +5,8 @@
 //! Verification never reads the wall clock: `exp`, `nbf` and `iat` are checked against
 //! the `now` the caller takes from the Clock port.
 
-mod key_file;
+pub(crate) mod key_file;
+pub mod keyring;
 mod keys;
 mod peek;
 mod support;

@@ -1,5 +1,7 @@
-//! The upstream CRM: a pooled keep-alive HTTP/1.1 client, and forwarding per RFC 9110
-//! (hop-by-hop headers removed, `X-Forwarded-*` added, bodies streamed both ways).
+//! The upstream CRM: a pooled keep-alive client — plain HTTP/1.1 for `http://`, TLS
+//! with HTTP/2 by ALPN (else HTTP/1.1) for `https://` (`upstream/tls.rs`) — and
+//! forwarding per RFC 9110 (hop-by-hop headers removed, `X-Forwarded-*` added, bodies
+//! streamed both ways).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -7,12 +9,16 @@ use std::time::Duration;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::{Builder, Client};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::body::Body;
 use crate::config;
+use crate::tokens::KeyError;
+
+pub(crate) mod tls;
 
 /// Why the upstream gave no response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +29,8 @@ pub enum UpstreamFailure {
     Broken,
     /// No response head within the request timeout (`504`).
     Timeout,
+    /// The TLS handshake failed: the CRM's certificate was refused (`502`).
+    Tls,
 }
 
 impl UpstreamFailure {
@@ -32,6 +40,7 @@ impl UpstreamFailure {
             Self::Unreachable => "unreachable",
             Self::Broken => "broken",
             Self::Timeout => "timeout",
+            Self::Tls => "tls",
         }
     }
 }
@@ -39,7 +48,7 @@ impl UpstreamFailure {
 /// The pooled client in front of the CRM.
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    client: Client<HttpConnector, Body>,
+    client: Pool,
     scheme: http::uri::Scheme,
     authority: http::uri::Authority,
     host_header: HeaderValue,
@@ -47,19 +56,39 @@ pub struct Upstream {
     request_timeout: Duration,
 }
 
+/// Plain HTTP has its own client type, so that it pays nothing for TLS.
+#[derive(Debug, Clone)]
+enum Pool {
+    Plain(Client<HttpConnector, Body>),
+    Tls(Client<HttpsConnector<HttpConnector>, Body>),
+}
+
 impl Upstream {
-    /// A client for `config.url`.
-    pub fn new(config: &config::Upstream) -> Self {
+    /// A client for `config.url`; an `https://` one reads `upstream.ca_file` here.
+    pub fn new(config: &config::Upstream) -> Result<Self, KeyError> {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(config.connect_timeout));
         connector.set_nodelay(true);
-        connector.enforce_http(true);
-        let client = Client::builder(TokioExecutor::new())
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
             .pool_idle_timeout(config.idle_timeout)
             .pool_max_idle_per_host(config.max_idle_connections)
             .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
+            .timer(TokioTimer::new());
+        let client = if config.url.scheme() == Some(&http::uri::Scheme::HTTPS) {
+            connector.enforce_http(false);
+            let tls = tls::client_config(config.ca_file.as_deref())?;
+            let https = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls)
+                .https_only()
+                .enable_http1()
+                .enable_http2()
+                .wrap_connector(connector);
+            Pool::Tls(build(&builder, https))
+        } else {
+            connector.enforce_http(true);
+            Pool::Plain(build(&builder, connector))
+        };
         let parts = config.url.clone().into_parts();
         let authority = parts
             .authority
@@ -68,7 +97,7 @@ impl Upstream {
             .path_and_query
             .map(|p| p.path().trim_end_matches('/').to_owned())
             .unwrap_or_default();
-        Self {
+        Ok(Self {
             client,
             scheme: parts.scheme.unwrap_or(http::uri::Scheme::HTTP),
             host_header: HeaderValue::from_str(authority.as_str())
@@ -76,7 +105,7 @@ impl Upstream {
             authority,
             base_path,
             request_timeout: config.request_timeout,
-        }
+        })
     }
 
     /// Sends `request` (already cleaned) to the CRM at `path_and_query`; returns the
@@ -102,8 +131,16 @@ impl Upstream {
         request
             .headers_mut()
             .insert(header::HOST, self.host_header.clone());
-        match tokio::time::timeout(self.request_timeout, self.client.request(request)).await {
+        let sent = match &self.client {
+            Pool::Plain(client) => client.request(request),
+            Pool::Tls(client) => client.request(request),
+        };
+        match tokio::time::timeout(self.request_timeout, sent).await {
             Err(_) => Err(UpstreamFailure::Timeout),
+            Ok(Err(e)) if tls::is_tls_failure(&e) => {
+                tracing::warn!(error = %e, "TLS to the upstream failed");
+                Err(UpstreamFailure::Tls)
+            }
             Ok(Err(e)) if e.is_connect() => Err(UpstreamFailure::Unreachable),
             Ok(Err(_)) => Err(UpstreamFailure::Broken),
             Ok(Ok(mut response)) => {
@@ -112,6 +149,13 @@ impl Upstream {
             }
         }
     }
+}
+
+fn build<C>(builder: &Builder, connector: C) -> Client<C, Body>
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone,
+{
+    builder.build(connector)
 }
 
 const HOP_BY_HOP: [HeaderName; 8] = [
@@ -153,8 +197,9 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// Prepares a client request's headers for the upstream: hop-by-hop headers removed,
-/// `X-Forwarded-For` (appended), `-Proto` and `-Host` set.
-pub fn prepare_headers(headers: &mut HeaderMap, peer: SocketAddr) {
+/// `X-Forwarded-For` (appended), `-Proto` (`https` when the client spoke TLS) and
+/// `-Host` set.
+pub fn prepare_headers(headers: &mut HeaderMap, peer: SocketAddr, tls: bool) {
     remove_hop_by_hop(headers);
     let peer_ip = peer.ip().to_string();
     let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
@@ -164,7 +209,8 @@ pub fn prepare_headers(headers: &mut HeaderMap, peer: SocketAddr) {
     if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
         headers.insert(X_FORWARDED_FOR.clone(), value);
     }
-    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+    let proto = if tls { "https" } else { "http" };
+    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
     if let Some(host) = headers.get(header::HOST).cloned() {
         headers.insert(X_FORWARDED_HOST.clone(), host);
     }
@@ -200,7 +246,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_static("crm.example"));
         headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
-        prepare_headers(&mut headers, "192.0.2.1:5555".parse().unwrap());
+        prepare_headers(&mut headers, "192.0.2.1:5555".parse().unwrap(), false);
         assert_eq!(headers["x-forwarded-for"], "203.0.113.9, 192.0.2.1");
         assert_eq!(headers["x-forwarded-proto"], "http");
         assert_eq!(headers["x-forwarded-host"], "crm.example");

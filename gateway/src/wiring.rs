@@ -4,8 +4,12 @@
 use std::sync::Arc;
 
 use support_access_cache::{CacheConfig, CachedGrantStore, GrantChanges, LocalGrantChanges};
+use support_access_core::approval::ApprovalTtl;
+use support_access_core::approval::port::ApprovalStore;
+use support_access_core::approval::service::Approvals;
 use support_access_core::change::SupportChanges;
 use support_access_core::grant::GrantBounds;
+use support_access_core::keys::SigningKeyStore;
 use support_access_core::tlog::{AuditTree, Checkpointer, NoteSigner};
 use support_access_core::{AuditLog, ChangeStore, Clock, GrantStore, StoreError, SupportAccess};
 use support_access_memory::{InMemoryStore, SystemClock};
@@ -14,6 +18,7 @@ use support_access_seaorm::SeaOrmStore;
 use thiserror::Error;
 
 use crate::config::{Config, Storage};
+use crate::tokens::keyring::KeyringError;
 use crate::tokens::{KeyError, SupportSigner, Verifier, audit_signer, load_keys};
 
 /// Why the gateway could not be put together.
@@ -30,6 +35,15 @@ pub enum WiringError {
     Store(StoreError),
 }
 
+impl From<KeyringError> for WiringError {
+    fn from(e: KeyringError) -> Self {
+        match e {
+            KeyringError::Key(e) => Self::Key(e),
+            KeyringError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
 impl WiringError {
     /// Whether the operator's configuration is at fault (exit 64) rather than the
     /// environment (exit 69).
@@ -38,8 +52,15 @@ impl WiringError {
     }
 }
 
-/// Grant store, audit log and its tree, chosen instead of `[storage] url`.
-pub type StoreOverride = (Arc<dyn GrantStore>, Arc<dyn AuditLog>, Arc<dyn AuditTree>);
+/// Grant store, audit log and its tree, and the approval store (the same data as the
+/// grant store: it checks the grant when an approval is used), chosen instead of
+/// `[storage] url`.
+pub type StoreOverride = (
+    Arc<dyn GrantStore>,
+    Arc<dyn AuditLog>,
+    Arc<dyn AuditTree>,
+    Arc<dyn ApprovalStore>,
+);
 
 /// Adapters a test or an embedding program chooses instead of the configured ones.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +70,9 @@ pub struct Overrides {
     /// Grant store, audit log and the audit log's Merkle tree (the same store as the
     /// audit log) (default: from `[storage] url`).
     pub store: Option<StoreOverride>,
+    /// The shared store of the support signing keys (default: the `[storage] url`
+    /// store; none — the key file — with memory storage or a store override).
+    pub keys: Option<Arc<dyn SigningKeyStore>>,
     /// What support changed, in the same store as the overriding audit log (required
     /// with `store`: its `change.*` events go to that log).
     pub changes: Option<Arc<dyn ChangeStore>>,
@@ -63,8 +87,12 @@ pub struct Stores {
     pub audit: Arc<dyn AuditLog>,
     /// The audit log's Merkle tree and checkpoints (the same store).
     pub tree: Arc<dyn AuditTree>,
+    /// One-request approvals (the same store).
+    pub approvals: Arc<dyn ApprovalStore>,
     /// Keeps the PostgreSQL change listener alive.
     pub changes: Option<Arc<dyn GrantChanges>>,
+    /// The signing keys every instance shares (none for memory storage: the key file).
+    pub keys: Option<Arc<dyn SigningKeyStore>>,
     /// What support changed (SPEC §11): the same store as the audit log.
     pub records: Arc<dyn ChangeStore>,
 }
@@ -78,7 +106,9 @@ pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
                 grants: Arc::new(store.clone()),
                 audit: Arc::new(store.clone()),
                 tree: Arc::new(store.clone()),
+                approvals: Arc::new(store.clone()),
                 changes: None,
+                keys: None,
                 records: Arc::new(store),
             })
         }
@@ -99,7 +129,9 @@ pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
                 grants: Arc::new(cached),
                 audit: Arc::new(store.clone()),
                 tree: Arc::new(store.clone()),
+                approvals: Arc::new(store.clone()),
                 changes: Some(changes),
+                keys: Some(Arc::new(store.clone())),
                 records: Arc::new(store),
             })
         }
@@ -128,16 +160,34 @@ pub fn policy(config: &Config) -> Result<Policy, WiringError> {
         .map_err(|e| WiringError::Policy(format!("{}: {e}", path.display())))
 }
 
-/// The support token signer, creating its key on first start.
-pub fn signer(config: &Config) -> Result<SupportSigner, WiringError> {
+/// The support token signer: the keys of the shared key store when there is one (the
+/// key file's key becomes the first on first start), else the key file's one key,
+/// created on first start.
+pub async fn signer(
+    config: &Config,
+    keys: Option<&Arc<dyn SigningKeyStore>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<SupportSigner, WiringError> {
     let support = &config.auth.support;
-    Ok(SupportSigner::load_or_create(
-        &support.signing_key,
-        &support.issuer,
-        &support.audience,
-        support.token_ttl,
-        config.auth.leeway,
-    )?)
+    match keys {
+        Some(store) => Ok(SupportSigner::shared(
+            store.clone(),
+            &support.signing_key,
+            &support.issuer,
+            &support.audience,
+            support.token_ttl,
+            config.auth.leeway,
+            now,
+        )
+        .await?),
+        None => Ok(SupportSigner::load_or_create(
+            &support.signing_key,
+            &support.issuer,
+            &support.audience,
+            support.token_ttl,
+            config.auth.leeway,
+        )?),
+    }
 }
 
 /// The audit key (created on first start) as the note signer of checkpoints.
@@ -195,6 +245,17 @@ pub fn service(config: &Config, stores: &Stores, clock: Arc<dyn Clock>) -> Suppo
             .unwrap_or(chrono::Duration::days(365)),
     };
     SupportAccess::new(stores.grants.clone(), stores.audit.clone(), clock, bounds)
+}
+
+/// The approvals service over the chosen adapters, lifetimes from `[approvals]`.
+pub fn approvals(config: &Config, stores: &Stores, clock: Arc<dyn Clock>) -> Approvals {
+    let ttl = |d: std::time::Duration, default| chrono::Duration::from_std(d).unwrap_or(default);
+    let defaults = ApprovalTtl::default();
+    let ttl = ApprovalTtl {
+        pending: ttl(config.approvals.pending_ttl, defaults.pending),
+        approved: ttl(config.approvals.ttl, defaults.approved),
+    };
+    Approvals::new(stores.approvals.clone(), stores.grants.clone(), clock, ttl)
 }
 
 /// What support changed, over the audit log's store.

@@ -7,6 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+#[path = "cli/checkpoint.rs"]
+mod checkpoint;
+
 const EXE: &str = env!("CARGO_BIN_EXE_support-gateway");
 
 fn repo_config() -> PathBuf {
@@ -410,4 +413,350 @@ fn completions_and_the_man_page_cover_the_commands() {
         "{stdout}"
     );
     assert!(stdout.contains("serve"), "{stdout}");
+}
+
+/// Environment overrides that keep a run's database and own keys in `dir`.
+fn scratch_env(dir: &Path) -> Vec<(String, String)> {
+    vec![
+        (
+            "SUPPORT_GATEWAY_STORAGE__URL".into(),
+            format!("sqlite://{}?mode=rwc", dir.join("gw.db").display()),
+        ),
+        (
+            "SUPPORT_GATEWAY_AUTH__SUPPORT__SIGNING_KEY".into(),
+            dir.join("support.pem").display().to_string(),
+        ),
+        (
+            "SUPPORT_GATEWAY_AUDIT__KEY_FILE".into(),
+            dir.join("audit.pem").display().to_string(),
+        ),
+    ]
+}
+
+fn run_in(dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> (i32, String, String) {
+    let env = scratch_env(dir);
+    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    all.extend_from_slice(extra);
+    run(args, &all)
+}
+
+#[test]
+fn config_check_accepts_the_repo_config_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_config();
+    let (code, stdout, stderr) = run_in(
+        dir.path(),
+        &["config", "check", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("OK"), "{stdout}");
+    assert!(
+        stdout.contains("auth.support.signing_key"),
+        "names the key serve would create: {stdout}"
+    );
+    assert!(
+        !dir.path().join("support.pem").exists(),
+        "check created a key"
+    );
+    assert!(
+        !dir.path().join("audit.pem").exists(),
+        "check created a key"
+    );
+}
+
+#[test]
+fn config_check_refuses_with_exit_64_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_config();
+    let config = config.to_str().unwrap();
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (
+            &[("SUPPORT_GATEWAY_GRANTS__MIN_DURATION", "2h")],
+            "grants.min_duration",
+        ),
+        (
+            &[("SUPPORT_GATEWAY_POLICY__FILE", "/nonexistent/policy.toml")],
+            "policy.file",
+        ),
+        (
+            &[(
+                "SUPPORT_GATEWAY_AUTH__STAFF__KEY__PEM_FILE",
+                "/nonexistent/staff.pem",
+            )],
+            "auth.staff.key",
+        ),
+        (
+            &[(
+                "SUPPORT_GATEWAY_STORAGE__URL",
+                "postgres://postgres@127.0.0.1:1/test",
+            )],
+            "storage.url",
+        ),
+        (
+            &[("SUPPORT_GATEWAY_UPSTREAM__URL", "ftp://crm")],
+            "upstream.url",
+        ),
+    ];
+    for (env, key) in cases {
+        let (code, stdout, stderr) =
+            run_in(dir.path(), &["config", "check", "--config", config], env);
+        assert_eq!(code, 64, "{key}: {stdout}{stderr}");
+        assert!(stderr.contains(key), "{key}: {stderr}");
+        assert!(!stdout.contains("OK"), "{key}: {stdout}");
+    }
+    // A key file others can read is refused by check as by serve.
+    let key = dir.path().join("support.pem");
+    let (code, _, stderr) = run_in(dir.path(), &["migrate", "--config", config], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = run_in(
+        dir.path(),
+        &["serve", "--config", config],
+        &[("SUPPORT_GATEWAY_GRANTS__MIN_DURATION", "2h")],
+    );
+    assert_eq!(code, 64, "serve refuses a minimum under a day: {stderr}");
+    assert!(stderr.contains("grants.min_duration"), "{stderr}");
+    std::fs::write(&key, "not a key").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, stderr) = run_in(dir.path(), &["config", "check", "--config", config], &[]);
+    assert_eq!(code, 64, "{stderr}");
+    assert!(stderr.contains("auth.support.signing_key"), "{stderr}");
+}
+
+#[test]
+fn a_listen_address_in_use_exits_64_naming_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_config();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
+    for key in ["listen.proxy", "listen.ops"] {
+        let variable = format!("SUPPORT_GATEWAY_{}", key.to_uppercase().replace('.', "__"));
+        let (other, other_value) = if key == "listen.proxy" {
+            ("SUPPORT_GATEWAY_LISTEN__OPS", "127.0.0.1:0")
+        } else {
+            ("SUPPORT_GATEWAY_LISTEN__PROXY", "127.0.0.1:0")
+        };
+        let (code, _, stderr) = run_in(
+            dir.path(),
+            &["serve", "--config", config.to_str().unwrap()],
+            &[
+                (variable.as_str(), taken.as_str()),
+                (other, other_value),
+                ("SUPPORT_GATEWAY_STORAGE__URL", "memory"),
+            ],
+        );
+        assert_eq!(code, 64, "{key}: {stderr}");
+        assert!(stderr.contains(key), "{key}: {stderr}");
+        assert!(stderr.contains(&taken), "{key}: {stderr}");
+    }
+}
+
+/// `serve` with the repo config on free ports; returns the child and the proxy address.
+fn start_serve(dir: &Path) -> (Killed, String) {
+    let config = repo_config();
+    let mut child = Command::new(EXE)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .envs(scratch_env(dir))
+        .env("SUPPORT_GATEWAY_LISTEN__PROXY", "127.0.0.1:0")
+        .env("SUPPORT_GATEWAY_LISTEN__OPS", "127.0.0.1:0")
+        .env("SUPPORT_GATEWAY_LOG__FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let killed = Killed(child);
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
+            && event["message"] == "support gateway listening"
+        {
+            return (killed, event["proxy"].as_str().unwrap().to_owned());
+        }
+    }
+    panic!("serve ended before listening");
+}
+
+fn curl(args: &[&str]) -> (String, String) {
+    let output = Command::new("curl")
+        .args(["-sS", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    (status.to_owned(), body.to_owned())
+}
+
+#[test]
+fn dev_tokens_lead_from_the_readme_run_command_to_a_grant_and_a_support_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_config();
+    let config = config.to_str().unwrap();
+    let (code, admin, stderr) = run(
+        &[
+            "dev-token",
+            "admin",
+            "--org",
+            "acme",
+            "--sub",
+            "alice",
+            "--config",
+            config,
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let admin = admin.trim().to_owned();
+    let (code, staff, stderr) = run(
+        &["dev-token", "staff", "--sub", "ana", "--config", config],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let staff = staff.trim().to_owned();
+
+    let (_serve, proxy) = start_serve(dir.path());
+    let base = format!("http://{proxy}/support-access/v1");
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{base}/grant"),
+        "-H",
+        &format!("Authorization: Bearer {admin}"),
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"days": 2, "reason": "trial"}"#,
+    ]);
+    assert_eq!(status, "201", "{body}");
+    let grant: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(grant["org"], "acme");
+    assert_eq!(grant["created_by"], "alice");
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{base}/token"),
+        "-H",
+        &format!("Authorization: Bearer {staff}"),
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"org": "acme"}"#,
+    ]);
+    assert_eq!(status, "200", "{body}");
+    assert!(body.contains("access_token"), "{body}");
+    // The admin token is an admin's, not a staff member's: the wrong kind is a 403.
+    let (status, _) = curl(&[
+        "-X",
+        "POST",
+        &format!("{base}/token"),
+        "-H",
+        &format!("Authorization: Bearer {admin}"),
+        "-d",
+        r#"{"org": "acme"}"#,
+    ]);
+    assert_eq!(status, "403");
+}
+
+#[test]
+fn dev_token_refuses_a_config_that_does_not_trust_the_development_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    // A config whose customer IdP key is someone else's (the staff public key stands in).
+    let config_dir = repo_config().parent().unwrap().to_path_buf();
+    let absolute = format!("\"{}/", config_dir.display());
+    let text = std::fs::read_to_string(repo_config())
+        .unwrap()
+        .replace(
+            "key = { jwks_file = \"keys/customer.jwks.json\" }",
+            "key = { pem_file = \"keys/staff.pub.pem\" }",
+        )
+        .replace("\"keys/", &format!("{absolute}keys/"))
+        .replace("\"policy/", &format!("{absolute}policy/"));
+    let file = dir.path().join("gateway.toml");
+    std::fs::write(&file, text).unwrap();
+    let keys = config_dir.join("keys/dev-only");
+    let (code, stdout, stderr) = run(
+        &[
+            "dev-token",
+            "admin",
+            "--org",
+            "acme",
+            "--sub",
+            "alice",
+            "--config",
+            file.to_str().unwrap(),
+            "--keys",
+            keys.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 64, "{stdout}{stderr}");
+    assert!(stdout.is_empty(), "no token is printed: {stdout}");
+    assert!(stderr.contains("auth.customer.key"), "{stderr}");
+    // Without the development keys there is nothing to sign with.
+    let (code, stdout, stderr) = run(
+        &[
+            "dev-token",
+            "staff",
+            "--sub",
+            "ana",
+            "--config",
+            repo_config().to_str().unwrap(),
+            "--keys",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 64, "{stdout}{stderr}");
+    assert!(stderr.contains("staff-idp.key.pem"), "{stderr}");
+}
+
+#[test]
+fn keys_rotate_adds_a_next_key_and_keys_list_shows_each_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_config();
+    let config = config.to_str().unwrap();
+    let (code, stdout, stderr) = run_in(dir.path(), &["keys", "list", "--config", config], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("no support keys"), "{stdout}");
+    let (code, stdout, stderr) = run_in(dir.path(), &["keys", "rotate", "--config", config], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("publish_ahead 5m"), "{stdout}");
+    let (code, stdout, stderr) = run_in(dir.path(), &["keys", "list", "--config", config], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let states: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().nth(1).unwrap())
+        .collect();
+    // The key file's key was stored first (active), the new one waits (next).
+    assert_eq!(states, ["next", "active"], "{stdout}");
+    assert!(
+        dir.path().join("support.pem").exists(),
+        "the key file's key is the first"
+    );
+    // A rotation that takes effect at once leaves the previous key retiring.
+    let (code, _, stderr) = run_in(
+        dir.path(),
+        &["keys", "rotate", "--config", config],
+        &[("SUPPORT_GATEWAY_AUTH__SUPPORT__PUBLISH_AHEAD", "0s")],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (_, stdout, _) = run_in(dir.path(), &["keys", "list", "--config", config], &[]);
+    let states: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(states, ["next", "active", "retiring"], "{stdout}");
+
+    let (code, _, stderr) = run_in(
+        dir.path(),
+        &["keys", "rotate", "--config", config],
+        &[("SUPPORT_GATEWAY_STORAGE__URL", "memory")],
+    );
+    assert_eq!(code, 64, "memory storage has no shared keys: {stderr}");
+    assert!(stderr.contains("storage.url"), "{stderr}");
 }

@@ -59,7 +59,13 @@
     'request.completed': 'Request completed',
     'change.recorded': 'Support changed records',
     'change.reverted': 'Change put back',
+    'approval.requested': 'Approval requested',
+    'approval.approved': 'Approval granted',
+    'approval.denied': 'Approval denied',
+    'approval.used': 'Approval used',
   };
+  // For approvals.js, which names the restriction of each approval request.
+  window.SupportAccessRestrictions = RESTRICTIONS;
 
   // What each error code of the API means to an administrator.
   const ERRORS = {

@@ -12,7 +12,9 @@
 //! - a closed grant says how it was closed, and a seat has a claim time (checks);
 //! - one change entry per id and per `(org, audit_seq, ordinal)` (unique index);
 //! - at most one open approval per request fingerprint (unique partial index on
-//!   `approvals (fingerprint)` where `status` is `pending` or `approved`).
+//!   `approvals (fingerprint)` where `status` is `pending` or `approved`);
+//! - one webhook message per id, a delivery only of a stored message to a stored
+//!   endpoint (foreign keys), and a known delivery status (check).
 //!
 //! On PostgreSQL, every write to `grants` also sends a notification on the channel
 //! [`GRANT_CHANGES_CHANNEL`] inside the writing transaction, so that caches of other
@@ -29,6 +31,8 @@ mod m20261201_000005_event_error_rewrites;
 mod m20261202_000006_audit_tree;
 mod m20261202_000007_approvals;
 mod m20261202_000008_changes;
+mod m20261202_000009_keys;
+mod m20261202_000010_webhooks;
 
 /// The PostgreSQL `LISTEN`/`NOTIFY` channel on which every committed change of a grant
 /// is announced. The payload is `<table schema> <grant id> <org>`, separated by single
@@ -51,6 +55,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_audit_tree::Migration),
             Box::new(m20261202_000007_approvals::Migration),
             Box::new(m20261202_000008_changes::Migration),
+            Box::new(m20261202_000009_keys::Migration),
+            Box::new(m20261202_000010_webhooks::Migration),
         ]
     }
 }

@@ -23,7 +23,7 @@ use support_access_core::ids::OrgId;
 use support_access_e2e::harness::Harness;
 use support_access_e2e::tokens;
 
-const ORG: &str = "org-acme";
+pub(crate) const ORG: &str = "org-acme";
 const ADMIN: &str = "admin-ada";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -251,7 +251,7 @@ impl Page {
     }
 
     /// The page's notice and error lines, for failure messages.
-    async fn messages(&self) -> String {
+    pub(crate) async fn messages(&self) -> String {
         self.client
             .execute(
                 "return 'notice: ' + document.getElementById('notice').textContent + \
@@ -326,7 +326,7 @@ pub(crate) fn screenshot_dir() -> PathBuf {
 /// Support traffic by `staff` on the current grant, through the management API: the
 /// token exchange (which takes the seat), `calls` (method, target, expected status),
 /// and the seat's release when `release`. Returns the support token.
-async fn support_traffic(
+pub(crate) async fn support_traffic(
     h: &Harness,
     staff: &str,
     calls: &[(&str, &str, u16)],

@@ -196,6 +196,7 @@ impl Pg {
         let overrides = Overrides {
             clock: Some(Arc::new(clock.clone())),
             store: None,
+            keys: None,
             changes: None,
         };
         let binds = Binds {

@@ -3,21 +3,28 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod approval;
 mod attacks;
 mod browser;
+mod browser_approvals;
 mod browser_changes;
+mod browser_checkpoint;
 mod bypass;
 mod changes;
 mod child;
 mod export;
 mod faults;
 mod jwt;
+mod keys;
 mod kill9;
 mod lifecycle;
 mod management;
 mod ordinary;
+mod request_ids;
 mod restrictions;
 mod revocation;
 mod sqlite_faults;
 mod support;
 mod tlog;
+mod tlog_tamper;
+mod tls;

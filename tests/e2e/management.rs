@@ -518,7 +518,8 @@ async fn the_audit_log_lists_filters_pages_and_exports() {
         .iter()
         .map(|e| e["seq"].as_u64().unwrap())
         .collect();
-    assert_eq!(seqs, [5, 4, 3, 2, 1]);
+    // The refused send_mail is approvable: it also left `approval.requested` (seq 5).
+    assert_eq!(seqs, [6, 5, 4, 3, 2, 1]);
     let blocked = call(&h, "GET", "/audit?decision=blocked", &admin, None)
         .await
         .json();
@@ -528,7 +529,7 @@ async fn the_audit_log_lists_filters_pages_and_exports() {
     let by_ana = call(&h, "GET", "/audit?actor=staff-ana", &admin, None)
         .await
         .json();
-    assert_eq!(by_ana["events"].as_array().unwrap().len(), 4);
+    assert_eq!(by_ana["events"].as_array().unwrap().len(), 5);
     let by_user = format!(
         "/audit?support_user={}&kind=request.completed",
         issued["support_user"].as_str().unwrap()
@@ -574,7 +575,7 @@ async fn the_audit_log_lists_filters_pages_and_exports() {
     let text = String::from_utf8(csv.body.to_vec()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("id,org,seq,at,kind"));
-    assert_eq!(lines.len(), 6);
+    assert_eq!(lines.len(), 7);
     let jsonl = call(
         &h,
         "GET",

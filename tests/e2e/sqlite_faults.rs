@@ -64,6 +64,7 @@ impl Embedded {
         let overrides = Overrides {
             clock: Some(Arc::new(clock.clone())),
             store: None,
+            keys: None,
             changes: None,
         };
         let binds = support_gateway::Binds {

@@ -122,6 +122,7 @@ async fn every_support_request_leaves_its_audit_events_and_the_chain_verifies() 
             AuditKind::TokenIssued,
             AuditKind::RequestAllowed,
             AuditKind::RequestCompleted,
+            AuditKind::ApprovalRequested,
             AuditKind::RequestBlocked,
         ]
     );
@@ -129,7 +130,15 @@ async fn every_support_request_leaves_its_audit_events_and_the_chain_verifies() 
     assert_eq!(completed.status, Some(200));
     assert!(completed.latency_ms.is_some());
     assert_eq!(completed.path.as_deref(), Some("/crm/v8/Leads"));
-    let refused = &events[4];
+    // send_mail is approvable (SPEC §10): the refusal offered an approval, named by
+    // both events.
+    let offered = blocked.json()["details"]["approval"]["id"].clone();
+    assert_eq!(
+        events[4].approval.map(|a| a.to_string()),
+        offered.as_str().map(str::to_owned)
+    );
+    let refused = &events[5];
+    assert_eq!(refused.approval, events[4].approval);
     assert_eq!(refused.restriction, Some(5));
     assert_eq!(refused.status, Some(403));
     assert_eq!(refused.method.as_deref(), Some("POST"));

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use support_access_core::ids::OrgId;
+use support_access_core::notify::WebhookOutbox;
 use support_access_core::ports::ApprovalStore;
 use support_access_core::{AuditLog, ChangeStore, GrantStore};
 
@@ -35,6 +36,7 @@ pub mod audit_log;
 pub mod audit_tree;
 pub mod change_store;
 pub mod grant_store;
+pub mod webhook_outbox;
 
 pub use audit_tree::AuditTreeFixture;
 mod support;
@@ -157,6 +159,36 @@ impl std::fmt::Debug for ApprovalStoreFixture {
 }
 
 impl Fixture for ApprovalStoreFixture {
+    fn teardown(&self) -> BoxFuture<'static, ()> {
+        (self.teardown)()
+    }
+}
+
+/// What the webhook-outbox suite needs from an adapter.
+#[derive(Clone)]
+pub struct WebhookOutboxFixture {
+    /// A fresh, empty outbox.
+    pub outbox: Arc<dyn WebhookOutbox>,
+    /// A second handle on the same data (another connection pool, another instance).
+    pub second: Arc<dyn WebhookOutbox>,
+    /// The grant store of the same data, whose events notify too.
+    pub grants: Arc<dyn GrantStore>,
+    /// The audit log of the same data, whose events queue their notifications.
+    pub audit: Arc<dyn AuditLog>,
+    /// Runs after the case.
+    pub teardown: Teardown,
+}
+
+impl std::fmt::Debug for WebhookOutboxFixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookOutboxFixture")
+            .field("outbox", &self.outbox)
+            .field("second", &self.second)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fixture for WebhookOutboxFixture {
     fn teardown(&self) -> BoxFuture<'static, ()> {
         (self.teardown)()
     }
@@ -366,6 +398,36 @@ macro_rules! approval_store_suite {
                 list_filters_by_status_at_now_newest_first,
                 refused_or_unrecordable_changes_store_nothing,
                 changes_share_the_orgs_chain_and_the_second_handle_sees_them,
+            ]
+        );
+    };
+}
+
+/// One test per [`WebhookOutbox`] promise. Takes an expression (a future) that yields a
+/// fresh [`WebhookOutboxFixture`].
+#[macro_export]
+macro_rules! webhook_outbox_suite {
+    ($fixture:expr) => {
+        $crate::__cases!(
+            webhook_outbox,
+            $fixture,
+            [
+                a_registered_endpoint_reads_back_exactly,
+                endpoints_are_the_orgs_own,
+                delete_removes_the_endpoint_and_its_deliveries,
+                enqueue_fans_out_to_the_orgs_subscribed_endpoints,
+                enqueue_to_one_endpoint_reaches_only_that_endpoint,
+                a_message_queued_twice_is_refused,
+                audit_events_queue_their_notifications_with_them,
+                grant_changes_notify_with_the_grant_as_changed,
+                events_of_an_org_without_listeners_queue_nothing,
+                claims_lease_due_deliveries_earliest_first,
+                racing_claims_from_two_handles_never_share_a_delivery,
+                attempts_move_the_delivery_and_release_the_lease,
+                only_the_lease_holder_records_an_attempt,
+                a_gone_endpoint_is_disabled_and_gets_nothing_more,
+                deliveries_list_newest_first_by_org_and_endpoint,
+                stats_count_the_pending_queue_and_the_second_handle_sees_it,
             ]
         );
     };

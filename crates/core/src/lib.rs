@@ -8,6 +8,9 @@
 //! - [`grant`]: grants, their lifecycle and the single support seat;
 //! - [`audit`]: audit events, their canonical encoding and SHA-256 chain, queries and cursors;
 //! - [`change`]: what support changed: change entries, their diff, report and revert;
+//! - [`keys`]: the gateway's signing keys, their rotation states and their port;
+//! - [`notify`]: signed webhooks (Standard Webhooks), the SSRF check, retries and the
+//!   [`notify::WebhookOutbox`] port;
 //! - [`restriction`]: the catalogue of the 32 things the support user may not do;
 //! - [`ports`]: [`ports::GrantStore`], [`ports::AuditLog`], [`ports::Clock`],
 //!   [`ports::GrantChanges`] and the backend-neutral [`ports::StoreError`];
@@ -24,6 +27,8 @@ mod canonical;
 pub mod change;
 pub mod grant;
 pub mod ids;
+pub mod keys;
+pub mod notify;
 pub mod ports;
 pub mod request;
 pub mod restriction;

@@ -44,6 +44,9 @@ pub struct RequestRecord {
     pub body_sha256: Option<String>,
     /// The side-effect rewrites made to the forwarded body, in order.
     pub rewrites: Vec<String>,
+    /// The one-request approval the request used (`request.allowed`) or was offered
+    /// (`request.blocked`), if any (SPEC §10).
+    pub approval: Option<crate::approval::ApprovalId>,
 }
 
 /// What became of a support request, for its event.
@@ -88,6 +91,7 @@ impl RequestRecord {
             restriction: None,
             body_sha256: None,
             rewrites: Vec::new(),
+            approval: None,
         }
     }
 
@@ -119,6 +123,7 @@ impl RequestRecord {
         event.restriction = self.restriction;
         event.body_sha256 = self.body_sha256.clone();
         event.rewrites = self.rewrites.clone();
+        event.approval = self.approval;
         match outcome {
             RequestOutcome::Blocked {
                 status,

@@ -264,6 +264,8 @@ pub struct SupportAccess {
     audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
     bounds: GrantBounds,
+    /// The request the lifecycle calls of this handle answer, stamped on their events.
+    request_id: Option<Arc<str>>,
 }
 
 impl Grant {
@@ -293,6 +295,17 @@ impl SupportAccess {
             audit,
             clock,
             bounds,
+            request_id: None,
+        }
+    }
+
+    /// This service for the lifecycle calls of one request: the events they record
+    /// (`grant.created`, `token.issued`, …) carry `request_id`, as the request's log
+    /// lines and refusals do.
+    pub fn for_request(&self, request_id: &str) -> Self {
+        Self {
+            request_id: Some(request_id.into()),
+            ..self.clone()
         }
     }
 
@@ -368,7 +381,7 @@ impl SupportAccess {
         let end = self.bounds.resolve(now, request.end)?;
         self.close_if_expired(org, now).await?;
         let grant = Grant::new(org.clone(), admin, now, end, request.reason, request.ticket);
-        let event = lifecycle_event(&grant, AuditKind::GrantCreated, now, admin);
+        let event = self.lifecycle_event(&grant, AuditKind::GrantCreated, now, admin);
         match self.grants.insert(&grant, event).await {
             Ok(recorded) => Ok(recorded.grant),
             Err(StoreError::Conflict(_)) => Err(GrantError::AlreadyActive),
@@ -402,7 +415,7 @@ impl SupportAccess {
             .active_grant(org, now)
             .await?
             .ok_or(ChangeError::NoActiveGrant)?;
-        let event = lifecycle_event(&grant, AuditKind::GrantChanged, now, admin);
+        let event = self.lifecycle_event(&grant, AuditKind::GrantChanged, now, admin);
         match self
             .grants
             .set_expiry(grant.id, crate::time::to_micros(expires_at), event)
@@ -427,7 +440,7 @@ impl SupportAccess {
             at: crate::time::to_micros(now),
             by: Some(admin.to_owned()),
         };
-        let event = lifecycle_event(&grant, AuditKind::GrantRevoked, now, admin);
+        let event = self.lifecycle_event(&grant, AuditKind::GrantRevoked, now, admin);
         match self.grants.close(grant.id, closure, event).await {
             Ok(recorded) => Ok(recorded.grant),
             Err(StoreError::Conflict(_) | StoreError::NotFound) => Err(RevokeError::NoActiveGrant),
@@ -459,7 +472,7 @@ impl SupportAccess {
             .active_grant(org, now)
             .await?
             .ok_or(ClaimError::NoActiveGrant)?;
-        let event = lifecycle_event(&grant, AuditKind::TokenIssued, now, staff.as_str());
+        let event = self.lifecycle_event(&grant, AuditKind::TokenIssued, now, staff.as_str());
         match self.grants.claim_seat(grant.id, staff, now, event).await {
             Ok(recorded) => Ok(recorded.grant),
             Err(StoreError::Conflict(_)) => {
@@ -485,7 +498,7 @@ impl SupportAccess {
             .open_for_org(org)
             .await?
             .ok_or(ReleaseError::NoActiveGrant)?;
-        let event = lifecycle_event(&grant, AuditKind::SeatReleased, now, staff.as_str());
+        let event = self.lifecycle_event(&grant, AuditKind::SeatReleased, now, staff.as_str());
         match self.grants.release_seat(grant.id, staff, event).await {
             Ok(recorded) => Ok(recorded.grant),
             Err(StoreError::Conflict(_)) => Err(ReleaseError::NotSeatHolder),
@@ -530,14 +543,35 @@ impl SupportAccess {
     /// each — once, even when several instances sweep at the same time. Returns how many
     /// this call closed.
     pub async fn expire_due(&self, limit: u32) -> Result<usize, StoreError> {
+        Ok(self.expire_due_grants(limit).await?.len())
+    }
+
+    /// [`SupportAccess::expire_due`], returning the grants this call closed (so that
+    /// their approvals can be voided).
+    pub async fn expire_due_grants(&self, limit: u32) -> Result<Vec<GrantId>, StoreError> {
         let now = self.clock.now();
-        let mut closed = 0;
+        let mut closed = Vec::new();
         for grant in self.grants.due_for_expiry(now, limit).await? {
+            let id = grant.id;
             if self.close_expired(grant, now).await? {
-                closed += 1;
+                closed.push(id);
             }
         }
         Ok(closed)
+    }
+
+    /// A lifecycle event of `grant` by `actor`, with this handle's request id.
+    fn lifecycle_event(
+        &self,
+        grant: &Grant,
+        kind: AuditKind,
+        now: DateTime<Utc>,
+        actor: &str,
+    ) -> NewAuditEvent {
+        let mut event = grant.event(kind, now);
+        event.actor = Some(actor.to_owned());
+        event.request_id = self.request_id.as_deref().map(str::to_owned);
+        event
     }
 
     /// Checks `org`'s audit chain from its first event to its head.
@@ -606,18 +640,6 @@ impl SupportAccess {
             Err(e) => Err(e),
         }
     }
-}
-
-/// The event of a lifecycle change made by `actor` (the admin's `sub`, or the staff id).
-fn lifecycle_event(
-    grant: &Grant,
-    kind: AuditKind,
-    now: DateTime<Utc>,
-    actor: &str,
-) -> NewAuditEvent {
-    let mut event = grant.event(kind, now);
-    event.actor = Some(actor.to_owned());
-    event
 }
 
 fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {

@@ -46,6 +46,9 @@ pub(crate) struct State {
     checkpoints: HashMap<OrgId, BTreeMap<u64, StoredCheckpoint>>,
     /// One-request approvals (see `approvals.rs`), under the same lock as the log.
     pub(crate) approvals: crate::approvals::Approvals,
+    /// Webhook endpoints and deliveries (`webhooks.rs`): an event's notifications are
+    /// queued in [`State::append`], with the event.
+    pub(crate) outbox: crate::webhooks::Outbox,
     unavailable: bool,
 }
 
@@ -113,7 +116,7 @@ impl State {
                 event.id
             )))
         } else {
-            Ok(())
+            self.outbox.check_event(event.id)
         }
     }
 
@@ -121,6 +124,16 @@ impl State {
     /// The one place events enter the log: appends and lifecycle changes both come
     /// here, under the store's lock.
     pub(crate) fn append(&mut self, event: NewAuditEvent) -> Result<AuditEvent, StoreError> {
+        self.append_about(event, None)
+    }
+
+    /// [`State::append`] of a grant change's event, told the grant as changed (the
+    /// data of its notification, SPEC §9).
+    fn append_about(
+        &mut self,
+        event: NewAuditEvent,
+        grant: Option<&Grant>,
+    ) -> Result<AuditEvent, StoreError> {
         let stream = self.streams.entry(event.org.clone()).or_default();
         let (seq, prev_hash) = stream
             .last()
@@ -131,6 +144,7 @@ impl State {
             .or_default()
             .append(&[event_leaf(&sealed.hash)])
             .map_err(|error| StoreError::Backend(error.to_string()))?;
+        self.outbox.queue_for_event(&sealed, grant)?;
         stream.push(sealed.clone());
         self.event_ids.insert(sealed.id);
         Ok(sealed)
@@ -147,7 +161,7 @@ impl State {
         self.check_event(&event)?;
         let mut changed = self.grants.get(&id).ok_or(StoreError::NotFound)?.clone();
         change(&mut changed)?;
-        let event = self.append(event)?;
+        let event = self.append_about(event, Some(&changed))?;
         self.grants.insert(id, changed.clone());
         Ok(Recorded {
             grant: changed,
@@ -179,7 +193,7 @@ impl GrantStore for InMemoryStore {
             return Err(StoreError::Conflict(format!("grant {} exists", grant.id)));
         }
         state.check_event(&event)?;
-        let event = state.append(event)?;
+        let event = state.append_about(event, Some(grant))?;
         state
             .by_org
             .entry(grant.org.clone())

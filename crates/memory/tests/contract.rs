@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use support_access_contract::{
     ApprovalStoreFixture, AuditLogFixture, AuditTreeFixture, ChangeStoreFixture, GrantStoreFixture,
-    Release, Stall, Tamper, nothing_to_tear_down,
+    Release, Stall, Tamper, WebhookOutboxFixture, nothing_to_tear_down,
 };
 use support_access_memory::InMemoryStore;
 
@@ -32,6 +32,17 @@ async fn approval_store() -> ApprovalStoreFixture {
     let store = InMemoryStore::new();
     ApprovalStoreFixture {
         store: Arc::new(store.clone()),
+        second: Arc::new(store.clone()),
+        grants: Arc::new(store.clone()),
+        audit: Arc::new(store),
+        teardown: nothing_to_tear_down(),
+    }
+}
+
+async fn webhook_outbox() -> WebhookOutboxFixture {
+    let store = InMemoryStore::new();
+    WebhookOutboxFixture {
+        outbox: Arc::new(store.clone()),
         second: Arc::new(store.clone()),
         grants: Arc::new(store.clone()),
         audit: Arc::new(store),
@@ -97,4 +108,8 @@ mod audit_tree {
 
 mod approval_store {
     support_access_contract::approval_store_suite!(super::approval_store());
+}
+
+mod webhook_outbox {
+    support_access_contract::webhook_outbox_suite!(super::webhook_outbox());
 }

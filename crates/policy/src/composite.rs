@@ -57,7 +57,7 @@ impl Policy {
         &self,
         value: &mut Value,
         ctx: &SupportContext,
-        guard: &Guard,
+        (guard, approved): (&Guard, bool),
         rewrites: &mut Vec<String>,
     ) -> Result<bool, BodyRefusal> {
         let shape = |message: String| BodyRefusal {
@@ -87,7 +87,14 @@ impl Policy {
         let mut changed = false;
         for (index, sub) in requests.iter_mut().enumerate() {
             let mut sub_rewrites = Vec::new();
-            changed |= self.check_sub_request(index, sub, ctx, guard, &shape, &mut sub_rewrites)?;
+            changed |= self.check_sub_request(
+                index,
+                sub,
+                ctx,
+                (guard, approved),
+                &shape,
+                &mut sub_rewrites,
+            )?;
             rewrites.extend(
                 sub_rewrites
                     .into_iter()
@@ -102,7 +109,7 @@ impl Policy {
         index: usize,
         sub: &mut Value,
         ctx: &SupportContext,
-        guard: &Guard,
+        (guard, approved): (&Guard, bool),
         shape: &dyn Fn(String) -> BodyRefusal,
         rewrites: &mut Vec<String>,
     ) -> Result<bool, BodyRefusal> {
@@ -180,7 +187,13 @@ impl Policy {
             }
         }
 
-        let decision = self.decide(&method, &target);
+        // Under an approval of the whole call, an approvable denial is lifted.
+        let decision = match self.decide(&method, &target) {
+            denied if approved && denied.approvable => {
+                self.decide_approved(&method, &target).unwrap_or(denied)
+            }
+            decision => decision,
+        };
         if !decision.is_allowed() {
             return Err(BodyRefusal {
                 code: "composite_sub_request_denied",
@@ -213,7 +226,8 @@ impl Policy {
             crate::guard::check_path_user_for(&decision.guards, ctx)?;
             match object.get_mut("body") {
                 Some(body) if body.is_object() || body.is_array() => {
-                    changed |= self.guard_value(&decision.guards, body, ctx, true, rewrites)?;
+                    changed |=
+                        self.guard_value(&decision.guards, body, ctx, (true, false), rewrites)?;
                 }
                 Some(body) if !body.is_null() => {
                     // A string (or number) body on a guarded route: an upstream that

@@ -202,7 +202,14 @@ impl Policy {
         }
         let mut value = parse_strict(body)?;
         let mut rewrites = Vec::new();
-        if self.guard_value(&decision.guards, &mut value, ctx, false, &mut rewrites)? {
+        let approved = decision.approved;
+        if self.guard_value(
+            &decision.guards,
+            &mut value,
+            ctx,
+            (false, approved),
+            &mut rewrites,
+        )? {
             let bytes = serde_json::to_vec(&value)
                 .map_err(|e| BodyRefusal::bad("malformed_json", e.to_string()))?;
             Ok(Guarded {
@@ -298,7 +305,7 @@ impl Policy {
         guards: &[Guard],
         value: &mut Value,
         ctx: &SupportContext,
-        nested: bool,
+        (nested, approved): (bool, bool),
         rewrites: &mut Vec<String>,
     ) -> Result<bool, BodyRefusal> {
         let mut changed = false;
@@ -361,7 +368,7 @@ impl Policy {
                             guard,
                         ));
                     }
-                    changed |= self.check_composite(value, ctx, guard, rewrites)?;
+                    changed |= self.check_composite(value, ctx, (guard, approved), rewrites)?;
                 }
                 GuardKind::SetBodyKeys { set } => {
                     let before = rewrites.len();

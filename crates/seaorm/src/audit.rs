@@ -26,7 +26,7 @@ mod tree;
 
 pub use appender::AppendStats;
 pub(crate) use appender::Appender;
-pub(crate) use chain::append_one_in;
+pub(crate) use chain::{append_one_about_in, append_one_in};
 #[cfg(feature = "bench-internals")]
 pub(crate) use tree::TREE_DISABLED;
 pub(crate) use tree::{backfill, tree_hash};

@@ -8,3 +8,7 @@ pub(crate) mod audit_head;
 pub(crate) mod audit_tree_node;
 pub(crate) mod change_entry;
 pub(crate) mod grant;
+pub(crate) mod signing_key;
+pub(crate) mod webhook_delivery;
+pub(crate) mod webhook_endpoint;
+pub(crate) mod webhook_message;

@@ -5,7 +5,8 @@
 //! any number of instances cannot both succeed; the unique partial index
 //! `grants_one_open_per_org` decides racing inserts. When no row changed, a read tells
 //! `NotFound` from `Conflict`. The change and its audit event share one transaction
-//! (the event goes in through [`append_one_in`], the audit log's one entry).
+//! (the event goes in through [`append_one_about_in`], the audit log's one entry, told
+//! the grant so that the event's notification carries it).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -19,7 +20,7 @@ use support_access_core::ids::{GrantId, OrgId, StaffId, SupportUserId};
 use support_access_core::{GrantStore, Recorded, StoreError};
 
 use crate::SeaOrmStore;
-use crate::audit::append_one_in;
+use crate::audit::append_one_about_in;
 use crate::entity::grant::{self, Column, Entity};
 use crate::error::{corrupt, from_db};
 use crate::instant::{bound, stored};
@@ -245,7 +246,7 @@ impl SeaOrmStore {
     ) -> Result<Recorded, StoreError> {
         let (_guard, txn) = self.begin_write().await?;
         let grant = change.apply(&txn).await?;
-        let event = append_one_in(&txn, &event).await?;
+        let event = append_one_about_in(&txn, &event, Some(&grant)).await?;
         txn.commit().await.map_err(from_db)?;
         Ok(Recorded { grant, event })
     }

@@ -4,8 +4,10 @@
 //! [`SeaOrmStore`] implements the [`GrantStore`](support_access_core::GrantStore),
 //! [`AuditLog`](support_access_core::AuditLog),
 //! [`AuditTree`](support_access_core::tlog::AuditTree),
-//! [`ChangeStore`](support_access_core::ChangeStore) and
-//! [`ApprovalStore`](support_access_core::ports::ApprovalStore) ports; the contract suites of
+//! [`ChangeStore`](support_access_core::ChangeStore),
+//! [`ApprovalStore`](support_access_core::ports::ApprovalStore),
+//! [`SigningKeyStore`](support_access_core::keys::SigningKeyStore) and
+//! [`WebhookOutbox`](support_access_core::notify::WebhookOutbox) ports; the contract suites of
 //! `support-access-contract` prove it on both databases. The database holds the
 //! invariants itself (one open grant per org, one event per `(org, seq)`), so several
 //! instances may share one PostgreSQL.
@@ -30,10 +32,12 @@ mod entity;
 mod error;
 mod grants;
 mod instant;
+mod keys;
 mod pool;
 mod record_changes;
 mod store;
 mod tree;
+mod webhooks;
 
 pub use audit::AppendStats;
 pub use changes::PgGrantChanges;

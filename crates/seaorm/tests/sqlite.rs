@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use support_access_cache::{CacheConfig, CachedGrantStore, LocalGrantChanges};
 use support_access_contract::{
     ApprovalStoreFixture, AuditLogFixture, AuditTreeFixture, ChangeStoreFixture, GrantStoreFixture,
-    Release, Stall, Tamper, Teardown,
+    Release, Stall, Tamper, Teardown, WebhookOutboxFixture,
 };
 use support_access_core::StoreError;
 use support_access_seaorm::{SeaOrmStore, StoreOptions};
@@ -66,6 +66,17 @@ async fn change_store() -> ChangeStoreFixture {
     ChangeStoreFixture {
         store: Arc::new(store.clone()),
         second: Arc::new(second),
+        audit: Arc::new(store),
+        teardown,
+    }
+}
+
+async fn webhook_outbox() -> WebhookOutboxFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    WebhookOutboxFixture {
+        outbox: Arc::new(store.clone()),
+        second: Arc::new(second),
+        grants: Arc::new(store.clone()),
         audit: Arc::new(store),
         teardown,
     }
@@ -176,6 +187,8 @@ mod cases;
 mod tamper;
 #[path = "common/tmpfs.rs"]
 mod tmpfs;
+#[path = "common/webhook_cases.rs"]
+mod webhook_cases;
 
 /// Raw SQL on the database file, through a connection of its own.
 fn exec(path: PathBuf) -> cases::Exec {
@@ -486,4 +499,36 @@ mod tampering {
 
 mod approval_store {
     support_access_contract::approval_store_suite!(super::approval_store());
+}
+
+mod webhook_outbox {
+    support_access_contract::webhook_outbox_suite!(super::webhook_outbox());
+}
+
+mod webhook_adapter {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_delivery_the_database_refuses_takes_its_event_with_it() {
+        adapter_case(|a, b, path| async move {
+            webhook_cases::a_delivery_the_database_refuses_takes_its_event_with_it(
+                a,
+                b,
+                exec(path),
+                "CREATE TRIGGER refuse BEFORE INSERT ON webhook_deliveries \
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+                "DROP TRIGGER refuse",
+            )
+            .await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_delivery_outlives_the_instance_that_claimed_it() {
+        adapter_case(|a, b, _| {
+            webhook_cases::a_delivery_outlives_the_instance_that_claimed_it(a, b)
+        })
+        .await;
+    }
 }

@@ -16,6 +16,7 @@ pub(super) struct File {
     limits: RawLimits,
     log: RawLog,
     audit: RawAudit,
+    approvals: RawApprovals,
 }
 
 #[derive(Debug, Deserialize)]
@@ -23,6 +24,7 @@ pub(super) struct File {
 struct RawListen {
     proxy: String,
     ops: String,
+    tls: Option<RawListenTls>,
 }
 
 impl Default for RawListen {
@@ -30,8 +32,16 @@ impl Default for RawListen {
         Self {
             proxy: "127.0.0.1:8080".into(),
             ops: "127.0.0.1:9090".into(),
+            tls: None,
         }
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawListenTls {
+    cert_file: String,
+    key_file: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,6 +52,7 @@ struct RawUpstream {
     request_timeout: String,
     max_idle_connections: usize,
     idle_timeout: String,
+    ca_file: String,
 }
 
 impl Default for RawUpstream {
@@ -52,6 +63,7 @@ impl Default for RawUpstream {
             request_timeout: "30s".into(),
             max_idle_connections: 256,
             idle_timeout: "90s".into(),
+            ca_file: String::new(),
         }
     }
 }
@@ -155,6 +167,7 @@ struct RawSupport {
     audience: String,
     signing_key: String,
     token_ttl: String,
+    publish_ahead: String,
 }
 
 impl Default for RawSupport {
@@ -164,6 +177,7 @@ impl Default for RawSupport {
             audience: "crm".into(),
             signing_key: "keys/support-signing.pem".into(),
             token_ttl: "15m".into(),
+            publish_ahead: "5m".into(),
         }
     }
 }
@@ -227,6 +241,7 @@ impl Default for RawLimits {
 struct RawLog {
     format: String,
     level: String,
+    access: bool,
 }
 
 impl Default for RawLog {
@@ -234,6 +249,7 @@ impl Default for RawLog {
         Self {
             format: "text".into(),
             level: "info".into(),
+            access: true,
         }
     }
 }
@@ -250,6 +266,22 @@ impl Default for RawAudit {
         Self {
             checkpoint_interval: "60s".into(),
             key_file: "keys/audit-signing.pem".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawApprovals {
+    pending_ttl: String,
+    ttl: String,
+}
+
+impl Default for RawApprovals {
+    fn default() -> Self {
+        Self {
+            pending_ttl: "1h".into(),
+            ttl: "15m".into(),
         }
     }
 }

@@ -99,6 +99,14 @@ fn bad_values_are_refused_naming_their_key() {
         refused_key("[grants]\nmax_duration = \"1h\""),
         "grants.max_duration"
     );
+    assert_eq!(
+        refused_key("[grants]\nmin_duration = \"2h\""),
+        "grants.min_duration"
+    );
+    assert_eq!(
+        refused_key("[grants]\nmin_duration = \"23h 59m 59s\""),
+        "grants.min_duration"
+    );
     assert_eq!(refused_key("[auth]\nleeway = \"5m\""), "auth.leeway");
     assert_eq!(refused_key("[log]\nformat = \"xml\""), "log.format");
     assert_eq!(
@@ -157,4 +165,20 @@ fn the_audit_section_defaults_to_a_minute_and_a_key_next_to_the_support_key() {
         "audit.checkpoint_interval"
     );
     assert_eq!(refused_key("[audit]\nkey_file = \"\""), "audit.key_file");
+}
+
+#[test]
+fn the_approvals_section_defaults_to_an_hour_pending_and_a_quarter_hour_approved() {
+    let config = parse("").expect("valid");
+    assert_eq!(config.approvals.pending_ttl, Duration::from_secs(3600));
+    assert_eq!(config.approvals.ttl, Duration::from_secs(900));
+    let custom = parse("[approvals]\npending_ttl = \"10m\"\nttl = \"30s\"").expect("valid");
+    assert_eq!(custom.approvals.pending_ttl, Duration::from_secs(600));
+    assert_eq!(custom.approvals.ttl, Duration::from_secs(30));
+    assert_eq!(refused_key("[approvals]\nttl = \"0s\""), "approvals.ttl");
+    assert_eq!(
+        refused_key("[approvals]\npending_ttl = \"soon\""),
+        "approvals.pending_ttl"
+    );
+    assert_eq!(refused_key("[approvals]\nttls = \"1m\""), "approvals.ttls");
 }

@@ -7,6 +7,10 @@ use support_access_core::audit::AuditEvent;
 use support_access_core::grant::{Grant, GrantStatus};
 use utoipa::ToSchema;
 
+mod approval;
+
+pub use approval::{ApprovalBody, ApprovalDecision, ApprovalList};
+
 /// RFC 3339 in UTC, as every time in the API.
 pub fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
@@ -169,6 +173,9 @@ pub struct EventBody {
     pub error: Option<String>,
     /// Side-effect rewrites made to the forwarded body (`trigger:-workflow`, …).
     pub rewrites: Vec<String>,
+    /// The one-request approval the event concerns (SPEC §10).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
     /// Previous event's hash (hex).
     pub prev_hash: String,
     /// This event's hash (hex).
@@ -201,6 +208,7 @@ impl From<&AuditEvent> for EventBody {
             ticket: e.ticket.clone(),
             error: e.error.clone(),
             rewrites: e.rewrites.clone(),
+            approval: e.approval.map(|a| a.to_string()),
             prev_hash: e.prev_hash.to_hex(),
             hash: e.hash.to_hex(),
         }

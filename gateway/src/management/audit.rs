@@ -100,6 +100,7 @@ pub(super) fn audit_query(
            ("decision" = Option<String>, Query, description = "allowed | blocked"),
            ("from" = Option<String>, Query, description = "RFC 3339, inclusive"), ("to" = Option<String>, Query, description = "RFC 3339, exclusive"),
            ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "1 to 1000, default 100")),
+    security(("customer_admin" = [])),
     responses((status = 200, body = AuditPageBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(super) async fn get_audit(
     State(m): State<Mgmt>,

@@ -62,6 +62,7 @@ impl Format {
 #[utoipa::path(get, path = "/support-access/v1/audit/export",
     params(("format" = String, Query, description = "csv | jsonl"), ("actor" = Option<String>, Query), ("kind" = Option<String>, Query),
            ("decision" = Option<String>, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
+    security(("customer_admin" = [])),
     responses((status = 200, description = "text/csv or application/x-ndjson"), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(super) async fn get_audit_export(

@@ -74,6 +74,7 @@ impl FromRequestParts<Mgmt> for Admin {
         {
             return Err(Refusal::NotAnAdmin);
         }
+        noted(parts, Some(&org), &sub);
         Ok(Admin {
             sub,
             org: OrgId::new(org),
@@ -109,9 +110,22 @@ impl FromRequestParts<Mgmt> for Staff {
         if !has_role(claims.get(&staff.roles_claim), &staff.required_role) {
             return Err(Refusal::NotSupportStaff(staff.required_role.clone()));
         }
+        noted(parts, None, &sub);
         Ok(Staff {
             sub: StaffId::new(sub),
         })
+    }
+}
+
+/// Where the extractors note who called, for the request's access line.
+pub(crate) type CallerSlot = std::sync::Arc<std::sync::OnceLock<crate::access_log::Caller>>;
+
+fn noted(parts: &Parts, org: Option<&str>, actor: &str) {
+    if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+        let _ = slot.set(crate::access_log::Caller {
+            org: org.map(str::to_owned),
+            actor: Some(actor.to_owned()),
+        });
     }
 }
 

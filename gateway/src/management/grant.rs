@@ -8,7 +8,7 @@ use support_access_core::{EndDateError, GrantBounds, GrantStatus};
 
 use super::Mgmt;
 use super::api::{ErrorBody, GrantBody, GrantChange, GrantCreate};
-use super::extract::{Admin, JsonBody};
+use super::extract::{Admin, JsonBody, RequestId};
 use super::reply::{Reply, bounded_text, invalid, json, parse_time};
 use crate::live::Ended;
 use crate::metrics::StoreOp;
@@ -16,15 +16,18 @@ use crate::refusal::Refusal;
 
 /// Grant support access to the caller's org.
 #[utoipa::path(post, path = "/support-access/v1/grant", request_body = GrantCreate,
+    security(("customer_admin" = [])),
     responses((status = 201, body = GrantBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn post_grant(
     State(m): State<Mgmt>,
+    RequestId(request_id): RequestId,
     admin: Admin,
     JsonBody(body): JsonBody<GrantCreate>,
 ) -> Reply {
     let request = grant_request(body, m.access.bounds())?;
-    let granted = m.access.grant(&admin.org, &admin.sub, request);
+    let access = m.access.for_request(&request_id);
+    let granted = access.grant(&admin.org, &admin.sub, request);
     let grant = m.call(StoreOp::lifecycle, granted).await?;
     m.refresh_support_users().await;
     Ok(json(
@@ -66,6 +69,7 @@ fn grant_end(
 
 /// The current grant: the active one, or the latest revoked or expired one.
 #[utoipa::path(get, path = "/support-access/v1/grant",
+    security(("customer_admin" = [])),
     responses((status = 200, body = GrantBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn get_grant(State(m): State<Mgmt>, admin: Admin) -> Reply {
     let view = m
@@ -80,15 +84,18 @@ pub(super) async fn get_grant(State(m): State<Mgmt>, admin: Admin) -> Reply {
 
 /// Change the end date of the active grant (bounds counted from now).
 #[utoipa::path(patch, path = "/support-access/v1/grant", request_body = GrantChange,
+    security(("customer_admin" = [])),
     responses((status = 200, body = GrantBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn patch_grant(
     State(m): State<Mgmt>,
+    RequestId(request_id): RequestId,
     admin: Admin,
     JsonBody(body): JsonBody<GrantChange>,
 ) -> Reply {
     let end = grant_end(body.expires_at, body.days, m.access.bounds())?;
-    let changed = m.access.change_end_to(&admin.org, &admin.sub, end);
+    let access = m.access.for_request(&request_id);
+    let changed = access.change_end_to(&admin.org, &admin.sub, end);
     let grant = m.call(StoreOp::lifecycle, changed).await?;
     Ok(json(
         StatusCode::OK,
@@ -98,14 +105,21 @@ pub(super) async fn patch_grant(
 
 /// Revoke the active grant now; the very next support request is refused.
 #[utoipa::path(delete, path = "/support-access/v1/grant",
+    security(("customer_admin" = [])),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub(super) async fn delete_grant(State(m): State<Mgmt>, admin: Admin) -> Reply {
+pub(super) async fn delete_grant(
+    State(m): State<Mgmt>,
+    RequestId(request_id): RequestId,
+    admin: Admin,
+) -> Reply {
     // Answered 204 only once the revoke and its event are durable; a 503 (a store that
     // failed or did not answer in time) changed nothing, unless the commit was already
     // under way when the time was up.
-    let revoke = m.access.revoke(&admin.org, &admin.sub);
+    let access = m.access.for_request(&request_id);
+    let revoke = access.revoke(&admin.org, &admin.sub);
     let revoked = m.call(StoreOp::lifecycle, revoke).await?;
     m.live.end(revoked.id, Ended::Revoked);
+    crate::seat::void_approvals(&m.approvals, &m.metrics, m.store_timeout, revoked.id).await;
     m.refresh_support_users().await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -24,6 +24,7 @@ pub(super) async fn get_openapi(State(m): State<Mgmt>) -> Response {
 
 /// The configured grant bounds (for the admin page's date picker).
 #[utoipa::path(get, path = "/support-access/v1/settings",
+    security(("customer_admin" = [])),
     responses((status = 200, body = SettingsBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(super) async fn get_settings(State(m): State<Mgmt>, _admin: Admin) -> Reply {
     let bounds = m.access.bounds();

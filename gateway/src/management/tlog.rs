@@ -84,12 +84,24 @@ fn text(body: String) -> Response {
 
 /// The org's current signed checkpoint (C2SP tlog-checkpoint signed note).
 #[utoipa::path(get, path = "/support-access/v1/audit/checkpoint",
-    responses((status = 200, content_type = "text/plain", body = String), (status = 401, body = ErrorBody),
+    security(("customer_admin" = [])),
+    responses((status = 200, content_type = "text/plain", body = String,
+               headers(("Last-Modified" = String, description = "when the checkpoint was signed"))), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "empty_log: the org has no events")))]
 pub(super) async fn get_checkpoint(State(m): State<Mgmt>, admin: Admin) -> Reply {
     let current = m.audit_log.current_checkpoint(&admin.org);
     let stored = m.call(StoreOp::audit_read, current).await?;
-    Ok(text(stored.note))
+    let signed_at = stored
+        .made_at
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let mut response = text(stored.note);
+    if let Ok(value) = HeaderValue::from_str(&signed_at) {
+        response
+            .headers_mut()
+            .insert(http::header::LAST_MODIFIED, value);
+    }
+    Ok(response)
 }
 
 /// The note verifier key of the audit key: `<name>+<hex key id>+<base64(0x01 ‖ key)>`.
@@ -102,6 +114,7 @@ pub(super) async fn get_verifier_key(State(m): State<Mgmt>) -> Response {
 /// The inclusion proof of event `seq` in the org's tree of `size` events.
 #[utoipa::path(get, path = "/support-access/v1/audit/proof/inclusion",
     params(("seq" = u64, Query), ("size" = u64, Query)),
+    security(("customer_admin" = [])),
     responses((status = 200, body = InclusionBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 422, body = ErrorBody, description = "beyond_log")))]
 pub(super) async fn get_inclusion_proof(
@@ -125,6 +138,7 @@ pub(super) async fn get_inclusion_proof(
 /// The consistency proof from the org's tree of `from` events to the one of `to`.
 #[utoipa::path(get, path = "/support-access/v1/audit/proof/consistency",
     params(("from" = u64, Query), ("to" = u64, Query)),
+    security(("customer_admin" = [])),
     responses((status = 200, body = ConsistencyBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 422, body = ErrorBody, description = "beyond_log")))]
 pub(super) async fn get_consistency_proof(

@@ -12,6 +12,8 @@ use crate::refusal::{Refusal, Shape};
 
 const INDEX: &str = include_str!("../../ui/index.html");
 const SCRIPT: &str = include_str!("../../ui/app.js");
+const CHECKPOINT_SCRIPT: &str = include_str!("../../ui/checkpoint.js");
+const APPROVALS: &str = include_str!("../../ui/approvals.js");
 const STYLE: &str = include_str!("../../ui/style.css");
 const CHANGES: &str = include_str!("../../ui/changes.js");
 
@@ -29,6 +31,8 @@ pub(crate) fn serve(asset: &str) -> Response<Body> {
         }
         "/" | "/index.html" => (INDEX, "text/html; charset=utf-8"),
         "/app.js" => (SCRIPT, "text/javascript; charset=utf-8"),
+        "/checkpoint.js" => (CHECKPOINT_SCRIPT, "text/javascript; charset=utf-8"),
+        "/approvals.js" => (APPROVALS, "text/javascript; charset=utf-8"),
         "/changes.js" => (CHANGES, "text/javascript; charset=utf-8"),
         "/style.css" => (STYLE, "text/css; charset=utf-8"),
         _ => {

@@ -47,6 +47,8 @@ pub(super) struct Caller<'a> {
     pub grant: &'a Grant,
     pub facts: &'a SupportTokenFacts,
     pub peer: SocketAddr,
+    /// Whether the client reached the gateway over TLS (`X-Forwarded-Proto`).
+    pub tls: bool,
 }
 
 /// Reads the records a support write touches; `None` when it is no record write.
@@ -239,7 +241,13 @@ fn read_headers(headers: &HeaderMap, caller: &Caller<'_>) -> HeaderMap {
     for name in [CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING, EXPECT] {
         headers.remove(name);
     }
-    super::send::identity_headers(&mut headers, caller.grant, caller.facts, caller.peer);
+    super::send::identity_headers(
+        &mut headers,
+        caller.grant,
+        caller.facts,
+        caller.peer,
+        caller.tls,
+    );
     headers
 }
 

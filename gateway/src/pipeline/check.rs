@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use http::{Method, Request};
 use support_access_core::service::SupportTokenFacts;
 use support_access_policy::normalise::{check_header_names, method_overrides, normalise_target};
-use support_access_policy::{Decision, NormaliseError, Policy, Target};
+use support_access_policy::{NormaliseError, Target};
 
 use crate::refusal::Refusal;
 use crate::target::MANAGEMENT_PREFIX;
@@ -43,22 +43,14 @@ pub(super) fn releases_own_seat(method: &Method, target: &Target) -> bool {
     method == Method::DELETE && target.match_key() == "/support-access/v1/token"
 }
 
-/// 3. The route policy decides; the Support Access settings are never the support
-///    user's (restriction 1).
-pub(super) fn decide(
-    policy: &Policy,
-    method: &Method,
-    target: &Target,
-) -> Result<Decision, Refusal> {
+/// 3. The Support Access settings are never the support user's (restriction 1); the
+///    route policy decides the rest (`approval::decide`).
+pub(super) fn settings(target: &Target) -> Result<(), Refusal> {
     if target
         .match_key()
         .starts_with(MANAGEMENT_PREFIX.trim_end_matches('/'))
     {
         return Err(Refusal::Settings);
     }
-    let decision = policy.decide(method.as_str(), target);
-    match decision.is_allowed() {
-        true => Ok(decision),
-        false => Err(Refusal::from(&decision)),
-    }
+    Ok(())
 }

@@ -32,12 +32,17 @@ pub(super) async fn body(
     let facts = &record.facts;
     let bytes = crate::inflight::read_body(app, watch, facts, &parts.headers, incoming).await?;
     let guarded = guard(&app.policy, decision, bytes, context, record)?;
+    Ok(forwarded(guarded, parts))
+}
+
+/// The body to forward after the guards, its length fixed if it was rewritten.
+pub(super) fn forwarded(guarded: Guarded, parts: &mut Parts) -> (Body, Option<Bytes>) {
     if guarded.rewritten {
         parts.headers.remove(TRANSFER_ENCODING);
         let length = HeaderValue::from(guarded.bytes.len());
         parts.headers.insert(CONTENT_LENGTH, length);
     }
-    Ok((Body::bytes(guarded.bytes.clone()), Some(guarded.bytes)))
+    (Body::bytes(guarded.bytes.clone()), Some(guarded.bytes))
 }
 
 /// A body that passed the guards.

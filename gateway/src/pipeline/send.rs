@@ -24,6 +24,7 @@ pub(super) fn identity_headers(
     grant: &Grant,
     facts: &SupportTokenFacts,
     peer: SocketAddr,
+    tls: bool,
 ) {
     strip_support_headers(headers);
     let identity = [
@@ -36,7 +37,7 @@ pub(super) fn identity_headers(
             headers.insert(name, value);
         }
     }
-    prepare_headers(headers, peer);
+    prepare_headers(headers, peer, tls);
 }
 
 /// The client's response — the CRM's, streaming under the holder's watch, or the

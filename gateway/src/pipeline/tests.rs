@@ -7,9 +7,10 @@ use chrono::{TimeZone, Utc};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use support_access_core::ids::{OrgId, StaffId};
 use support_access_core::{Grant, RequestLine, RequestRecord};
-use support_access_policy::{Policy, SupportContext, normalise_target};
+use support_access_policy::{Decision, Policy, SupportContext, Target, normalise_target};
 
-use super::check::{decide, normalise, releases_own_seat, verify};
+use super::approval::Gate;
+use super::check::{normalise, releases_own_seat, verify};
 use super::inspect::guard;
 use super::send::identity_headers;
 use crate::refusal::Refusal;
@@ -17,6 +18,24 @@ use crate::tokens::SupportSigner;
 
 fn policy() -> Policy {
     Policy::from_toml_str(include_str!("../../../config/policy/zoho-crm-v8.toml")).unwrap()
+}
+
+fn decide(policy: &Policy, method: &Method, target: &Target) -> Result<Decision, Refusal> {
+    super::approval::decide(policy, method, target, &HeaderMap::new()).map(|(d, _)| d)
+}
+
+fn decide_with(
+    policy: &Policy,
+    method: &Method,
+    path: &str,
+    approval: Option<&str>,
+) -> Result<(Decision, Gate), Refusal> {
+    let mut headers = HeaderMap::new();
+    if let Some(id) = approval {
+        headers.append("support-approval", HeaderValue::from_str(id).unwrap());
+    }
+    let target = normalise_target(path).unwrap();
+    super::approval::decide(policy, method, &target, &headers)
 }
 
 fn signer(dir: &std::path::Path) -> SupportSigner {
@@ -179,7 +198,7 @@ fn identity_headers_replace_forged_ones() {
     let mut headers = HeaderMap::new();
     headers.insert("x_support_access_user", HeaderValue::from_static("forged"));
     let peer = "192.0.2.1:4000".parse().unwrap();
-    identity_headers(&mut headers, &grant, &record.facts, peer);
+    identity_headers(&mut headers, &grant, &record.facts, peer, false);
     assert_eq!(
         headers["x-support-access-user"],
         grant.support_user.to_string().as_str()
@@ -190,4 +209,66 @@ fn identity_headers_replace_forged_ones() {
         grant.id.to_string().as_str()
     );
     assert!(!headers.contains_key("x_support_access_user"));
+}
+
+#[test]
+fn an_approvable_denial_is_offered_an_approval_and_keeps_its_refusal() {
+    let policy = policy();
+    let path = "/crm/v8/Leads/1/actions/send_mail";
+    let (decision, gate) = decide_with(&policy, &Method::POST, path, None).unwrap();
+    assert!(decision.is_allowed() && decision.approved, "{decision:?}");
+    let Gate::Offer(refusal) = gate else {
+        panic!("expected an offer, got {gate:?}");
+    };
+    assert_eq!(refusal.restriction(), Some(5));
+    assert_eq!(refusal.status(), StatusCode::FORBIDDEN);
+    assert_eq!(refusal.code(), "route_denied");
+}
+
+#[test]
+fn a_never_approvable_denial_is_refused_with_or_without_an_approval() {
+    let policy = policy();
+    let id = support_access_core::ApprovalId::random().to_string();
+    let path = "/crm/v8/settings/audit_log_export";
+    let refused = decide_with(&policy, &Method::GET, path, None).unwrap_err();
+    assert_eq!(refused.restriction(), Some(9));
+    let refused = decide_with(&policy, &Method::GET, path, Some(&id)).unwrap_err();
+    assert_eq!(refused.code(), "approval_invalid");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let settings = "/support-access/v1/grant";
+    let refused = decide_with(&policy, &Method::GET, settings, Some(&id)).unwrap_err();
+    assert_eq!(refused.restriction(), Some(1));
+    let refused = decide_with(&policy, &Method::GET, settings, Some("junk")).unwrap_err();
+    assert_eq!(
+        refused.restriction(),
+        Some(1),
+        "the settings refusal comes first"
+    );
+}
+
+#[test]
+fn a_support_approval_header_is_one_approval_id() {
+    let policy = policy();
+    let path = "/crm/v8/Leads/1/actions/send_mail";
+    let id = support_access_core::ApprovalId::random();
+    let (decision, gate) =
+        decide_with(&policy, &Method::POST, path, Some(&id.to_string())).unwrap();
+    assert!(decision.is_allowed() && decision.approved);
+    assert!(matches!(gate, Gate::Use(used) if used == id));
+    for bad in ["", "not-a-uuid", "1234"] {
+        let refused = decide_with(&policy, &Method::POST, path, Some(bad)).unwrap_err();
+        assert_eq!(refused.code(), "approval_invalid", "{bad:?}");
+    }
+    let mut headers = HeaderMap::new();
+    headers.append(
+        "support-approval",
+        HeaderValue::from_str(&id.to_string()).unwrap(),
+    );
+    headers.append(
+        "support-approval",
+        HeaderValue::from_str(&id.to_string()).unwrap(),
+    );
+    let target = normalise_target(path).unwrap();
+    let refused = super::approval::decide(&policy, &Method::POST, &target, &headers).unwrap_err();
+    assert_eq!(refused.code(), "approval_invalid");
 }

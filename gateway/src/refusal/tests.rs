@@ -152,6 +152,37 @@ fn messages_are_sentences() {
 }
 
 #[test]
+fn an_offered_approval_keeps_the_refusal_and_adds_the_approval_in_both_shapes() {
+    use chrono::TimeZone;
+    use support_access_core::approval::{ApprovalId, ApprovalStatus};
+    let id = ApprovalId::random();
+    let expires_at = chrono::Utc.with_ymd_and_hms(2026, 12, 2, 9, 0, 0).unwrap();
+    let offered = Refusal::Offered {
+        refusal: Box::new(denied()),
+        approval: super::Offer {
+            id,
+            status: ApprovalStatus::Pending,
+            expires_at,
+        },
+    };
+    assert_eq!(offered.status(), StatusCode::FORBIDDEN);
+    assert_eq!(offered.code(), "restricted");
+    let approval =
+        json!({"id": id.to_string(), "status": "pending", "expires_at": "2026-12-02T09:00:00Z"});
+    assert_eq!(
+        offered.body(Shape::Generic, "req-1"),
+        json!({"error": "restricted", "message": "Support may not send e-mail.",
+               "restriction": 5, "rule": "send-mail", "request_id": "req-1",
+               "approval": approval})
+    );
+    let zoho = offered.body(Shape::Zoho, "req-2");
+    assert_eq!(zoho["code"], "NO_PERMISSION");
+    assert_eq!(zoho["details"]["error"], "restricted");
+    assert_eq!(zoho["details"]["approval"], approval);
+    assert!(denied().body(Shape::Zoho, "r").get("approval").is_none());
+}
+
+#[test]
 fn change_refusals_have_their_statuses_and_changed_since_names_the_fields() {
     use support_access_core::change::{Operation, RevertError, SupportChangeError};
     let capture = Refusal::ChangeCaptureFailed;

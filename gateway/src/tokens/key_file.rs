@@ -23,6 +23,28 @@ pub(crate) fn load_or_create(path: &Path, config_key: &str) -> Result<Vec<u8>, K
     if !path.exists() {
         create(path).map_err(error)?;
     }
+    read_existing(path, config_key)
+}
+
+/// The PKCS#8 document of the Ed25519 key at `path`, or `None` when there is no file
+/// (a start would create one); never creates it. Errors name `config_key`.
+pub(crate) fn check(path: &Path, config_key: &str) -> Result<Option<Vec<u8>>, KeyError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let document = read_existing(path, config_key)?;
+    Ed25519KeyPair::from_pkcs8_maybe_unchecked(&document).map_err(|_| KeyError {
+        key: config_key.into(),
+        message: format!("{} is not an Ed25519 PKCS#8 key", path.display()),
+    })?;
+    Ok(Some(document))
+}
+
+fn read_existing(path: &Path, config_key: &str) -> Result<Vec<u8>, KeyError> {
+    let error = |message: String| KeyError {
+        key: config_key.into(),
+        message,
+    };
     let mode = std::fs::metadata(path)
         .map_err(|e| error(format!("cannot read {}: {e}", path.display())))?
         .permissions()

@@ -1,24 +1,26 @@
-//! The gateway's own support tokens: an Ed25519 signing key kept in a file with
-//! restrictive permissions (created on first start), issuance, verification and the
-//! JWK Set document.
+//! The gateway's own support tokens: issuance with the active key, verification with
+//! every published key, and the JWK Set document. The keys are the shared key store's
+//! (rotated with `keys rotate`), or one Ed25519 key in a file with restrictive
+//! permissions (created on first start) for memory storage.
 
 use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use aws_lc_rs::signature::Ed25519KeyPair;
 use chrono::{DateTime, TimeZone, Utc};
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, Header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use support_access_core::Grant;
 use support_access_core::ids::{GrantId, OrgId, StaffId, SupportUserId};
+use support_access_core::keys::{KeyPurpose, SigningKeyStore};
 use support_access_core::service::SupportTokenFacts;
 
-use super::keys::{KeyError, VerifyKey};
-use super::verify::{TokenError, Verifier};
+use super::keyring::{self, Audience, KeySet, KeyringError};
+use super::keys::KeyError;
+use super::verify::TokenError;
 
 /// The RFC 8693 actor: the staff member acting as the support user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,15 +77,13 @@ impl SupportClaims {
     }
 }
 
-/// Signs and verifies support tokens.
+/// Signs and verifies support tokens with the published support keys (see
+/// [`keyring`](super::keyring)): clones share one key set, which `refresh` replaces.
 #[derive(Clone)]
 pub struct SupportSigner {
-    kid: String,
-    encoding: EncodingKey,
-    jwk: Value,
-    verifier: Verifier,
-    issuer: String,
-    audience: String,
+    set: Arc<RwLock<Arc<KeySet>>>,
+    store: Option<Arc<dyn SigningKeyStore>>,
+    audience: Audience,
     ttl: Duration,
     leeway_seconds: i64,
     verified: std::sync::Arc<VerifiedTokens>,
@@ -92,7 +92,8 @@ pub struct SupportSigner {
 impl std::fmt::Debug for SupportSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SupportSigner")
-            .field("kid", &self.kid)
+            .field("kid", &self.kid())
+            .field("shared", &self.store.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -107,8 +108,8 @@ fn error(message: impl Into<String>) -> KeyError {
 }
 
 impl SupportSigner {
-    /// Loads the Ed25519 key at `path`, creating it (mode 0600, folder 0700) when absent.
-    /// A key file readable by group or others is refused.
+    /// The one key at `path` (memory storage: no rotation), creating it (mode 0600,
+    /// folder 0700) when absent. A key file readable by group or others is refused.
     pub fn load_or_create(
         path: &Path,
         issuer: &str,
@@ -117,67 +118,116 @@ impl SupportSigner {
         leeway: Duration,
     ) -> Result<Self, KeyError> {
         let document = super::key_file::load_or_create(path, KEY_NAME)?;
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&document)
+        Ed25519KeyPair::from_pkcs8_maybe_unchecked(&document)
             .map_err(|_| error(format!("{} is not an Ed25519 PKCS#8 key", path.display())))?;
-        Self::from_pair(&pair, issuer, audience, ttl, leeway)
+        let audience = Audience {
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            leeway,
+        };
+        let epoch = DateTime::<Utc>::UNIX_EPOCH;
+        let set = KeySet::new(&[(document, epoch)], &audience, epoch)?;
+        Ok(Self::with(set, None, audience, ttl))
     }
 
-    fn from_pair(
-        pair: &Ed25519KeyPair,
+    /// The keys of the shared `store` (every instance sees them), published at `now`;
+    /// when the store holds none yet, the key file at `path` (created when absent)
+    /// becomes the first.
+    pub async fn shared(
+        store: Arc<dyn SigningKeyStore>,
+        path: &Path,
         issuer: &str,
         audience: &str,
         ttl: Duration,
         leeway: Duration,
-    ) -> Result<Self, KeyError> {
-        let pkcs8 = pair
-            .to_pkcs8()
-            .map_err(|_| error("cannot encode the key as PKCS#8"))?;
-        let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
-        let kid = ed25519_kid(&x)?;
-        let decoding = DecodingKey::from_ed_components(&x)
-            .map_err(|e| error(format!("bad public key: {e}")))?;
-        let verifier = Verifier::new(
-            vec![VerifyKey {
-                kid: Some(kid.clone()),
-                alg: Algorithm::EdDSA,
-                key: decoding,
-            }],
-            issuer,
-            audience,
-            leeway,
-        )
-        .requiring_kid();
-        Ok(Self {
-            jwk: json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig"}),
-            kid,
-            encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
-            verifier,
+        now: DateTime<Utc>,
+    ) -> Result<Self, KeyringError> {
+        let audience = Audience {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
-            ttl,
-            leeway_seconds: i64::try_from(leeway.as_secs()).unwrap_or(60).min(60),
-            verified: std::sync::Arc::default(),
-        })
+            leeway,
+        };
+        let file_key = || super::key_file::load_or_create(path, KEY_NAME);
+        let stored = keyring::ensure_stored(&*store, file_key, now).await?;
+        let lifetime = token_lifetime(ttl, leeway);
+        let published = keyring::published(stored, now, lifetime)?;
+        let set = KeySet::new(&published, &audience, now)?;
+        Ok(Self::with(set, Some(store), audience, ttl))
     }
 
-    /// The key id of the signing key.
-    pub fn kid(&self) -> &str {
-        &self.kid
+    fn with(
+        set: KeySet,
+        store: Option<Arc<dyn SigningKeyStore>>,
+        audience: Audience,
+        ttl: Duration,
+    ) -> Self {
+        Self {
+            set: Arc::new(RwLock::new(Arc::new(set))),
+            store,
+            leeway_seconds: i64::try_from(audience.leeway.as_secs())
+                .unwrap_or(60)
+                .min(60),
+            audience,
+            ttl,
+            verified: std::sync::Arc::default(),
+        }
+    }
+
+    /// Re-reads the shared keys and publishes those published at `now`; a signer of a
+    /// key file has nothing to re-read.
+    pub async fn refresh(&self, now: DateTime<Utc>) -> Result<(), KeyringError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let stored = store.keys(KeyPurpose::Support).await?;
+        let lifetime = token_lifetime(self.ttl, self.audience.leeway);
+        let published = keyring::published(stored, now, lifetime)?;
+        if published.is_empty() {
+            return Err(error("the key store holds no published support key").into());
+        }
+        let set = KeySet::new(&published, &self.audience, now)?;
+        *self.set.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(set);
+        Ok(())
+    }
+
+    /// Whether the keys come from a shared store (and can be rotated).
+    pub fn is_shared(&self) -> bool {
+        self.store.is_some()
+    }
+
+    fn current(&self) -> Arc<KeySet> {
+        self.set
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The key id of the key that signed at the last (re)load: for tests and logs.
+    pub fn kid(&self) -> String {
+        let set = self.current();
+        set.signing(set.loaded_at)
+            .map(|key| key.kid.clone())
+            .unwrap_or_default()
+    }
+
+    /// The key id of the key that signs at `now`.
+    pub fn kid_at(&self, now: DateTime<Utc>) -> Option<String> {
+        self.current().signing(now).map(|key| key.kid.clone())
     }
 
     /// The issuer of support tokens.
     pub fn issuer(&self) -> &str {
-        &self.issuer
+        &self.audience.issuer
     }
 
-    /// Whether `kid` is one of the support keys.
+    /// Whether `kid` is one of the published support keys.
     pub fn knows_kid(&self, kid: &str) -> bool {
-        self.verifier.knows_kid(kid)
+        self.current().verifier.knows_kid(kid)
     }
 
-    /// The JWK Set of the support keys, for `GET /support-access/v1/jwks.json`.
+    /// The JWK Set of every published support key, for `GET /support-access/v1/jwks.json`.
     pub fn jwks(&self) -> Value {
-        json!({ "keys": [self.jwk.clone()] })
+        self.current().jwks()
     }
 
     /// Issues a support token for `staff` under `grant` at `now`; it expires at the
@@ -188,10 +238,12 @@ impl SupportSigner {
         staff: &StaffId,
         now: DateTime<Utc>,
     ) -> Result<(String, DateTime<Utc>), TokenError> {
+        let set = self.current();
+        let key = set.signing(now).ok_or(TokenError::Malformed)?;
         let ttl = chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::minutes(15));
         let expires_at = (now + ttl).min(grant.expires_at);
         let claims = SupportClaims {
-            iss: self.issuer.clone(),
+            iss: self.audience.issuer.clone(),
             sub: grant.support_user.to_string(),
             org: grant.org.to_string(),
             grant: grant.id.to_string(),
@@ -201,11 +253,11 @@ impl SupportSigner {
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
             jti: uuid::Uuid::new_v4().to_string(),
-            aud: self.audience.clone(),
+            aud: self.audience.audience.clone(),
         };
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
+        header.kid = Some(key.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)
             .map_err(|_| TokenError::Malformed)?;
         let expires_at = Utc
             .timestamp_opt(claims.exp, 0)
@@ -219,7 +271,7 @@ impl SupportSigner {
         if let Some(claims) = self.verified.get(token, now) {
             return Ok(claims);
         }
-        let claims = self.verifier.verify(token, now)?;
+        let claims = self.current().verifier.verify(token, now)?;
         let claims: SupportClaims = serde_json::from_value(Value::Object(claims))
             .map_err(|_| TokenError::MissingClaim("grant".into()))?;
         self.verified.put(token, &claims, self.leeway_seconds);
@@ -269,4 +321,9 @@ impl VerifiedTokens {
         self.0
             .insert(token.to_owned(), (claims.clone(), valid_until));
     }
+}
+
+/// How long after signing a token can still be accepted: its lifetime and the leeway.
+fn token_lifetime(ttl: Duration, leeway: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(ttl.saturating_add(leeway)).unwrap_or(chrono::Duration::hours(1))
 }

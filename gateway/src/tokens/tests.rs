@@ -262,7 +262,7 @@ fn a_support_token_carries_the_spec_claims_and_verifies() {
     let facts = claims.facts().unwrap();
     assert_eq!(facts.grant, grant.id);
     let peeked = peek(&token).unwrap();
-    assert_eq!(peeked.kid.as_deref(), Some(signer.kid()));
+    assert_eq!(peeked.kid, Some(signer.kid()));
     let jwks = signer.jwks();
     assert_eq!(jwks["keys"][0]["kid"], signer.kid());
     assert_eq!(jwks["keys"][0]["crv"], "Ed25519");

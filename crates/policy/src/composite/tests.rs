@@ -173,3 +173,34 @@ fn sub_request_bodies_get_the_guards_of_their_own_route() {
     ]});
     assert_eq!(check(other_user).unwrap_err().code(), "self_only");
 }
+
+fn check_approved(body: serde_json::Value) -> Result<BodyOutcome, BodyRefusal> {
+    let policy = policy();
+    let target = normalise_target("/crm/v8/__composite_requests").unwrap();
+    let decision = policy.decide_under_approval("POST", &target);
+    assert!(decision.approved && decision.is_allowed());
+    policy.check_composite_body(&decision, body.to_string().as_bytes(), &ctx())
+}
+
+#[test]
+fn an_approval_of_the_whole_call_lifts_its_approvable_sub_request_denials() {
+    let body = serde_json::json!({"__composite_requests": [
+        sub("GET", "/crm/v8/Leads"),
+        sub("POST", "/crm/v8/Leads/1/actions/send_mail"),
+    ]});
+    let refused = check(body.clone()).unwrap_err();
+    assert_eq!(refused.code, "composite_sub_request_denied");
+    assert_eq!(refused.restriction, Some(5));
+    check_approved(body).expect("approved as a whole");
+}
+
+#[test]
+fn an_approval_never_lifts_a_never_approvable_sub_request() {
+    let body = serde_json::json!({"__composite_requests": [
+        sub("POST", "/crm/v8/Leads/1/actions/send_mail"),
+        sub("GET", "/crm/v8/settings/audit_log_export"),
+    ]});
+    let refused = check_approved(body).unwrap_err();
+    assert_eq!(refused.code, "composite_sub_request_denied");
+    assert_eq!(refused.restriction, Some(9));
+}

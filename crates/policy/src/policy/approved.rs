@@ -22,11 +22,24 @@ impl Policy {
                 guards.push(guard);
             }
         }
-        Some(Decision::allowed(
-            denied.rule,
-            denied.restriction,
-            guards,
-            denied.route,
-        ))
+        Some(Decision {
+            approved: true,
+            ..Decision::allowed(denied.rule, denied.restriction, guards, denied.route)
+        })
+    }
+
+    /// The decision for a support request that carries an approval: an approvable
+    /// denial lifted ([`Policy::decide_approved`]), an allowed request marked
+    /// [`approved`](Decision::approved) (a composite call's approvable sub-requests are
+    /// then lifted by the guards), any other denial as [`Policy::decide`] says.
+    pub fn decide_under_approval(&self, method: &str, target: &Target) -> Decision {
+        if let Some(approved) = self.decide_approved(method, target) {
+            return approved;
+        }
+        let decision = self.decide(method, target);
+        Decision {
+            approved: decision.is_allowed(),
+            ..decision
+        }
     }
 }

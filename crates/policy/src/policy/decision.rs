@@ -99,6 +99,12 @@ pub struct Decision {
     /// every rule that refuses it is `approvable`. Never for an allowed request, a
     /// default, or a method the policy does not know.
     pub approvable: bool,
+    /// Whether the request carries an approval (SPEC §10): set by
+    /// [`Policy::decide_under_approval`](crate::Policy::decide_under_approval). The body
+    /// guards then lift the approvable denials of composite sub-requests too, so that one
+    /// approval covers the whole call.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub approved: bool,
 }
 
 impl Decision {
@@ -134,6 +140,7 @@ impl Decision {
             route,
             message: "Allowed by the support access policy.".into(),
             approvable: false,
+            approved: false,
         }
     }
 
@@ -155,6 +162,7 @@ impl Decision {
             route,
             message,
             approvable: false,
+            approved: false,
         }
     }
 

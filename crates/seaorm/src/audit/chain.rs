@@ -3,7 +3,8 @@
 //! appends, every lifecycle change for its one event; whatever else must be durable
 //! with the events of a transaction is added here, so that it commits with them: the
 //! org's Merkle tree (the leaves of the events, the nodes they complete and the tree
-//! head, see [`super::tree`]).
+//! head, see [`super::tree`]) and the webhook deliveries that report the events
+//! (`crate::webhooks::queue_for_events`).
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,7 @@ use sea_orm::{
 };
 use support_access_core::StoreError;
 use support_access_core::audit::{AuditEvent, ChainHash, GENESIS, NewAuditEvent};
+use support_access_core::grant::Grant;
 use support_access_core::ids::OrgId;
 use support_access_core::tlog::{Frontier, Node, event_leaf};
 
@@ -38,6 +40,17 @@ pub(crate) async fn append_in<C: ConnectionTrait>(
     txn: &C,
     events: &[&NewAuditEvent],
     wanted: &(dyn Fn(usize) -> bool + Sync),
+) -> Result<Vec<Option<AuditEvent>>, StoreError> {
+    append_about_in(txn, events, wanted, None).await
+}
+
+/// [`append_in`], told the grant that the events record a change of (the grant as
+/// the change left it): the data of their notifications (SPEC §9).
+async fn append_about_in<C: ConnectionTrait>(
+    txn: &C,
+    events: &[&NewAuditEvent],
+    wanted: &(dyn Fn(usize) -> bool + Sync),
+    grant: Option<&Grant>,
 ) -> Result<Vec<Option<AuditEvent>>, StoreError> {
     let mut by_org: BTreeMap<&OrgId, Vec<usize>> = BTreeMap::new();
     for (i, event) in events.iter().enumerate() {
@@ -79,6 +92,8 @@ pub(crate) async fn append_in<C: ConnectionTrait>(
         let head = head.filter(audit_head::Column::Org.eq(org.as_str()));
         write_org(txn, org, rows, &nodes, head).await?;
     }
+    // The notifications these events report, queued with them (SPEC §9).
+    crate::webhooks::queue_for_events(txn, &sealed, grant).await?;
     Ok(sealed)
 }
 
@@ -131,7 +146,16 @@ pub(crate) async fn append_one_in<C: ConnectionTrait>(
     txn: &C,
     event: &NewAuditEvent,
 ) -> Result<AuditEvent, StoreError> {
-    append_in(txn, &[event], &|_| true)
+    append_one_about_in(txn, event, None).await
+}
+
+/// [`append_one_in`] for a grant change, told the grant as changed.
+pub(crate) async fn append_one_about_in<C: ConnectionTrait>(
+    txn: &C,
+    event: &NewAuditEvent,
+    grant: Option<&Grant>,
+) -> Result<AuditEvent, StoreError> {
+    append_about_in(txn, &[event], &|_| true, grant)
         .await?
         .pop()
         .flatten()

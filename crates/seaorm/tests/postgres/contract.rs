@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use support_access_contract::{
     ApprovalStoreFixture, AuditLogFixture, AuditTreeFixture, ChangeStoreFixture, GrantStoreFixture,
-    Release, Stall, Tamper,
+    Release, Stall, Tamper, WebhookOutboxFixture,
 };
 
 use super::fixture::{database_url, two_stores};
@@ -26,6 +26,17 @@ async fn change_store() -> ChangeStoreFixture {
     ChangeStoreFixture {
         store: Arc::new(store.clone()),
         second: Arc::new(second),
+        audit: Arc::new(store),
+        teardown,
+    }
+}
+
+async fn webhook_outbox() -> WebhookOutboxFixture {
+    let (store, second, _, teardown) = two_stores().await;
+    WebhookOutboxFixture {
+        outbox: Arc::new(store.clone()),
+        second: Arc::new(second),
+        grants: Arc::new(store.clone()),
         audit: Arc::new(store),
         teardown,
     }
@@ -128,4 +139,8 @@ mod audit_tree {
 
 mod approval_store {
     support_access_contract::approval_store_suite!(super::approval_store());
+}
+
+mod webhook_outbox {
+    support_access_contract::webhook_outbox_suite!(super::webhook_outbox());
 }

@@ -15,3 +15,6 @@ mod multi_instance;
 #[path = "../common/tamper.rs"]
 mod tamper;
 mod tampering;
+#[path = "../common/webhook_cases.rs"]
+mod webhook_cases;
+mod webhooks;

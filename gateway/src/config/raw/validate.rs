@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::super::*;
 use super::{
-    File, RawAudit, RawAuth, RawCustomer, RawGrants, RawKey, RawLimits, RawListen, RawStaff,
-    RawSupport, RawUpstream,
+    File, RawApprovals, RawAudit, RawAuth, RawCustomer, RawGrants, RawKey, RawLimits, RawListen,
+    RawStaff, RawSupport, RawUpstream,
 };
 
 impl File {
@@ -19,8 +19,8 @@ impl File {
         let format = log_format(&self.log.format)?;
         self.limits.check_sizes()?;
         Ok(Config {
-            listen: self.listen.validate()?,
-            upstream: self.upstream.validate(upstream_url)?,
+            listen: self.listen.validate(base)?,
+            upstream: self.upstream.validate(base, upstream_url)?,
             storage: storage(base, &self.storage.url)?,
             auth: self.auth.validate(base, leeway)?,
             grants: Grants {
@@ -38,8 +38,10 @@ impl File {
             log: Log {
                 format,
                 level: self.log.level,
+                access: self.log.access,
             },
             audit: self.audit.validate(base)?,
+            approvals: self.approvals.validate()?,
         })
     }
 }
@@ -48,10 +50,10 @@ fn upstream_url(text: &str) -> Result<http::Uri, ConfigError> {
     let url: http::Uri = text
         .parse()
         .map_err(|_| ConfigError::new("upstream.url", format!("`{text}` is not a URL")))?;
-    if url.scheme_str() != Some("http") || url.host().is_none() {
+    if !matches!(url.scheme_str(), Some("http" | "https")) || url.host().is_none() {
         return Err(ConfigError::new(
             "upstream.url",
-            format!("`{text}` must be an http:// URL with a host"),
+            format!("`{text}` must be an http:// or https:// URL with a host"),
         ));
     }
     Ok(url)
@@ -69,18 +71,37 @@ fn log_format(text: &str) -> Result<LogFormat, ConfigError> {
 }
 
 impl RawListen {
-    fn validate(&self) -> Result<Listen, ConfigError> {
+    fn validate(&self, base: &Path) -> Result<Listen, ConfigError> {
+        let tls = match &self.tls {
+            None => None,
+            Some(tls) => Some(ListenTls {
+                cert_file: path(base, &required("listen.tls.cert_file", &tls.cert_file)?),
+                key_file: path(base, &required("listen.tls.key_file", &tls.key_file)?),
+            }),
+        };
         Ok(Listen {
             proxy: addr("listen.proxy", &self.proxy)?,
             ops: addr("listen.ops", &self.ops)?,
+            tls,
         })
     }
 }
 
 impl RawUpstream {
-    fn validate(&self, url: http::Uri) -> Result<Upstream, ConfigError> {
+    fn validate(&self, base: &Path, url: http::Uri) -> Result<Upstream, ConfigError> {
+        let ca_file = match self.ca_file.trim() {
+            "" => None,
+            _ if url.scheme_str() != Some("https") => {
+                return Err(ConfigError::new(
+                    "upstream.ca_file",
+                    "is for an https:// upstream.url only",
+                ));
+            }
+            file => Some(path(base, file)),
+        };
         Ok(Upstream {
             url,
+            ca_file,
             connect_timeout: positive_duration("upstream.connect_timeout", &self.connect_timeout)?,
             request_timeout: positive_duration("upstream.request_timeout", &self.request_timeout)?,
             max_idle_connections: self.max_idle_connections,
@@ -152,6 +173,16 @@ impl RawSupport {
                 &required("auth.support.signing_key", &self.signing_key)?,
             ),
             token_ttl: positive_duration("auth.support.token_ttl", &self.token_ttl)?,
+            publish_ahead: duration("auth.support.publish_ahead", &self.publish_ahead)?,
+        })
+    }
+}
+
+impl RawApprovals {
+    fn validate(&self) -> Result<Approvals, ConfigError> {
+        Ok(Approvals {
+            pending_ttl: positive_duration("approvals.pending_ttl", &self.pending_ttl)?,
+            ttl: positive_duration("approvals.ttl", &self.ttl)?,
         })
     }
 }
@@ -169,9 +200,16 @@ impl RawAudit {
 }
 
 impl RawGrants {
-    /// The shortest and longest grant, the longest not shorter than the shortest.
+    /// The shortest and longest grant: the shortest at least a day (the product
+    /// promises at least a day of access), the longest not shorter than the shortest.
     fn durations(&self) -> Result<(Duration, Duration), ConfigError> {
         let min_duration = positive_duration("grants.min_duration", &self.min_duration)?;
+        if min_duration < Duration::from_secs(86_400) {
+            return Err(ConfigError::new(
+                "grants.min_duration",
+                "must be at least 1d (a grant opens access for at least a day)",
+            ));
+        }
         let max_duration = duration("grants.max_duration", &self.max_duration)?;
         if max_duration < min_duration {
             return Err(ConfigError::new(
