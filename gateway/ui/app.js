@@ -57,6 +57,8 @@
     'request.allowed': 'Request allowed',
     'request.blocked': 'Request blocked',
     'request.completed': 'Request completed',
+    'change.recorded': 'Support changed records',
+    'change.reverted': 'Change put back',
     'approval.requested': 'Approval requested',
     'approval.approved': 'Approval granted',
     'approval.denied': 'Approval denied',
@@ -783,6 +785,7 @@
       'data-actor': event.actor || '',
       'data-id': event.id || '',
       'data-completed-by': event.completion ? event.completion.id || '' : null,
+      'data-seq': event.seq,
     });
 
     row.append(el('td', { 'data-label': 'Time' },
@@ -847,6 +850,8 @@
     'grant.expired': ['Expired', 'badge--muted'],
     'token.issued': ['Signed in', 'badge--info'],
     'seat.released': ['Signed out', 'badge--muted'],
+    'change.recorded': ['Records changed', 'badge--warn'],
+    'change.reverted': ['Put back', 'badge--info'],
   };
 
   // What a lifecycle event means, in a sentence (they carry no request).

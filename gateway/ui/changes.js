@@ -12,7 +12,7 @@
   const OPERATIONS = { create: 'Created', update: 'Changed', delete: 'Deleted', revert: 'Put back' };
 
   const $ = (id) => document.getElementById(id);
-  const state = { grant: null, next: null, pending: null };
+  const state = { grant: null, next: null, pending: null, reportUrl: null };
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -90,6 +90,7 @@
       el('tbody', null, ...rows));
     const audit = el('a', { href: '#audit', class: 'change__audit', title: `Request ${change.request_id}` },
       `audit event #${change.audit_seq}`);
+    audit.addEventListener('click', (event) => showAuditEvent(event, change));
     let action = null;
     if (change.operation === 'update' && !change.reverted_by) {
       action = el('button', { type: 'button', class: 'btn btn--secondary change__revert' }, 'Revert…');
@@ -105,6 +106,25 @@
       table,
       el('p', { class: 'help' }, `By ${change.actor} on ${when(change.at)} · `, audit,
         el('span', { class: 'mono' }, ` · request ${change.request_id}`)));
+  }
+
+  // "YYYY-MM-DDTHH:MM" in local time, as a datetime-local input takes it.
+  function localMinute(date) {
+    const pad = (n) => String(n).padStart(2, '0');
+    return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  }
+
+  // Opens the audit log on the change's event: its kind, in the minute it was recorded.
+  function showAuditEvent(event, change) {
+    const at = new Date(change.at);
+    if (Number.isNaN(at.getTime())) return;
+    event.preventDefault();
+    $('audit-filters').reset();
+    $('f-kind').value = change.operation === 'revert' ? 'change.reverted' : 'change.recorded';
+    $('f-from').value = localMinute(at);
+    $('f-to').value = localMinute(new Date(at.getTime() + 60000));
+    if (location.hash !== '#audit') location.hash = '#audit';
+    $('audit-filters').requestSubmit();
   }
 
   async function load(fromStart) {
@@ -178,6 +198,40 @@
     }
   }
 
+  // The grant's whole report (with the audit checkpoint, or a CSV row per field change),
+  // downloaded as a file.
+  async function report(format) {
+    const grant = state.grant;
+    if (!grant) return;
+    const button = $(`changes-report-${format}`);
+    button.disabled = true;
+    const out = $('changes-report');
+    try {
+      const params = new URLSearchParams({ grant, format });
+      const response = await fetch(`${API}/changes/report?${params}`, {
+        headers: { Authorization: `Bearer ${token()}` }, cache: 'no-store', credentials: 'omit', redirect: 'error',
+      });
+      if (!response.ok) {
+        out.textContent = `The report could not be made (HTTP ${response.status}).`;
+        out.hidden = false;
+        return;
+      }
+      const blob = await response.blob();
+      if (state.reportUrl) URL.revokeObjectURL(state.reportUrl);
+      state.reportUrl = URL.createObjectURL(blob);
+      const name = `changes-${grant}.${format}`;
+      const link = el('a', { href: state.reportUrl, download: name, id: 'changes-report-link' }, `Download ${name}`);
+      out.replaceChildren('Report ready: ', link, '.');
+      out.hidden = false;
+      link.click();
+    } catch (error) {
+      out.textContent = `The report could not be made: ${error && error.message ? error.message : error}`;
+      out.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   // Follows the grant app.js shows.
   function follow() {
     const text = ($('d-grant-id').textContent || '').trim();
@@ -193,6 +247,8 @@
   function init() {
     $('changes-refresh').addEventListener('click', () => load(true));
     $('changes-more').addEventListener('click', () => load(false));
+    $('changes-report-csv').addEventListener('click', () => report('csv'));
+    $('changes-report-json').addEventListener('click', () => report('json'));
     $('revert-cancel').addEventListener('click', closeRevert);
     $('revert-confirm').addEventListener('click', confirmRevert);
     new MutationObserver(follow).observe($('d-grant-id'), { childList: true, characterData: true, subtree: true });

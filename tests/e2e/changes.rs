@@ -249,6 +249,7 @@ async fn writes_inside_a_composite_request_are_captured_one_by_one() {
         {"sub_request_id": "1", "method": "GET", "uri": "/crm/v8/Leads/101"},
         {"sub_request_id": "2", "method": "PUT", "uri": "/crm/v8/Leads/100", "body": {"data": [{"City": "Lima"}]}},
         {"sub_request_id": "3", "method": "DELETE", "uri": "/crm/v8/Leads/101"},
+        {"sub_request_id": "4", "method": "POST", "uri": "/crm/v8/Contacts", "body": {"data": [{"Last_Name": "Sub"}]}},
     ]});
     let answer = w
         .support("POST", "/crm/v8/__composite_requests", body)
@@ -264,8 +265,26 @@ async fn writes_inside_a_composite_request_are_captured_one_by_one() {
             )
         })
         .collect();
-    assert_eq!(ops, [("update", "100"), ("delete", "101")]);
+    let created = answer.json()["__composite_requests"][3]["body"]["data"][0]["details"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        ops,
+        [
+            ("update", "100"),
+            ("delete", "101"),
+            ("create", created.as_str())
+        ]
+    );
     assert_eq!(field(&changes[0], "City")["after"], "Lima");
+    assert_eq!(changes[2]["module"], "Contacts");
+    assert_eq!(field(&changes[2], "Last_Name")["after"], "Sub");
+    assert_eq!(
+        w.events_of(AuditKind::ChangeRecorded).await.len(),
+        1,
+        "one event per request"
+    );
 }
 
 #[tokio::test]
@@ -500,4 +519,36 @@ async fn only_the_orgs_admins_may_read_or_revert_changes() {
             .await;
     assert_eq!(answer.status, 404);
     assert_eq!(w.crm.get("Leads", "100").unwrap()["Last_Name"], "New");
+}
+
+#[tokio::test]
+async fn a_bulk_update_whose_ids_are_not_plain_is_refused_before_any_read() {
+    let w = world().await;
+    for id in ["../settings/audit_log_export", "100/../../settings"] {
+        let body = json!({"data": [{"id": "100", "City": "Rome"}, {"id": id, "City": "Rome"}]});
+        let answer = w.support("PUT", "/crm/v8/Leads", body).await;
+        assert_eq!(answer.status, 503, "{:?}", answer.body);
+        assert_eq!(answer.json()["details"]["error"], "change_capture_failed");
+    }
+    assert_eq!(
+        w.crm.lines(),
+        Vec::<String>::new(),
+        "nothing reached the CRM"
+    );
+    assert_eq!(w.crm.get("Leads", "100").unwrap()["City"], "Oslo");
+}
+
+#[tokio::test]
+async fn the_changes_calls_are_in_the_openapi_document() {
+    let w = world().await;
+    let answer = w.admin("GET", "/openapi.json", "").await;
+    assert_eq!(answer.status, 200);
+    let paths = &answer.json()["paths"];
+    for (path, method) in [
+        ("/support-access/v1/changes", "get"),
+        ("/support-access/v1/changes/report", "get"),
+        ("/support-access/v1/changes/{id}/revert", "post"),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path}: {paths}");
+    }
 }

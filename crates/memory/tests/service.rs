@@ -445,3 +445,20 @@ async fn every_lifecycle_change_leaves_a_verifiable_chain_and_tampering_is_named
         other => panic!("tampering not detected: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_grant_is_found_by_id_only_for_its_own_org() {
+    let w = world();
+    let grant = w.access.grant(&w.org, "admin-1", days(2)).await.unwrap();
+    let found = w.access.grant_of(&w.org, grant.id).await.unwrap();
+    assert_eq!(found.id, grant.id);
+    let other = OrgId::from("org-other");
+    assert_eq!(
+        w.access.grant_of(&other, grant.id).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        w.access.grant_of(&w.org, GrantId::random()).await,
+        Err(StoreError::NotFound)
+    );
+}

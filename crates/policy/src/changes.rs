@@ -31,6 +31,10 @@ pub struct ChangesFile {
     pub read: String,
     /// The version segment of reads and reverts made outside a request (`v8`).
     pub version: String,
+    /// How many records of one write are read at a time (the CRM's concurrency limit
+    /// counts them); at least 1.
+    #[serde(default = "one")]
+    pub read_concurrency: usize,
     /// The array of the read's answer whose first object is the record (`data`).
     pub record_array: String,
     /// Statuses of a read that mean "no such record" (Zoho: `204`).
@@ -57,6 +61,10 @@ pub struct ChangesFile {
     /// The write routes.
     #[serde(default, rename = "write")]
     pub writes: Vec<WriteFile>,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// `[changes.composite]`.
@@ -142,6 +150,7 @@ pub enum IdsFile {
 pub struct RecordWrites {
     pub(crate) read: Vec<String>,
     pub(crate) version: String,
+    pub(crate) read_concurrency: usize,
     pub(crate) record_array: String,
     pub(crate) absent_statuses: Vec<u16>,
     pub(crate) absent_codes: Vec<String>,
@@ -194,6 +203,11 @@ pub enum ReadOutcome {
 }
 
 impl RecordWrites {
+    /// How many records of one write are read at a time.
+    pub fn read_concurrency(&self) -> usize {
+        self.read_concurrency
+    }
+
     /// The fields the CRM maintains itself.
     pub fn system_fields(&self) -> &SystemFields {
         &self.system
@@ -264,7 +278,10 @@ impl RecordWrites {
             };
             match &route.ids {
                 IdsFile::Path => match captured.id {
-                    Some(id) => write.ids.push(id.to_owned()),
+                    Some(id) => write.ids.push(
+                        id_text(&Value::String(id.to_owned()))
+                            .ok_or_else(|| UnknownRecords(format!("'{id}' is no plain id")))?,
+                    ),
                     None => continue,
                 },
                 IdsFile::Body { array, key } => write.ids = body_ids(body, array, key)?,
@@ -459,13 +476,11 @@ fn query_ids(query: Option<&str>, param: &str) -> Result<Vec<String>, UnknownRec
     let mut ids = Vec::new();
     for (name, value) in query::pairs(query.unwrap_or("")) {
         if name.eq_ignore_ascii_case(param) {
-            ids.extend(
-                value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned),
-            );
+            for id in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let id = id_text(&Value::String(id.to_owned()))
+                    .ok_or_else(|| UnknownRecords(format!("'{param}' holds no plain id")))?;
+                ids.push(id);
+            }
         }
     }
     if ids.is_empty() {
@@ -494,11 +509,19 @@ fn params_query(params: &Value) -> String {
     query.finish()
 }
 
-/// An id as text: a string, or an integer written in decimal.
+/// An id as text: a string, or an integer written in decimal. It becomes a path
+/// segment of a read the policy never checked, so it is one plain segment or nothing:
+/// ASCII letters, digits, `_`, `-` and `.`, and never `.` or `..`.
 fn id_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        Value::Number(n) => n.as_u64().map(|n| n.to_string()),
+    let text = match value {
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.as_u64()?.to_string(),
+        _ => return None,
+    };
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    match text.as_str() {
+        "" | "." | ".." => None,
+        t if t.chars().all(plain) => Some(text),
         _ => None,
     }
 }

@@ -71,6 +71,36 @@ fn a_bulk_update_whose_records_cannot_be_named_is_an_error_not_a_pass() {
 }
 
 #[test]
+fn an_id_that_is_not_one_plain_path_segment_is_refused_not_read() {
+    let policy = zoho();
+    let writes = policy.record_writes().expect("[changes]");
+    for id in ["../settings/x", "1/2", "1?x=2", "..", "1%2F2", "a b", "1#x"] {
+        let body = json!({"data": [{"id": id}]});
+        assert!(
+            writes
+                .classify("PUT", "/crm/v8/Leads", None, Some(&body))
+                .is_err(),
+            "{id}"
+        );
+        let query = format!(
+            "ids=1,{}",
+            id.replace('%', "%25")
+                .replace('#', "%23")
+                .replace('&', "%26")
+        );
+        assert!(
+            writes
+                .classify("DELETE", "/crm/v8/Leads", Some(&query), None)
+                .is_err(),
+            "{id}"
+        );
+    }
+    let answer = json!({"data": [{"details": {"id": "../x"}}, {"details": {"id": "7"}}]});
+    let create = classify(writes, "POST", "/crm/v8/Leads", None, None).expect("a write");
+    assert_eq!(create.created_ids(&answer), vec!["7"]);
+}
+
+#[test]
 fn deletes_name_their_records_from_the_path_or_the_ids_parameter() {
     let policy = zoho();
     let writes = policy.record_writes().expect("[changes]");
@@ -209,6 +239,13 @@ fn the_zoho_system_fields_are_left_out() {
     assert!(system.contains("Modified_Time"));
     assert!(system.contains("$approval_state"));
     assert!(!system.contains("Last_Name"));
+    assert_eq!(
+        policy
+            .record_writes()
+            .expect("[changes]")
+            .read_concurrency(),
+        4
+    );
 }
 
 #[test]

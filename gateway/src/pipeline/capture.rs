@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HeaderMap, TRANSFER_ENCODING};
 use http::{Method, Response};
 use serde_json::Value;
@@ -83,14 +84,28 @@ pub(super) async fn before(
         return Ok(None);
     }
     let headers = read_headers(headers, &caller);
+    let mut paths = Vec::new();
+    for (_, write) in &writes {
+        for id in &write.ids {
+            let path = write.read_path(id);
+            if !read_allowed(app, &path) {
+                return Err(refuse(
+                    "the policy does not allow support to read the record",
+                ));
+            }
+            paths.push(path);
+        }
+    }
+    let mut reads = read_all(app, policy, &headers, paths).await.into_iter();
     let mut pending = Vec::new();
     for (sub_request, write) in writes {
         let mut before = Vec::new();
         for id in &write.ids {
-            match read(app, policy, &headers, &write.read_path(id)).await {
-                ReadOutcome::Found(record) => before.push((id.clone(), Some(record))),
-                ReadOutcome::Absent => before.push((id.clone(), None)),
-                ReadOutcome::Failed(why) => return Err(refuse(&why)),
+            match reads.next() {
+                Some(ReadOutcome::Found(record)) => before.push((id.clone(), Some(record))),
+                Some(ReadOutcome::Absent) => before.push((id.clone(), None)),
+                Some(ReadOutcome::Failed(why)) => return Err(refuse(&why)),
+                None => return Err(refuse("a read is missing")),
             }
         }
         pending.push(Pending {
@@ -104,6 +119,13 @@ pub(super) async fn before(
         composite,
         writes: pending,
     }))
+}
+
+/// Whether the route policy lets support `GET` the path: a read the gateway makes on
+/// support's behalf goes nowhere support could not read itself.
+fn read_allowed(app: &App, path: &str) -> bool {
+    support_access_policy::normalise_target(path)
+        .is_ok_and(|target| app.policy.decide("GET", &target).is_allowed())
 }
 
 fn refuse(why: &str) -> Refusal {
@@ -147,7 +169,8 @@ pub(super) async fn after(
     let who = app
         .changes
         .capture(grant, &ctx.record.facts.actor.to_string(), ctx.request_id);
-    let mut entries = Vec::new();
+    // Which records to read again: (write, id), each read the policy lets support make.
+    let mut targets = Vec::new();
     for pending in &capture.writes {
         let answer = match (capture.composite, pending.sub_request) {
             (true, Some(index)) => match policy.composite_answer(&answer, index) {
@@ -162,30 +185,46 @@ pub(super) async fn after(
             false => write.ids.clone(),
         };
         for id in ids {
-            let before = pending
-                .before
-                .iter()
-                .find(|(known, _)| *known == id)
-                .and_then(|(_, record)| record.as_ref());
-            let after = match read(app, policy, &capture.headers, &write.read_path(&id)).await {
-                ReadOutcome::Found(record) => Some(record),
-                ReadOutcome::Absent => None,
-                ReadOutcome::Failed(why) => {
-                    tracing::error!(
-                        request_id = ctx.request_id,
-                        module = write.module,
-                        record = id,
-                        why,
-                        "the after-read of a support write failed; this record's change is not recorded"
-                    );
-                    continue;
-                }
-            };
-            let system = policy.system_fields();
-            let entry =
-                NewChangeEntry::capture(&who, &write.module, &id, before, after.as_ref(), system);
-            entries.extend(entry);
+            let path = write.read_path(&id);
+            if read_allowed(app, &path) {
+                targets.push((pending, id, path));
+            } else {
+                tracing::error!(
+                    request_id = ctx.request_id,
+                    path,
+                    "a created record's read is not allowed to support; its change is not recorded"
+                );
+            }
         }
+    }
+    let paths = targets.iter().map(|(_, _, path)| path.clone()).collect();
+    let reads = read_all(app, policy, &capture.headers, paths).await;
+    let system = policy.system_fields();
+    let mut entries = Vec::new();
+    for ((pending, id, _), read) in targets.into_iter().zip(reads) {
+        let write = &pending.write;
+        let after = match read {
+            ReadOutcome::Found(record) => Some(record),
+            ReadOutcome::Absent => None,
+            ReadOutcome::Failed(why) => {
+                tracing::error!(
+                    request_id = ctx.request_id,
+                    module = write.module,
+                    record = id,
+                    why,
+                    "the after-read of a support write failed; this record's change is not recorded"
+                );
+                continue;
+            }
+        };
+        let before = pending
+            .before
+            .iter()
+            .find(|(known, _)| *known == id)
+            .and_then(|(_, record)| record.as_ref());
+        let entry =
+            NewChangeEntry::capture(&who, &write.module, &id, before, after.as_ref(), system);
+        entries.extend(entry);
     }
     let recorded = app.changes.record(grant, &who, entries);
     let limit = app.limits.store_timeout;
@@ -212,7 +251,19 @@ fn read_headers(headers: &HeaderMap, caller: &Caller<'_>) -> HeaderMap {
     headers
 }
 
-/// One `GET` of a record from the CRM.
-async fn read(app: &App, policy: &RecordWrites, headers: &HeaderMap, path: &str) -> ReadOutcome {
-    crate::record_read::read(&app.upstream, &app.limits, policy, headers, path).await
+/// The `GET`s of `paths`, at most the policy's `read_concurrency` at a time, in order.
+async fn read_all(
+    app: &App,
+    policy: &RecordWrites,
+    headers: &HeaderMap,
+    paths: Vec<String>,
+) -> Vec<ReadOutcome> {
+    let (upstream, limits) = (&app.upstream, &app.limits);
+    futures::stream::iter(paths)
+        .map(|path| async move {
+            crate::record_read::read(upstream, limits, policy, headers, &path).await
+        })
+        .buffered(policy.read_concurrency())
+        .collect()
+        .await
 }

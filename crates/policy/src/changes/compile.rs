@@ -68,6 +68,7 @@ pub fn compile(file: &ChangesFile) -> Result<RecordWrites, PolicyError> {
     Ok(RecordWrites {
         read,
         version: file.version.clone(),
+        read_concurrency: file.read_concurrency.max(1),
         record_array: file.record_array.clone(),
         absent_statuses: file.absent_statuses.clone(),
         absent_codes: file.absent_codes.clone(),
