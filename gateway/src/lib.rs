@@ -21,6 +21,7 @@ mod inflight;
 pub mod live;
 pub mod management;
 pub mod metrics;
+pub mod notify;
 mod ops;
 mod ordinary;
 mod pipeline;
@@ -176,6 +177,10 @@ async fn wire(
                     "a store override needs its change store".into(),
                 ))
             })?,
+            webhooks: overrides
+                .webhooks
+                .clone()
+                .unwrap_or_else(|| Arc::new(support_access_memory::InMemoryStore::new())),
         },
         None => wiring::connect(&config.storage).await?,
     };
@@ -185,12 +190,21 @@ async fn wire(
     let access = wiring::service(config, &stores, clock.clone());
     let approvals = wiring::approvals(config, &stores, clock.clone());
     let changes = wiring::changes(&stores, clock.clone());
+    let notifications = wiring::notifications(config, &stores, clock.clone());
+    let webhooks = notify::WebhookParts::new(
+        notifications.clone(),
+        stores.grants.clone(),
+        clock.clone(),
+        config.notifications,
+    )
+    .map_err(WiringError::from)?;
     let key = wiring::audit_key(config)?;
     let verifier = key.verifier();
     let audit_log = audit_log::AuditLogService::new(
         stores.tree.clone(),
         wiring::checkpointer(config, &stores, clock, key),
         verifier,
+        notifications,
     );
     let mut app = App::new(
         access,
@@ -204,6 +218,7 @@ async fn wire(
         audit_log,
         approvals,
         changes,
+        webhooks,
     );
     app.access_log = config.log.access;
     Ok((Arc::new(app), stores.changes))
@@ -292,6 +307,10 @@ pub async fn build_with(
     background.push(audit_log::spawn(
         app.audit_log.clone(),
         config.audit.checkpoint_interval,
+    ));
+    background.push(notify::spawn(
+        app.webhooks.clone(),
+        config.notifications.poll_interval,
     ));
     #[cfg(unix)]
     if let (Some(tls), Some(hangups)) = (&tls, hangups) {
