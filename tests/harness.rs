@@ -211,6 +211,7 @@ impl Harness {
             // The key file's one key, which tests read to sign tokens as the gateway.
             keys: None,
             changes: Some(Arc::new(audit.clone())),
+            webhooks: Some(Arc::new(audit.clone())),
         };
         let binds = Binds {
             proxy: "127.0.0.1:0".parse().expect("addr"),

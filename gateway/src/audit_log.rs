@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use support_access_core::StoreError;
 use support_access_core::ids::OrgId;
+use support_access_core::notify::service::Notifications;
 use support_access_core::tlog::{
     AuditSigner, AuditTree, CheckpointRun, Checkpointer, CheckpointerError, ConsistencyProof,
     InclusionProof, NoteVerifier, StoredCheckpoint, TreeReadError,
@@ -20,6 +21,8 @@ pub struct AuditLogService {
     tree: Arc<dyn AuditTree>,
     checkpointer: Checkpointer,
     key: Arc<dyn AuditSigner>,
+    /// Each checkpoint made is also an `audit.checkpoint` notification (SPEC §9).
+    notifications: Notifications,
 }
 
 impl AuditLogService {
@@ -28,11 +31,13 @@ impl AuditLogService {
         tree: Arc<dyn AuditTree>,
         checkpointer: Checkpointer,
         key: Arc<dyn AuditSigner>,
+        notifications: Notifications,
     ) -> Self {
         Self {
             tree,
             checkpointer,
             key,
+            notifications,
         }
     }
 
@@ -42,9 +47,20 @@ impl AuditLogService {
         self.key.verifier()
     }
 
-    /// Signs and stores a checkpoint of every log due one.
+    /// Signs and stores a checkpoint of every log due one, and queues the
+    /// `audit.checkpoint` notification of each (once per org and size; a failure to
+    /// queue is logged, the checkpoint stands).
     pub async fn checkpoint_due(&self) -> Result<CheckpointRun, StoreError> {
-        self.checkpointer.run().await
+        let run = self.checkpointer.run().await?;
+        for made in &run.made {
+            let publish = self
+                .notifications
+                .publish_checkpoint(&made.org, made.size, &made.note);
+            if let Err(error) = publish.await {
+                tracing::warn!(org = %made.org, error = %error, "queueing audit.checkpoint failed");
+            }
+        }
+        Ok(run)
     }
 
     /// The org's checkpoint of its current tree: the stored one when the log did not

@@ -55,6 +55,23 @@ pub struct Config {
     /// The verifiable audit log (SPEC §6.1).
     pub audit: Audit,
     pub approvals: Approvals,
+    /// Webhooks (SPEC §9).
+    pub notifications: Notifications,
+}
+
+/// `[notifications]` (SPEC §9): webhook delivery.
+#[derive(Debug, Clone, Copy)]
+pub struct Notifications {
+    /// A delivery still failing this long after it was queued is `failed`.
+    pub max_age: Duration,
+    /// How long one attempt waits for the receiver's answer.
+    pub timeout: Duration,
+    /// How long before a grant's end its one `grant.expiring` is sent.
+    pub expiry_warning: Duration,
+    /// How often the worker looks for due deliveries.
+    pub poll_interval: Duration,
+    /// `http://` and loopback, private or link-local targets (tests, local receivers).
+    pub allow_insecure_targets: bool,
 }
 
 /// `[approvals]` (SPEC §10): how long a one-request approval waits and stays usable.

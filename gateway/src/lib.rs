@@ -21,6 +21,7 @@ mod inflight;
 pub mod live;
 pub mod management;
 pub mod metrics;
+pub mod notify;
 mod ops;
 mod ordinary;
 mod pipeline;
@@ -193,6 +194,10 @@ async fn wire(config: &Config, overrides: &Overrides) -> Result<Wired, StartErro
                     "a store override needs its change store".into(),
                 ))
             })?,
+            webhooks: overrides
+                .webhooks
+                .clone()
+                .unwrap_or_else(|| Arc::new(support_access_memory::InMemoryStore::new())),
         },
         None => wiring::connect(&config.storage).await?,
     };
@@ -202,11 +207,20 @@ async fn wire(config: &Config, overrides: &Overrides) -> Result<Wired, StartErro
     let access = wiring::service(config, &stores, clock.clone());
     let approvals = wiring::approvals(config, &stores, clock.clone());
     let changes = wiring::changes(&stores, clock.clone());
+    let notifications = wiring::notifications(config, &stores, clock.clone());
+    let webhooks = notify::WebhookParts::new(
+        notifications.clone(),
+        stores.grants.clone(),
+        clock.clone(),
+        config.notifications,
+    )
+    .map_err(WiringError::from)?;
     let (key, rotating_audit) = wiring::audit_keys(config, keys, clock.clone()).await?;
     let audit_log = audit_log::AuditLogService::new(
         stores.tree.clone(),
         wiring::checkpointer(config, &stores, clock, key.clone()),
         key,
+        notifications,
     );
     let mut app = App::new(
         access,
@@ -220,6 +234,7 @@ async fn wire(config: &Config, overrides: &Overrides) -> Result<Wired, StartErro
         audit_log,
         approvals,
         changes,
+        webhooks,
     );
     app.access_log = config.log.access;
     Ok((Arc::new(app), stores.changes, rotating_audit))
@@ -309,6 +324,10 @@ pub async fn build_with(
     background.push(audit_log::spawn(
         app.audit_log.clone(),
         config.audit.checkpoint_interval,
+    ));
+    background.push(notify::spawn(
+        app.webhooks.clone(),
+        config.notifications.poll_interval,
     ));
     #[cfg(unix)]
     if let (Some(tls), Some(hangups)) = (&tls, hangups) {

@@ -3,7 +3,7 @@
 //!
 //! One file per concern: the callers as extractors (`extract`: [`Admin`](extract),
 //! `Staff`, the JSON body, the request id), what handlers answer (`reply`), one file per
-//! resource (`grant`, `token`, `audit`, `approval`, `export`, `changes` for what support changed, `tlog` for checkpoints and proofs, `meta` for the JWK Set, the OpenAPI
+//! resource (`grant`, `token`, `audit`, `approval`, `export`, `changes` for what support changed, `tlog` for checkpoints and proofs, `webhook` for notification endpoints, `meta` for the JWK Set, the OpenAPI
 //! document and the settings), the wire types (`api`), the OpenAPI frame and security schemes (`doc`) and the admin page (`ui`). Every
 //! refusal is a [`Refusal`], rendered here by [`Refusal::render`], the rescue the proxy
 //! uses too; no handler builds an error body or matches an error code.
@@ -40,6 +40,7 @@ mod reply;
 mod tlog;
 mod token;
 mod ui;
+mod webhook;
 
 pub(crate) use extract::RequestId;
 use reply::Refused;
@@ -67,6 +68,8 @@ pub(crate) struct Mgmt {
     pub store_timeout: std::time::Duration,
     /// What support changed, and reverts (SPEC §11).
     pub changes: support_access_core::change::SupportChanges,
+    /// Webhook endpoints and their deliveries (SPEC §9).
+    pub webhooks: support_access_core::notify::service::Notifications,
     /// The route policy: how a record is read back, its system fields.
     pub policy: Arc<support_access_policy::Policy>,
     /// The CRM, for a revert's reads and `PUT`.
@@ -109,6 +112,7 @@ pub(crate) fn router() -> (axum::Router<Mgmt>, utoipa::openapi::OpenApi) {
     use meta::*;
     use tlog::*;
     use token::*;
+    use webhook::*;
     let (router, doc) = OpenApiRouter::<Mgmt>::with_openapi(doc::base())
         .routes(routes!(post_grant, get_grant, patch_grant, delete_grant))
         .routes(routes!(post_token, delete_token))
@@ -128,6 +132,10 @@ pub(crate) fn router() -> (axum::Router<Mgmt>, utoipa::openapi::OpenApi) {
         .routes(routes!(get_jwks))
         .routes(routes!(get_openapi))
         .routes(routes!(get_settings))
+        .routes(routes!(post_webhook, get_webhooks))
+        .routes(routes!(delete_webhook))
+        .routes(routes!(get_webhook_deliveries))
+        .routes(routes!(post_webhook_test))
         .split_for_parts();
     (router, doc::finish(doc))
 }

@@ -70,6 +70,8 @@ pub enum StoreOp {
     audit_read,
     /// A one-request approval offered, used, listed or decided.
     approval,
+    /// A webhook endpoint or delivery call (API, worker, expiry warnings).
+    webhook,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -178,6 +180,30 @@ pub struct Metrics {
     cuts: Cuts,
     in_flight: Gauge,
     audit_health: Arc<AuditHealth>,
+    webhooks: WebhookMetrics,
+}
+
+/// Webhook deliveries (SPEC §9): attempts by outcome, the pending queue's depth and the
+/// age of its oldest delivery.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookMetrics {
+    attempts: Family<ErrorLabels, Counter>,
+    pending: Gauge,
+    oldest_age: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+impl WebhookMetrics {
+    /// Counts one delivery attempt by what became of the delivery (`delivered`,
+    /// `retry`, `failed`, `endpoint_gone`).
+    pub fn attempt(&self, kind: &'static str) {
+        self.attempts.get_or_create(&ErrorLabels { kind }).inc();
+    }
+
+    /// The pending queue now: how many, and how old the oldest is.
+    pub fn queue(&self, pending: u64, oldest_age: Duration) {
+        self.pending.set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.oldest_age.set(oldest_age.as_secs_f64());
+    }
 }
 
 fn latency_buckets() -> Histogram {
@@ -233,7 +259,24 @@ impl Default for Metrics {
             "Support requests forwarded whose request.completed is not recorded yet",
             in_flight.clone(),
         );
+        let webhooks = WebhookMetrics::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by outcome (delivered, retry, failed, endpoint_gone)",
+            webhooks.attempts.clone(),
+        );
+        registry.register(
+            "webhook_queue_depth",
+            "Pending webhook deliveries of enabled endpoints",
+            webhooks.pending.clone(),
+        );
+        registry.register(
+            "webhook_oldest_pending_age_seconds",
+            "Age of the oldest pending webhook delivery (0 when none)",
+            webhooks.oldest_age.clone(),
+        );
         Self {
+            webhooks,
             registry,
             requests,
             latency,
@@ -303,6 +346,11 @@ impl Metrics {
     /// `request.completed`.
     pub fn support_requests_in_flight(&self) -> i64 {
         self.in_flight.get()
+    }
+
+    /// The webhook delivery metrics.
+    pub fn webhooks(&self) -> &WebhookMetrics {
+        &self.webhooks
     }
 
     /// The Prometheus text exposition.

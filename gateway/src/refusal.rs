@@ -14,6 +14,7 @@ use std::sync::Arc;
 use http::StatusCode;
 use support_access_core::approval::{ApprovalStatus, Unusable};
 use support_access_core::change::{RevertError, SupportChangeError};
+use support_access_core::notify::service::WebhookError;
 use support_access_core::service::Refusal as AccessRefusal;
 use support_access_core::tlog::{CheckpointerError, TreeReadError};
 use support_access_core::{EndDateError, StoreError};
@@ -152,6 +153,10 @@ pub enum Refusal {
     /// The CRM did not take a revert's `PUT` (`502`).
     #[error("the CRM refused the revert (status {0})")]
     RevertRejected(u16),
+    /// A webhook endpoint call refused: a URL, address or event list refused (`422`),
+    /// no such endpoint (`404`). Store failures are [`Refusal::Store`].
+    #[error(transparent)]
+    Webhook(WebhookError),
     /// The CRM gave no response (`502`/`504`).
     #[error("{}", upstream_message(.0))]
     Upstream(UpstreamFailure),
@@ -281,6 +286,7 @@ impl Refusal {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::Change(e) => change_status(e),
+            Self::Webhook(e) => convert::webhook_status(e),
             Self::RevertRejected(_) => StatusCode::BAD_GATEWAY,
         }
     }
@@ -333,6 +339,7 @@ impl Refusal {
             Self::Internal => "internal_error",
             Self::ChangeCaptureFailed => "change_capture_failed",
             Self::Change(e) => e.code(),
+            Self::Webhook(e) => e.code(),
             Self::RevertRejected(_) => "revert_rejected",
         }
     }

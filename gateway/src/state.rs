@@ -16,6 +16,7 @@ use crate::config;
 use crate::live::LiveGrants;
 use crate::management::{Management, Mgmt};
 use crate::metrics::{Class, Metrics, Outcome};
+use crate::notify::{WebhookParts, Webhooks};
 use crate::refusal::Shape;
 use crate::request_id::RequestIds;
 use crate::support_users::SupportUsers;
@@ -43,6 +44,8 @@ pub struct App {
     pub(crate) approvals: Approvals,
     /// What support changed (SPEC §11).
     pub(crate) changes: SupportChanges,
+    /// Webhooks: the delivery worker, expiry warnings, checkpoints (SPEC §9).
+    pub(crate) webhooks: Arc<Webhooks>,
 }
 
 impl App {
@@ -59,9 +62,15 @@ impl App {
         audit_log: AuditLogService,
         approvals: Approvals,
         changes: SupportChanges,
+        webhooks: WebhookParts,
     ) -> Self {
         let support_users = Arc::new(SupportUsers::default());
         let metrics = Arc::new(Metrics::default());
+        let webhooks = Arc::new(Webhooks::new(
+            webhooks,
+            metrics.clone(),
+            limits.store_timeout,
+        ));
         let live = Arc::new(LiveGrants::new(metrics.cuts()));
         let management = Management::new(Mgmt {
             access: access.clone(),
@@ -77,6 +86,7 @@ impl App {
             approvals: approvals.clone(),
             store_timeout: limits.store_timeout,
             changes: changes.clone(),
+            webhooks: webhooks.service().clone(),
             policy: policy.clone(),
             upstream: upstream.clone(),
             limits,
@@ -97,7 +107,13 @@ impl App {
             access_log: true,
             approvals,
             changes,
+            webhooks,
         }
+    }
+
+    /// The webhook runtime (the worker's rounds, for tests that drive them).
+    pub fn webhooks(&self) -> &Webhooks {
+        &self.webhooks
     }
 
     /// The metrics, for the ops listener.

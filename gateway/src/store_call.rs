@@ -14,6 +14,7 @@ use support_access_core::service::{
 };
 
 use support_access_core::change::SupportChangeError;
+use support_access_core::notify::service::WebhookError;
 use support_access_core::tlog::{CheckpointerError, TreeReadError};
 
 use crate::metrics::{Metrics, StoreOp};
@@ -55,7 +56,8 @@ store_failure!(
     UseError,
     DecideError,
     RequestError,
-    SupportChangeError
+    SupportChangeError,
+    WebhookError
 );
 
 /// The metrics label of a store failure; `None` for the store's domain answers

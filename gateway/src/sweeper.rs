@@ -78,6 +78,7 @@ impl App {
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
         }
         self.recheck_live().await;
+        self.webhooks.warn_expiring().await;
         self.support_users
             .refresh(&self.access, metrics, limit)
             .await;

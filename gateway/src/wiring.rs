@@ -10,6 +10,8 @@ use support_access_core::approval::service::Approvals;
 use support_access_core::change::SupportChanges;
 use support_access_core::grant::GrantBounds;
 use support_access_core::keys::SigningKeyStore;
+use support_access_core::notify::WebhookOutbox;
+use support_access_core::notify::service::{Notifications, NotifyConfig, SystemJitter};
 use support_access_core::tlog::{AuditSigner, AuditTree, Checkpointer, NoteSigner};
 use support_access_core::{AuditLog, ChangeStore, Clock, GrantStore, StoreError, SupportAccess};
 use support_access_memory::{InMemoryStore, SystemClock};
@@ -77,6 +79,10 @@ pub struct Overrides {
     /// What support changed, in the same store as the overriding audit log (required
     /// with `store`: its `change.*` events go to that log).
     pub changes: Option<Arc<dyn ChangeStore>>,
+    /// The webhook outbox, in the same store as the overriding audit log (its events
+    /// queue their deliveries there); without it, a store override gets an outbox of
+    /// its own in memory, which no audit event feeds.
+    pub webhooks: Option<Arc<dyn WebhookOutbox>>,
 }
 
 /// The storage of a config, connected and migrated.
@@ -96,6 +102,8 @@ pub struct Stores {
     pub keys: Option<Arc<dyn SigningKeyStore>>,
     /// What support changed (SPEC §11): the same store as the audit log.
     pub records: Arc<dyn ChangeStore>,
+    /// Webhook endpoints and the outbox of their deliveries (the same store).
+    pub webhooks: Arc<dyn WebhookOutbox>,
 }
 
 /// Connects the configured store and applies migrations.
@@ -110,7 +118,8 @@ pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
                 approvals: Arc::new(store.clone()),
                 changes: None,
                 keys: None,
-                records: Arc::new(store),
+                records: Arc::new(store.clone()),
+                webhooks: Arc::new(store),
             })
         }
         Storage::Sqlite(url) | Storage::Postgres(url) => {
@@ -133,7 +142,8 @@ pub async fn connect(storage: &Storage) -> Result<Stores, WiringError> {
                 approvals: Arc::new(store.clone()),
                 changes: Some(changes),
                 keys: Some(Arc::new(store.clone())),
-                records: Arc::new(store),
+                records: Arc::new(store.clone()),
+                webhooks: Arc::new(store),
             })
         }
     }
@@ -287,6 +297,29 @@ pub fn approvals(config: &Config, stores: &Stores, clock: Arc<dyn Clock>) -> App
 /// What support changed, over the audit log's store.
 pub fn changes(stores: &Stores, clock: Arc<dyn Clock>) -> SupportChanges {
     SupportChanges::new(stores.records.clone(), clock)
+}
+
+/// The webhook service over the outbox, with DNS from the system resolver, jitter
+/// from the system's random source and `[notifications]`.
+pub fn notifications(config: &Config, stores: &Stores, clock: Arc<dyn Clock>) -> Notifications {
+    let settings = &config.notifications;
+    let defaults = NotifyConfig::default();
+    let max_age = chrono::Duration::from_std(settings.max_age).unwrap_or(defaults.retry.max_age);
+    // A live worker never loses its lease: the attempt's timeout plus time to record it.
+    let lease = chrono::Duration::from_std(settings.timeout)
+        .map(|timeout| timeout + defaults.lease)
+        .unwrap_or(defaults.lease);
+    Notifications::new(
+        stores.webhooks.clone(),
+        Arc::new(crate::notify::SystemResolver),
+        clock,
+        Arc::new(SystemJitter),
+        NotifyConfig {
+            allow_insecure_targets: settings.allow_insecure_targets,
+            retry: defaults.retry.with_max_age(max_age),
+            lease,
+        },
+    )
 }
 
 /// The clock: the override, or the system clock.

@@ -198,6 +198,7 @@ impl Pg {
             store: None,
             keys: None,
             changes: None,
+            webhooks: None,
         };
         let binds = Binds {
             proxy: "127.0.0.1:0".parse().expect("addr"),

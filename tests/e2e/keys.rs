@@ -56,6 +56,7 @@ impl Instance {
             )),
             keys: Some(Arc::new(store.clone())),
             changes: Some(Arc::new(store.clone())),
+            webhooks: Some(Arc::new(store.clone())),
         };
         let binds = Binds {
             proxy: "127.0.0.1:0".parse().unwrap(),

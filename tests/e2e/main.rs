@@ -28,3 +28,4 @@ mod support;
 mod tlog;
 mod tlog_tamper;
 mod tls;
+mod webhooks;

@@ -66,6 +66,7 @@ impl Embedded {
             store: None,
             keys: None,
             changes: None,
+            webhooks: None,
         };
         let binds = support_gateway::Binds {
             proxy: "127.0.0.1:0".parse().expect("addr"),

@@ -17,6 +17,7 @@ pub(super) struct File {
     log: RawLog,
     audit: RawAudit,
     approvals: RawApprovals,
+    notifications: RawNotifications,
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,6 +283,28 @@ impl Default for RawApprovals {
         Self {
             pending_ttl: "1h".into(),
             ttl: "15m".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawNotifications {
+    max_age: String,
+    timeout: String,
+    expiry_warning: String,
+    poll_interval: String,
+    allow_insecure_targets: bool,
+}
+
+impl Default for RawNotifications {
+    fn default() -> Self {
+        Self {
+            max_age: "3d".into(),
+            timeout: "10s".into(),
+            expiry_warning: "24h".into(),
+            poll_interval: "1s".into(),
+            allow_insecure_targets: false,
         }
     }
 }

@@ -8,8 +8,12 @@ use support_access_core::grant::{Grant, GrantStatus};
 use utoipa::ToSchema;
 
 mod approval;
+mod webhook;
 
 pub use approval::{ApprovalBody, ApprovalDecision, ApprovalList};
+pub use webhook::{
+    DeliveryBody, DeliveryList, WebhookBody, WebhookCreate, WebhookCreated, WebhookList,
+};
 
 /// RFC 3339 in UTC, as every time in the API.
 pub fn time(t: DateTime<Utc>) -> String {

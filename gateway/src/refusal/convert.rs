@@ -3,6 +3,7 @@
 
 use support_access_core::StoreError;
 use support_access_core::change::SupportChangeError;
+use support_access_core::notify::service::WebhookError;
 use support_access_core::service::{
     ChangeError, ClaimError, GrantError, Refusal as AccessRefusal, ReleaseError, RevokeError,
 };
@@ -126,5 +127,27 @@ impl From<CheckpointerError> for Refusal {
             CheckpointerError::Tree(e) => e.into(),
             other => Self::Checkpoint(other),
         }
+    }
+}
+
+impl From<WebhookError> for Refusal {
+    fn from(error: WebhookError) -> Self {
+        match error {
+            WebhookError::Store(e) => Self::Store(e),
+            refused => Self::Webhook(refused),
+        }
+    }
+}
+
+/// The status of a webhook call's refusal.
+pub(super) fn webhook_status(error: &WebhookError) -> http::StatusCode {
+    match error {
+        WebhookError::Url(_)
+        | WebhookError::Target(_)
+        | WebhookError::Unresolvable(_)
+        | WebhookError::Events(_) => http::StatusCode::UNPROCESSABLE_ENTITY,
+        WebhookError::NotFound => http::StatusCode::NOT_FOUND,
+        WebhookError::Store(_) => http::StatusCode::SERVICE_UNAVAILABLE,
+        WebhookError::Secret(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

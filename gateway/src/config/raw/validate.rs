@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::super::*;
 use super::{
     File, RawApprovals, RawAudit, RawAuth, RawCustomer, RawGrants, RawKey, RawLimits, RawListen,
-    RawStaff, RawSupport, RawUpstream,
+    RawNotifications, RawStaff, RawSupport, RawUpstream,
 };
 
 impl File {
@@ -42,6 +42,7 @@ impl File {
             },
             audit: self.audit.validate(base)?,
             approvals: self.approvals.validate()?,
+            notifications: self.notifications.validate()?,
         })
     }
 }
@@ -183,6 +184,19 @@ impl RawApprovals {
         Ok(Approvals {
             pending_ttl: positive_duration("approvals.pending_ttl", &self.pending_ttl)?,
             ttl: positive_duration("approvals.ttl", &self.ttl)?,
+        })
+    }
+}
+
+impl RawNotifications {
+    fn validate(&self) -> Result<Notifications, ConfigError> {
+        let key = |name: &str| format!("notifications.{name}");
+        Ok(Notifications {
+            max_age: positive_duration(&key("max_age"), &self.max_age)?,
+            timeout: positive_duration(&key("timeout"), &self.timeout)?,
+            expiry_warning: duration(&key("expiry_warning"), &self.expiry_warning)?,
+            poll_interval: positive_duration(&key("poll_interval"), &self.poll_interval)?,
+            allow_insecure_targets: self.allow_insecure_targets,
         })
     }
 }
