@@ -2,6 +2,8 @@
 //! `audit_checkpoints`. The tree is written with the events (`audit/tree.rs`); here it
 //! is only read, each read one query by primary key.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Order;
@@ -16,7 +18,7 @@ use support_access_core::tlog::{
 };
 
 use crate::audit::tree_hash;
-use crate::entity::{audit_checkpoint, audit_head};
+use crate::entity::{audit_checkpoint, audit_head, audit_tree_node};
 use crate::error::{corrupt, from_db};
 use crate::instant;
 use crate::{Backend, SeaOrmStore};
@@ -28,59 +30,6 @@ fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
 
 fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| corrupt(what))
-}
-
-/// A stored row of `audit_tree_nodes`: the hashes of nodes `node`, `node + 1`, …
-#[derive(Debug, FromQueryResult)]
-struct NodeRun {
-    node: i64,
-    hash: Vec<u8>,
-}
-
-/// The hash of node `key` from `runs` (sorted by first node): the last run starting at
-/// or before it, if it reaches that far.
-fn node_in(runs: &[NodeRun], key: i64) -> Result<Option<TreeHash>, StoreError> {
-    let at = runs.partition_point(|run| run.node <= key);
-    let Some(run) = at.checked_sub(1).map(|i| &runs[i]) else {
-        return Ok(None);
-    };
-    if !run.hash.len().is_multiple_of(32) {
-        return Err(corrupt("tree node hashes"));
-    }
-    let offset = usize::try_from(key - run.node).map_err(|_| corrupt("tree node"))?;
-    match run.hash.chunks(32).nth(offset) {
-        Some(hash) => tree_hash(hash, "tree node hash").map(Some),
-        None => Ok(None),
-    }
-}
-
-/// The rows holding nodes `keys` (sorted, distinct, not empty): for each key the row
-/// with the largest first node at or before it, one index probe each, in one query.
-const NODE_RUNS: &str = "SELECT node, hash FROM audit_tree_nodes WHERE org = {org} AND node IN \
-     (SELECT (SELECT MAX(m.node) FROM audit_tree_nodes m WHERE m.org = {org2} AND m.node <= w.id) \
-     FROM wanted w) ORDER BY node";
-
-impl SeaOrmStore {
-    async fn node_runs(&self, org: &OrgId, keys: &[i64]) -> Result<Vec<NodeRun>, StoreError> {
-        let (backend, mark): (DbBackend, fn(usize) -> String) = match self.inner.backend {
-            Backend::Postgres => (DbBackend::Postgres, |i| format!("${i}")),
-            Backend::Sqlite => (DbBackend::Sqlite, |_| "?".to_owned()),
-        };
-        let wanted: Vec<String> = (0..keys.len())
-            .map(|i| format!("(CAST({} AS BIGINT))", mark(i + 1)))
-            .collect();
-        let query = NODE_RUNS
-            .replace("{org}", &mark(keys.len() + 1))
-            .replace("{org2}", &mark(keys.len() + 2));
-        let sql = format!("WITH wanted(id) AS (VALUES {}) {query}", wanted.join(", "));
-        let mut values: Vec<sea_orm::Value> = keys.iter().map(|&k| k.into()).collect();
-        values.push(org.as_str().into());
-        values.push(org.as_str().into());
-        NodeRun::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
-            .all(&self.inner.db)
-            .await
-            .map_err(from_db)
-    }
 }
 
 /// A tree head from its stored columns.
@@ -147,21 +96,23 @@ impl AuditTree for SeaOrmStore {
         org: &OrgId,
         nodes: &[NodeId],
     ) -> Result<Vec<Option<TreeHash>>, StoreError> {
-        let mut keys: Vec<i64> = nodes.iter().filter_map(packed).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let runs = if keys.is_empty() {
-            Vec::new()
-        } else {
-            self.node_runs(org, &keys).await?
-        };
-        nodes
+        let keys: Vec<i64> = nodes.iter().filter_map(packed).collect();
+        let mut found = HashMap::with_capacity(keys.len());
+        if !keys.is_empty() {
+            let rows = audit_tree_node::Entity::find()
+                .filter(audit_tree_node::Column::Org.eq(org.as_str()))
+                .filter(audit_tree_node::Column::Node.is_in(keys))
+                .all(&self.inner.db)
+                .await
+                .map_err(from_db)?;
+            for row in rows {
+                found.insert(row.node, tree_hash(&row.hash, "tree node hash")?);
+            }
+        }
+        Ok(nodes
             .iter()
-            .map(|id| match packed(id) {
-                Some(key) => node_in(&runs, key),
-                None => Ok(None),
-            })
-            .collect()
+            .map(|id| packed(id).and_then(|key| found.get(&key).copied()))
+            .collect())
     }
 
     async fn save_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {

@@ -106,36 +106,21 @@ async fn move_tree_head<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Nodes one row holds at most (8 KiB of hashes).
-pub(crate) const RUN_NODES: usize = 256;
-
-/// The rows of new nodes of the org's tree: one row per run of consecutive `packed`
-/// indexes (at most [`RUN_NODES`]), keyed by its first node, holding their hashes one
-/// after the other. An append's new nodes are one run (`docs/tlog.md`), so a batch
-/// writes one node row however many events it holds.
+/// The rows of new nodes of the org's tree.
 pub(super) fn node_rows(
     org: &OrgId,
     nodes: &[Node],
 ) -> Result<Vec<audit_tree_node::ActiveModel>, StoreError> {
-    let mut rows = Vec::new();
-    let mut start = 0;
-    while start < nodes.len() {
-        let first = nodes[start].id.packed();
-        let mut end = start + 1;
-        while end < nodes.len()
-            && end - start < RUN_NODES
-            && nodes[end].id.packed() == first + (end - start) as u64
-        {
-            end += 1;
-        }
-        rows.push(audit_tree_node::ActiveModel {
-            org: ActiveValue::Set(org.as_str().to_owned()),
-            node: ActiveValue::Set(to_i64(first, "tree node")?),
-            hash: ActiveValue::Set(nodes[start..end].iter().flat_map(|n| n.hash.0).collect()),
-        });
-        start = end;
-    }
-    Ok(rows)
+    nodes
+        .iter()
+        .map(|node| {
+            Ok(audit_tree_node::ActiveModel {
+                org: ActiveValue::Set(org.as_str().to_owned()),
+                node: ActiveValue::Set(to_i64(node.id.packed(), "tree node")?),
+                hash: ActiveValue::Set(node.hash.0.to_vec()),
+            })
+        })
+        .collect()
 }
 
 /// Inserts new nodes of the org's tree.
@@ -144,10 +129,8 @@ pub(super) async fn insert_nodes<C: ConnectionTrait>(
     org: &OrgId,
     nodes: &[Node],
 ) -> Result<(), StoreError> {
-    let mut rows = node_rows(org, nodes)?;
-    while !rows.is_empty() {
-        let rest = rows.split_off(Ord::min(rows.len(), INSERT_CHUNK));
-        audit_tree_node::Entity::insert_many(std::mem::replace(&mut rows, rest))
+    for chunk in nodes.chunks(INSERT_CHUNK) {
+        audit_tree_node::Entity::insert_many(node_rows(org, chunk)?)
             .exec_without_returning(txn)
             .await
             .map_err(from_db)?;
