@@ -11,7 +11,7 @@ use support_access_core::approval::{ApprovalId, ApprovalStatus};
 use super::Mgmt;
 use super::api::{ApprovalBody, ApprovalDecision, ApprovalList, ErrorBody};
 use super::extract::{Admin, JsonBody, RequestId};
-use super::reply::{Reply, bounded_text, invalid, json};
+use super::reply::{Reply, bounded_text, invalid, json, page_limit};
 use crate::metrics::StoreOp;
 use crate::refusal::Refusal;
 
@@ -45,19 +45,7 @@ pub(super) async fn get_approvals(
                 "`status` must be pending, approved, denied, used, expired or void.",
             )
         })?;
-    let limit = match some(params.limit) {
-        None => 100,
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_LIST).contains(l))
-            .ok_or_else(|| {
-                invalid(
-                    "invalid_limit",
-                    format!("`limit` must be a number from 1 to {MAX_LIST}."),
-                )
-            })?,
-    };
+    let limit = page_limit(params.limit, MAX_LIST)?.unwrap_or(100);
     let listed = m.approvals.list(&admin.org, status, limit);
     let views = m.call(StoreOp::approval, listed).await?;
     let body = ApprovalList {

@@ -9,7 +9,7 @@ use support_access_core::ids::{GrantId, OrgId, SupportUserId};
 use super::Mgmt;
 use super::api::{AuditPageBody, ErrorBody, EventBody};
 use super::extract::Admin;
-use super::reply::{Reply, invalid as bad, json, parse_time};
+use super::reply::{Reply, invalid as bad, json, page_cursor, page_limit, parse_time};
 use crate::metrics::StoreOp;
 use crate::refusal::Refusal;
 
@@ -69,26 +69,9 @@ pub(super) fn audit_query(
         .map(|t| parse_time("from", &t))
         .transpose()?;
     query.to = some(params.to).map(|t| parse_time("to", &t)).transpose()?;
-    query.cursor = some(params.cursor)
-        .map(|c| AuditCursor::decode(&c))
-        .transpose()
-        .map_err(|_| {
-            bad(
-                "invalid_cursor",
-                "`cursor` is not a cursor this API returned.",
-            )
-        })?;
-    if let Some(limit) = some(params.limit) {
-        query.limit = limit
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_PAGE).contains(l))
-            .ok_or_else(|| {
-                bad(
-                    "invalid_limit",
-                    format!("`limit` must be a number from 1 to {MAX_PAGE}."),
-                )
-            })?;
+    query.cursor = page_cursor(params.cursor, AuditCursor::decode)?;
+    if let Some(limit) = page_limit(params.limit, MAX_PAGE)? {
+        query.limit = limit;
     }
     Ok((query, some(params.format)))
 }

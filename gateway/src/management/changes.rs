@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use super::Mgmt;
 use super::api::ErrorBody;
 use super::extract::{Admin, RequestId};
-use super::reply::{Reply, invalid as bad, json};
+use super::reply::{Reply, invalid as bad, json, page_cursor, page_limit};
 use crate::body::Body;
 use crate::metrics::StoreOp;
 use crate::refusal::Refusal;
@@ -74,26 +74,9 @@ fn query_of(org: OrgId, params: ChangeParams) -> Result<ChangeQuery, Refusal> {
     query.grant = grant_id(params.grant)?;
     query.module = some(params.module);
     query.record = some(params.record);
-    query.cursor = some(params.cursor)
-        .map(|c| ChangeCursor::decode(&c))
-        .transpose()
-        .map_err(|_| {
-            bad(
-                "invalid_cursor",
-                "`cursor` is not a cursor this API returned.",
-            )
-        })?;
-    if let Some(limit) = some(params.limit) {
-        query.limit = limit
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_PAGE).contains(l))
-            .ok_or_else(|| {
-                bad(
-                    "invalid_limit",
-                    format!("`limit` must be a number from 1 to {MAX_PAGE}."),
-                )
-            })?;
+    query.cursor = page_cursor(params.cursor, ChangeCursor::decode)?;
+    if let Some(limit) = page_limit(params.limit, MAX_PAGE)? {
+        query.limit = limit;
     }
     Ok(query)
 }

@@ -74,3 +74,38 @@ pub(crate) fn bounded_text(
         other => Ok(other),
     }
 }
+
+/// A query parameter's value, `None` when absent or blank.
+pub(crate) fn present(value: Option<String>) -> Option<String> {
+    value.filter(|s| !s.trim().is_empty())
+}
+
+/// The `limit` query parameter: a number from 1 to `max`, `None` when absent or blank.
+pub(crate) fn page_limit(value: Option<String>, max: u32) -> Result<Option<u32>, Refusal> {
+    present(value)
+        .map(|text| {
+            text.parse::<u32>()
+                .ok()
+                .filter(|l| (1..=max).contains(l))
+                .ok_or_else(|| {
+                    invalid(
+                        "invalid_limit",
+                        format!("`limit` must be a number from 1 to {max}."),
+                    )
+                })
+        })
+        .transpose()
+}
+
+/// The `cursor` query parameter, read by `decode`; `None` when absent or blank.
+pub(crate) fn page_cursor<C, E>(
+    value: Option<String>,
+    decode: impl FnOnce(&str) -> Result<C, E>,
+) -> Result<Option<C>, Refusal> {
+    present(value).map(|c| decode(&c)).transpose().map_err(|_| {
+        invalid(
+            "invalid_cursor",
+            "`cursor` is not a cursor this API returned.",
+        )
+    })
+}

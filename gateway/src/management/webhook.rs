@@ -13,7 +13,7 @@ use super::api::{
     DeliveryBody, DeliveryList, ErrorBody, WebhookBody, WebhookCreate, WebhookCreated, WebhookList,
 };
 use super::extract::{Admin, JsonBody};
-use super::reply::{Reply, bounded_text, invalid, json};
+use super::reply::{Reply, bounded_text, invalid, json, page_limit};
 use crate::metrics::StoreOp;
 use crate::refusal::Refusal;
 
@@ -107,19 +107,7 @@ pub(super) async fn get_webhook_deliveries(
 ) -> Reply {
     let params: DeliveryParams = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
         .map_err(|e| invalid("invalid_query", format!("The query is not valid: {e}.")))?;
-    let limit = match params.limit.filter(|s| !s.trim().is_empty()) {
-        None => 50,
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_DELIVERIES).contains(l))
-            .ok_or_else(|| {
-                invalid(
-                    "invalid_limit",
-                    format!("`limit` must be a number from 1 to {MAX_DELIVERIES}."),
-                )
-            })?,
-    };
+    let limit = page_limit(params.limit, MAX_DELIVERIES)?.unwrap_or(50);
     let listed = m.webhooks.deliveries(&admin.org, endpoint_id(&id)?, limit);
     let deliveries = m.call(StoreOp::webhook, listed).await?;
     let body = DeliveryList {
