@@ -14,9 +14,9 @@ use support_access_core::service::VerifyError;
 use support_access_core::tlog::AuditTree;
 use support_access_memory::SystemClock;
 
+use crate::Binds;
 use crate::config::{Config, LogFormat};
 use crate::wiring;
-use crate::{Binds, StartError};
 
 mod audit;
 pub use audit::{EXIT_BAD_CHECKPOINT, EXIT_NO_INPUT};
@@ -304,9 +304,9 @@ async fn serve(path: &std::path::Path) -> ExitCode {
             running.run_until(shutdown_signal()).await;
             ExitCode::SUCCESS
         }
-        Err(StartError::Wiring(e)) => wiring_failure(&e),
-        Err(e @ StartError::Bind { .. }) => {
-            // The operator's choice of address is at fault: name the key, exit 64.
+        // Every start failure exits 64 naming the key at fault (SPEC §7): a bad value, a
+        // listen address in use, or a store that `storage.url` does not reach.
+        Err(e) => {
             eprintln!("support-gateway: {e}");
             ExitCode::from(EXIT_CONFIG)
         }

@@ -552,6 +552,26 @@ fn a_listen_address_in_use_exits_64_naming_its_key() {
     }
 }
 
+#[test]
+fn a_store_serve_cannot_reach_exits_64_naming_storage_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_config();
+    let (code, _, stderr) = run_in(
+        dir.path(),
+        &["serve", "--config", config.to_str().unwrap()],
+        &[
+            ("SUPPORT_GATEWAY_LISTEN__PROXY", "127.0.0.1:0"),
+            ("SUPPORT_GATEWAY_LISTEN__OPS", "127.0.0.1:0"),
+            (
+                "SUPPORT_GATEWAY_STORAGE__URL",
+                "postgres://postgres@127.0.0.1:1/none",
+            ),
+        ],
+    );
+    assert_eq!(code, 64, "{stderr}");
+    assert!(stderr.contains("storage.url"), "{stderr}");
+}
+
 /// `serve` with the repo config on free ports; returns the child and the proxy address.
 fn start_serve(dir: &Path) -> (Killed, String) {
     let config = repo_config();
