@@ -1,11 +1,14 @@
 // Support Access admin page. Plain JavaScript, no dependencies, no build step.
 // Talks only to the management API at /support-access/v1 on the same origin, with the
-// admin's bearer token, which lives in sessionStorage for this tab only.
+// admin's bearer token, which lives in sessionStorage for this tab only (common.js
+// keeps it and makes the calls).
 'use strict';
 
 (function () {
-  const API = '/support-access/v1';
-  const TOKEN_KEY = 'support-access.admin-token';
+  const {
+    $, el, token: currentToken, setToken, ApiError, request: call, errorOf, api, openDialog, closeDialog,
+    formatTime: formatEventTime,
+  } = window.SupportAccess;
   const DAY = 86400;
   const DEFAULT_BOUNDS = { min_duration_seconds: DAY, max_duration_seconds: 365 * DAY };
   const PAGE_SIZE = 25;
@@ -114,42 +117,15 @@
 
   // ---------------------------------------------------------------- helpers
 
-  const $ = (id) => document.getElementById(id);
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === 'class') node.className = value;
-      else if (key === 'text') node.textContent = value;
-      else if (key.startsWith('data-')) node.setAttribute(key, value);
-      else node.setAttribute(key, value === true ? '' : String(value));
-    }
-    for (const child of children) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-
   const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
     weekday: 'short', year: 'numeric', month: 'short', day: 'numeric',
     hour: '2-digit', minute: '2-digit', timeZoneName: 'short',
-  });
-  const eventTimeFormat = new Intl.DateTimeFormat(undefined, {
-    year: 'numeric', month: 'short', day: 'numeric',
-    hour: '2-digit', minute: '2-digit', second: '2-digit',
   });
 
   function formatDateTime(iso) {
     if (!iso) return '';
     const date = new Date(iso);
     return Number.isNaN(date.getTime()) ? String(iso) : dateTimeFormat.format(date);
-  }
-
-  function formatEventTime(iso) {
-    const date = new Date(iso);
-    return Number.isNaN(date.getTime()) ? String(iso || '') : eventTimeFormat.format(date);
   }
 
   function formatDuration(seconds) {
@@ -192,26 +168,6 @@
     exportUrl: null,
   };
 
-  function token() {
-    try {
-      return sessionStorage.getItem(TOKEN_KEY) || '';
-    } catch (_) {
-      return '';
-    }
-  }
-
-  function setToken(value) {
-    try {
-      if (value) sessionStorage.setItem(TOKEN_KEY, value);
-      else sessionStorage.removeItem(TOKEN_KEY);
-    } catch (_) {
-      // sessionStorage unavailable: the token then lives only in memory until reload.
-    }
-    memoryToken = value;
-  }
-  let memoryToken = '';
-  const currentToken = () => token() || memoryToken;
-
   // ---------------------------------------------------------------- messages
 
   let noticeTimer = null;
@@ -251,16 +207,6 @@
 
   // ---------------------------------------------------------------- API client
 
-  class ApiError extends Error {
-    constructor(status, code, message, body) {
-      super(message || code || `HTTP ${status}`);
-      this.status = status;
-      this.code = code || '';
-      this.serverMessage = message || '';
-      this.body = body || null;
-    }
-  }
-
   // A sentence for an administrator, for any failure of an API call.
   function explain(error) {
     if (!(error instanceof ApiError)) return `Something went wrong: ${error && error.message ? error.message : error}`;
@@ -292,43 +238,6 @@
     }
     const detail = error.serverMessage ? `: ${error.serverMessage}` : '.';
     return `The request failed (HTTP ${error.status}${error.code ? `, ${error.code}` : ''})${detail}`;
-  }
-
-  async function call(method, path, body) {
-    const headers = { Accept: 'application/json', Authorization: `Bearer ${currentToken()}` };
-    const init = { method, headers, cache: 'no-store', credentials: 'omit', redirect: 'error' };
-    if (body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    let response;
-    try {
-      response = await fetch(API + path, init);
-    } catch (err) {
-      throw new ApiError(0, 'network', String(err && err.message ? err.message : err));
-    }
-    return response;
-  }
-
-  async function errorOf(response) {
-    let body = null;
-    try {
-      body = await response.json();
-    } catch (_) {
-      body = null;
-    }
-    const details = body && typeof body.details === 'object' && body.details ? body.details : null;
-    const code = body && (typeof body.error === 'string' ? body.error : details && details.error);
-    const message = body && typeof body.message === 'string' ? body.message : '';
-    return new ApiError(response.status, code, message, details ? { ...details, ...body } : body);
-  }
-
-  async function api(method, path, body) {
-    const response = await call(method, path, body);
-    if (!response.ok) throw await errorOf(response);
-    if (response.status === 204) return null;
-    const text = await response.text();
-    return text ? JSON.parse(text) : null;
   }
 
   function requireToken() {
@@ -613,17 +522,11 @@
     $('revoke-dialog-seat').textContent = seat
       ? `${seat} is signed in as the support user and loses access now.`
       : 'No support engineer is signed in right now.';
-    const dialog = $('revoke-dialog');
-    if (typeof dialog.showModal === 'function') dialog.showModal();
-    else dialog.setAttribute('open', '');
-    $('revoke-cancel').focus();
+    openDialog($('revoke-dialog'), $('revoke-cancel'));
   }
 
   function closeRevoke() {
-    const dialog = $('revoke-dialog');
-    if (typeof dialog.close === 'function' && dialog.open) dialog.close();
-    else dialog.removeAttribute('open');
-    $('revoke-open').focus();
+    closeDialog($('revoke-dialog'), $('revoke-open'));
   }
 
   async function confirmRevoke() {
@@ -631,9 +534,7 @@
     button.disabled = true;
     try {
       await api('DELETE', '/grant');
-      const dialog = $('revoke-dialog');
-      if (typeof dialog.close === 'function' && dialog.open) dialog.close();
-      else dialog.removeAttribute('open');
+      closeDialog($('revoke-dialog'));
       await refreshGrantQuietly();
       notify('Support access was revoked. The support user\'s next request is refused.');
       invalidateAudit();

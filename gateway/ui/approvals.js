@@ -1,45 +1,11 @@
 // Support Access admin page: one-request approvals (SPEC §10). Plain JavaScript, no
 // dependencies. Lists the requests support asked to run once, and approves or denies
 // one with a note, behind a confirmation. Uses the admin token app.js keeps for this
-// tab, and only the management API.
+// tab, and only the management API, through common.js.
 'use strict';
 
 (function () {
-  const API = '/support-access/v1';
-  const TOKEN_KEY = 'support-access.admin-token';
-
-  const $ = (id) => document.getElementById(id);
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === 'class') node.className = value;
-      else node.setAttribute(key, value === true ? '' : String(value));
-    }
-    for (const child of children) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-
-  function token() {
-    try {
-      return sessionStorage.getItem(TOKEN_KEY) || '';
-    } catch (_) {
-      return '';
-    }
-  }
-
-  const timeFormat = new Intl.DateTimeFormat(undefined, {
-    year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit',
-  });
-
-  function formatTime(iso) {
-    const date = new Date(iso);
-    return Number.isNaN(date.getTime()) ? String(iso || '') : timeFormat.format(date);
-  }
+  const { $, el, token, api, problem, formatTime, say: sayOn, renderList, openDialog, closeDialog } = window.SupportAccess;
 
   // The restriction's title, from app.js's catalogue.
   function reason(number) {
@@ -48,38 +14,8 @@
     return `Restriction ${number}${titles[number] ? `: ${titles[number]}` : ''}`;
   }
 
-  async function api(method, path, body) {
-    const init = {
-      method,
-      headers: { Accept: 'application/json', Authorization: `Bearer ${token()}` },
-      cache: 'no-store',
-      credentials: 'omit',
-      redirect: 'error',
-    };
-    if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(API + path, init);
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (_) {
-      data = null;
-    }
-    if (!response.ok) {
-      const error = new Error((data && data.message) || `HTTP ${response.status}`);
-      error.status = response.status;
-      error.code = data && data.error;
-      throw error;
-    }
-    return data;
-  }
-
   function say(text, isError) {
-    const status = $('approvals-status');
-    status.textContent = text;
-    status.classList.toggle('approvals__status--error', Boolean(isError));
+    sayOn($('approvals-status'), text, isError);
   }
 
   // ---------------------------------------------------------------- the list
@@ -96,11 +32,9 @@
     try {
       const answer = await api('GET', '/approvals?status=pending');
       const approvals = (answer && Array.isArray(answer.approvals)) ? answer.approvals : [];
-      list.replaceChildren(...approvals.map(item));
-      $('approvals-empty').hidden = approvals.length > 0;
-      $('approvals-empty').textContent = 'No requests are waiting for approval.';
+      renderList(list, $('approvals-empty'), approvals, item, 'No requests are waiting for approval.');
     } catch (error) {
-      say(`Approval requests could not be loaded: ${error.message}`, true);
+      say(`Approval requests could not be loaded: ${problem(error)}`, true);
     } finally {
       list.removeAttribute('aria-busy');
     }
@@ -146,17 +80,11 @@
     const confirm = $('approval-confirm');
     confirm.textContent = approve ? 'Approve once' : 'Deny';
     confirm.className = `btn ${approve ? 'btn--primary' : 'btn--danger'}`;
-    const dialog = $('approval-dialog');
-    if (typeof dialog.showModal === 'function') dialog.showModal();
-    else dialog.setAttribute('open', '');
-    $('approval-cancel').focus();
+    openDialog($('approval-dialog'), $('approval-cancel'));
   }
 
   function close() {
-    const dialog = $('approval-dialog');
-    if (typeof dialog.close === 'function' && dialog.open) dialog.close();
-    else dialog.removeAttribute('open');
-    if (pending && pending.opener && pending.opener.isConnected) pending.opener.focus();
+    closeDialog($('approval-dialog'), pending && pending.opener);
     pending = null;
   }
 
@@ -176,7 +104,7 @@
       close();
       say(error.status === 409
         ? 'This request is no longer waiting for approval (it was decided, expired or voided meanwhile).'
-        : `The decision was not recorded: ${error.message}`, true);
+        : `The decision was not recorded: ${problem(error)}`, true);
     } finally {
       button.disabled = false;
       await load();
@@ -188,9 +116,7 @@
     $('approval-cancel').addEventListener('click', close);
     $('approval-confirm').addEventListener('click', confirmDecision);
     $('approval-dialog').addEventListener('cancel', () => { pending = null; });
-    // The token is set or forgotten by app.js (its handlers run first).
-    $('token-form').addEventListener('submit', () => setTimeout(load, 0));
-    $('token-forget').addEventListener('click', () => setTimeout(load, 0));
+    SupportAccess.onTokenChange(load);
     $('status-refresh').addEventListener('click', load);
     document.body.dataset.approvalsReady = 'true';
     load();

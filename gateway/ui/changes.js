@@ -6,68 +6,11 @@
 'use strict';
 
 (function () {
-  const API = '/support-access/v1';
-  const TOKEN_KEY = 'support-access.admin-token';
+  const { $, el, token, api, request, errorOf, problem, formatTime: when, openDialog, closeDialog } = window.SupportAccess;
   const PAGE_SIZE = 25;
   const OPERATIONS = { create: 'Created', update: 'Changed', delete: 'Deleted', revert: 'Put back' };
 
-  const $ = (id) => document.getElementById(id);
   const state = { grant: null, next: null, pending: null, reportUrl: null };
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === 'class') node.className = value;
-      else node.setAttribute(key, value === true ? '' : String(value));
-    }
-    for (const child of children) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-
-  function token() {
-    try {
-      return sessionStorage.getItem(TOKEN_KEY) || '';
-    } catch (_) {
-      return '';
-    }
-  }
-
-  // A management call; resolves to { status, body }.
-  async function call(method, path, body) {
-    const headers = { Accept: 'application/json', Authorization: `Bearer ${token()}` };
-    const init = { method, headers, cache: 'no-store', credentials: 'omit', redirect: 'error' };
-    if (body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(API + path, init);
-    let json = null;
-    try {
-      json = await response.json();
-    } catch (_) {
-      json = null;
-    }
-    return { status: response.status, body: json };
-  }
-
-  function problem(answer) {
-    const message = answer.body && answer.body.message;
-    return message || `The gateway answered HTTP ${answer.status}.`;
-  }
-
-  const timeFormat = new Intl.DateTimeFormat(undefined, {
-    year: 'numeric', month: 'short', day: 'numeric',
-    hour: '2-digit', minute: '2-digit', second: '2-digit',
-  });
-
-  function when(iso) {
-    const date = new Date(iso);
-    return Number.isNaN(date.getTime()) ? iso : timeFormat.format(date);
-  }
 
   // A field value as text: JSON for anything but a string; absent is marked.
   function value(field, side) {
@@ -132,17 +75,21 @@
     if (!grant || !token()) return;
     const params = new URLSearchParams({ grant, limit: String(PAGE_SIZE) });
     if (!fromStart && state.next) params.set('cursor', state.next);
-    const answer = await call('GET', `/changes?${params}`);
-    if (grant !== state.grant) return;
-    $('changes-card').hidden = false;
-    if (answer.status !== 200) {
-      $('changes-summary').textContent = `The changes could not be loaded: ${problem(answer)}`;
+    let page;
+    try {
+      page = await api('GET', `/changes?${params}`);
+    } catch (error) {
+      if (grant !== state.grant) return;
+      $('changes-card').hidden = false;
+      $('changes-summary').textContent = `The changes could not be loaded: ${problem(error)}`;
       return;
     }
+    if (grant !== state.grant) return;
+    $('changes-card').hidden = false;
     const list = $('changes-list');
     if (fromStart) list.replaceChildren();
-    for (const change of answer.body.changes) list.append(entry(change));
-    state.next = answer.body.next_cursor || null;
+    for (const change of page.changes) list.append(entry(change));
+    state.next = page.next_cursor || null;
     $('changes-more').hidden = !state.next;
     const count = list.children.length;
     $('changes-summary').textContent = count
@@ -160,18 +107,11 @@
     box.textContent = conflict || '';
     $('revert-confirm').textContent = conflict ? 'Revert anyway' : 'Revert';
     $('revert-confirm').dataset.force = conflict ? 'true' : 'false';
-    const dialog = $('revert-dialog');
-    if (!dialog.open) {
-      if (typeof dialog.showModal === 'function') dialog.showModal();
-      else dialog.setAttribute('open', '');
-    }
-    $('revert-cancel').focus();
+    openDialog($('revert-dialog'), $('revert-cancel'));
   }
 
   function closeRevert() {
-    const dialog = $('revert-dialog');
-    if (typeof dialog.close === 'function' && dialog.open) dialog.close();
-    else dialog.removeAttribute('open');
+    closeDialog($('revert-dialog'));
     state.pending = null;
   }
 
@@ -182,17 +122,18 @@
     const button = $('revert-confirm');
     button.disabled = true;
     try {
-      const answer = await call('POST', `/changes/${encodeURIComponent(change.id)}/revert`, { force });
-      if (answer.status === 409 && answer.body && answer.body.error === 'changed_since') {
-        const fields = (answer.body.fields || []).join(', ');
+      await api('POST', `/changes/${encodeURIComponent(change.id)}/revert`, { force });
+      closeRevert();
+      $('changes-summary').textContent = `${change.module} ${change.record} was put back.`;
+      await load(true);
+    } catch (error) {
+      if (error.status === 409 && error.code === 'changed_since') {
+        const fields = ((error.body && error.body.fields) || []).join(', ');
         openRevert(change, `Someone changed ${fields} after support did. Reverting overwrites those changes too.`);
         return;
       }
       closeRevert();
-      $('changes-summary').textContent = answer.status === 200
-        ? `${change.module} ${change.record} was put back.`
-        : `The change was not put back: ${problem(answer)}`;
-      if (answer.status === 200) await load(true);
+      $('changes-summary').textContent = `The change was not put back: ${problem(error)}`;
     } finally {
       button.disabled = false;
     }
@@ -208,14 +149,8 @@
     const out = $('changes-report');
     try {
       const params = new URLSearchParams({ grant, format });
-      const response = await fetch(`${API}/changes/report?${params}`, {
-        headers: { Authorization: `Bearer ${token()}` }, cache: 'no-store', credentials: 'omit', redirect: 'error',
-      });
-      if (!response.ok) {
-        out.textContent = `The report could not be made (HTTP ${response.status}).`;
-        out.hidden = false;
-        return;
-      }
+      const response = await request('GET', `/changes/report?${params}`, undefined, '*/*');
+      if (!response.ok) throw await errorOf(response);
       const blob = await response.blob();
       if (state.reportUrl) URL.revokeObjectURL(state.reportUrl);
       state.reportUrl = URL.createObjectURL(blob);
@@ -225,7 +160,7 @@
       out.hidden = false;
       link.click();
     } catch (error) {
-      out.textContent = `The report could not be made: ${error && error.message ? error.message : error}`;
+      out.textContent = `The report could not be made: ${problem(error)}`;
       out.hidden = false;
     } finally {
       button.disabled = false;

@@ -1,29 +1,12 @@
 // The latest signed checkpoint of the org's audit log (SPEC §6.1, §8): its size and
 // time, and a link to download it, so the customer keeps it outside the gateway and
 // can later check the log against it (`support-gateway audit verify --checkpoint`).
-// Fills #checkpoint-card; uses the admin token app.js keeps in sessionStorage.
+// Fills #checkpoint-card; uses the admin token app.js keeps, through common.js.
 (() => {
   'use strict';
 
-  const API = '/support-access/v1';
-  const TOKEN_KEY = 'support-access.admin-token';
-  const $ = (id) => document.getElementById(id);
+  const { $, el, token, request } = window.SupportAccess;
   let downloadUrl = null;
-
-  function token() {
-    try {
-      return sessionStorage.getItem(TOKEN_KEY) || '';
-    } catch (_) {
-      return '';
-    }
-  }
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
-    node.append(...children);
-    return node;
-  }
 
   function render(card) {
     const heading = el('h2', { id: 'checkpoint-heading' }, 'Latest checkpoint');
@@ -56,19 +39,13 @@
 
   async function load() {
     if (!$('checkpoint-card')) return;
-    const bearer = token();
-    if (!bearer) {
+    if (!token()) {
       say('Paste an administrator token to see the latest checkpoint.');
       return;
     }
     let response;
     try {
-      response = await fetch(`${API}/audit/checkpoint`, {
-        headers: { Accept: 'text/plain', Authorization: `Bearer ${bearer}` },
-        cache: 'no-store',
-        credentials: 'omit',
-        redirect: 'error',
-      });
+      response = await request('GET', '/audit/checkpoint', undefined, 'text/plain');
     } catch (_) {
       say('The gateway could not be reached. Try again in a moment.');
       return;
@@ -108,12 +85,11 @@
     render(card);
     // After app.js has handled the token and tab changes (its listeners come first).
     const later = () => setTimeout(load, 0);
-    for (const id of ['token-forget', 'tab-audit', 'audit-refresh']) {
+    SupportAccess.onTokenChange(load);
+    for (const id of ['tab-audit', 'audit-refresh']) {
       const button = $(id);
       if (button) button.addEventListener('click', later);
     }
-    const form = $('token-form');
-    if (form) form.addEventListener('submit', later);
     load();
   }
 

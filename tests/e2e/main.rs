@@ -9,6 +9,7 @@ mod browser;
 mod browser_approvals;
 mod browser_changes;
 mod browser_checkpoint;
+mod browser_webhooks;
 mod bypass;
 mod changes;
 mod child;

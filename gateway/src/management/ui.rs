@@ -16,6 +16,8 @@ const CHECKPOINT_SCRIPT: &str = include_str!("../../ui/checkpoint.js");
 const APPROVALS: &str = include_str!("../../ui/approvals.js");
 const STYLE: &str = include_str!("../../ui/style.css");
 const CHANGES: &str = include_str!("../../ui/changes.js");
+const COMMON: &str = include_str!("../../ui/common.js");
+const WEBHOOKS: &str = include_str!("../../ui/webhooks.js");
 
 /// Serves `asset`, the path after `/support-access/ui`.
 pub(crate) fn serve(asset: &str) -> Response<Body> {
@@ -34,6 +36,8 @@ pub(crate) fn serve(asset: &str) -> Response<Body> {
         "/checkpoint.js" => (CHECKPOINT_SCRIPT, "text/javascript; charset=utf-8"),
         "/approvals.js" => (APPROVALS, "text/javascript; charset=utf-8"),
         "/changes.js" => (CHANGES, "text/javascript; charset=utf-8"),
+        "/common.js" => (COMMON, "text/javascript; charset=utf-8"),
+        "/webhooks.js" => (WEBHOOKS, "text/javascript; charset=utf-8"),
         "/style.css" => (STYLE, "text/css; charset=utf-8"),
         _ => {
             return Refusal::NotFound("No such page.").render(Shape::Generic, "ui");
