@@ -2,8 +2,8 @@
 //! an API refusal is shown; an endpoint pointing at a local receiver is added and its
 //! secret shown once (gone after a reload, never in the list); the test event reaches
 //! the receiver signed with exactly that secret and appears delivered in the page's
-//! deliveries; the endpoint is removed only after the confirmation, from the page and
-//! from the API. The delivery worker's round is run by the test (poll interval 1 h).
+//! deliveries; a receiver's `410 Gone` shows the endpoint disabled; the endpoint is
+//! removed only after the confirmation, from the page and from the API. The delivery worker's round is run by the test (poll interval 1 h).
 
 use serde_json::{Value, json};
 use support_access_e2e::harness::{Harness, Options};
@@ -145,7 +145,6 @@ async fn the_admin_page_adds_tests_and_removes_a_webhook_endpoint_showing_its_se
         events.contains("Access granted") && events.contains("Test event"),
         "{events}"
     );
-    page.screenshot("webhooks-secret.png", 1280).await;
 
     // Once: after "saved" and a reload, the secret is nowhere on the page.
     page.click("#webhook-secret-done").await;
@@ -198,7 +197,45 @@ async fn the_admin_page_adds_tests_and_removes_a_webhook_endpoint_showing_its_se
         page.text(&format!("{delivered} .delivery__last")).await,
         "HTTP 200"
     );
-    page.screenshot("webhooks-delivered.png", 1280).await;
+    page.screenshot("notifications.png", 1280).await;
+    page.screenshot("notifications-mobile.png", 390).await;
+
+    // A receiver that answers 410 Gone disables the endpoint: shown, and no more tests.
+    receiver.answer_next(&[410]);
+    page.click(&format!("{item} .webhook__test")).await;
+    page.shown(&format!("{item} tr.delivery[data-status='pending']"))
+        .await;
+    assert_eq!(h.gateway.app().webhooks().deliver_due().await, 1);
+    assert_eq!(receiver.next().await.answered, 410);
+    page.click("#webhooks-refresh").await;
+    let disabled = format!("#webhooks-list li.webhook[data-id='{id}'][data-enabled='false']");
+    page.shown(&disabled).await;
+    assert_eq!(
+        page.text(&format!("{disabled} .webhook__state")).await,
+        "Disabled"
+    );
+    let meta = page.text(&format!("{disabled} .webhook__meta")).await;
+    assert!(meta.contains("410 Gone"), "{meta}");
+    let failed = format!("{disabled} tr.delivery[data-status='failed']");
+    assert_eq!(
+        page.text(&format!("{failed} .delivery__last")).await,
+        "HTTP 410"
+    );
+    let test_enabled = page
+        .js_with(
+            "return !document.querySelector(arguments[0]).disabled;",
+            &format!("{disabled} .webhook__test"),
+        )
+        .await;
+    assert_eq!(test_enabled, json!(false));
+    assert_eq!(
+        page.js(&format!(
+            "return document.querySelectorAll(\"{item} tr.delivery\").length;"
+        ))
+        .await,
+        json!(2)
+    );
+    assert!(listed(&h).await[0]["disabled_at"].is_string());
 
     // Remove asks first; cancelling keeps the endpoint.
     page.click(&format!("{item} .webhook__remove")).await;
