@@ -30,3 +30,4 @@ mod tlog;
 mod tlog_tamper;
 mod tls;
 mod webhooks;
+mod webhooks_faults;

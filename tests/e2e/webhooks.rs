@@ -36,13 +36,14 @@ use support_gateway::{Binds, Running};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-const ORG: &str = "org-acme";
-const WEBHOOKS: &str = "/support-access/v1/webhooks";
+pub(crate) const ORG: &str = "org-acme";
+pub(crate) const WEBHOOKS: &str = "/support-access/v1/webhooks";
 const SEND_MAIL: &str = "/crm/v8/Leads/4150868000000225013/actions/send_mail";
 const MAIL: &str =
     r#"{"data":[{"to":[{"email":"qa@acme.example"}],"subject":"Test","content":"T-1"}]}"#;
 /// Local receivers, and the worker driven by the test.
-const NOTIFY: &str = "[notifications]\nallow_insecure_targets = true\npoll_interval = \"1h\"\n";
+pub(crate) const NOTIFY: &str =
+    "[notifications]\nallow_insecure_targets = true\npoll_interval = \"1h\"\n";
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -166,10 +167,15 @@ impl Receiver {
 
     /// The next request; fails the test when none comes within 10 s.
     pub async fn next(&self) -> Received {
+        self.next_within(Duration::from_secs(10)).await
+    }
+
+    /// The next request; fails the test when none comes within `limit`.
+    pub async fn next_within(&self, limit: Duration) -> Received {
         let mut received = self.received.lock().await;
-        tokio::time::timeout(Duration::from_secs(10), received.recv())
+        tokio::time::timeout(limit, received.recv())
             .await
-            .expect("a webhook within 10 s")
+            .unwrap_or_else(|_| panic!("a webhook within {limit:?}"))
             .expect("the receiver runs")
     }
 
@@ -232,7 +238,7 @@ async fn answer(
 }
 
 /// An admin's management call on `http`.
-async fn admin_on(
+pub(crate) async fn admin_on(
     http: &HttpClient,
     now: chrono::DateTime<chrono::Utc>,
     method: &str,
@@ -248,12 +254,12 @@ async fn admin_on(
         .await
 }
 
-async fn admin(h: &Harness, method: &str, target: &str, body: Value) -> Answer {
+pub(crate) async fn admin(h: &Harness, method: &str, target: &str, body: Value) -> Answer {
     admin_on(&h.http, h.now(), method, target, body).await
 }
 
 /// Registers `receiver` for `events`; gives it the secret; returns the endpoint id.
-async fn register_on(
+pub(crate) async fn register_on(
     http: &HttpClient,
     now: chrono::DateTime<chrono::Utc>,
     receiver: &Receiver,
@@ -270,11 +276,11 @@ async fn register_on(
     created["id"].as_str().unwrap().to_owned()
 }
 
-async fn register(h: &Harness, receiver: &Receiver, events: &[&str]) -> String {
+pub(crate) async fn register(h: &Harness, receiver: &Receiver, events: &[&str]) -> String {
     register_on(&h.http, h.now(), receiver, events).await
 }
 
-async fn deliveries(h: &Harness, endpoint: &str) -> Vec<Value> {
+pub(crate) async fn deliveries(h: &Harness, endpoint: &str) -> Vec<Value> {
     let target = format!("{WEBHOOKS}/{endpoint}/deliveries");
     let answer = admin(h, "GET", &target, Value::Null).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
@@ -282,7 +288,7 @@ async fn deliveries(h: &Harness, endpoint: &str) -> Vec<Value> {
 }
 
 /// Runs worker rounds until one finds nothing due; returns the attempts made.
-async fn deliver_all(gateway: &Running) -> usize {
+pub(crate) async fn deliver_all(gateway: &Running) -> usize {
     let mut made = 0;
     loop {
         match gateway.app().webhooks().deliver_due().await {
@@ -292,7 +298,7 @@ async fn deliver_all(gateway: &Running) -> usize {
     }
 }
 
-async fn start() -> Harness {
+pub(crate) async fn start() -> Harness {
     Harness::start_opts(Options {
         extra: NOTIFY.to_owned(),
         ..Options::default()
@@ -481,7 +487,7 @@ async fn a_receiver_failing_twice_then_succeeding_gets_the_same_webhook_id_three
 }
 
 /// The ops listener's `/metrics`.
-async fn reqwest_metrics(h: &Harness) -> String {
+pub(crate) async fn reqwest_metrics(h: &Harness) -> String {
     let ops = HttpClient::new(h.gateway.ops);
     let answer = ops.send("GET", "/metrics", &[], b"").await;
     assert_eq!(answer.status, 200);
