@@ -6,6 +6,7 @@
 //! receiver's `410 Gone` shows the endpoint disabled; the endpoint is removed only
 //! after the confirmation, from the page and from the API. The delivery worker's round
 //! is run by the test (poll interval 1 h).
+
 use serde_json::{Value, json};
 use support_access_e2e::harness::{Harness, Options};
 use support_access_e2e::tokens;
