@@ -445,30 +445,26 @@
     }
   }
 
-  async function submitGrant(event) {
+  // Grant and change share the end date's checks, the call and how its refusal reads:
+  // `send(iso)` makes the call, `done(grant)` tells of it, `stale(error)` says when the
+  // grant shown is out of date.
+  async function submitEndDate(event, ids, send, done, stale) {
     event.preventDefault();
     if (!requireToken()) return;
-    const input = $('grant-end');
+    const input = $(ids.input);
     clearFieldError(input);
     const end = endInstant(input.value);
     if (end.error) {
       fieldError(input, end.error);
       return;
     }
-    const body = { expires_at: end.iso };
-    const reason = $('grant-reason').value.trim();
-    const ticket = $('grant-ticket').value.trim();
-    if (reason) body.reason = reason;
-    if (ticket) body.ticket = ticket;
-    const button = $('grant-submit');
+    const button = $(ids.button);
     button.disabled = true;
     try {
-      const grant = await api('POST', '/grant', body);
+      const grant = await send(end.iso);
       state.grant = grant;
       renderGrant(grant, grant.status);
-      $('grant-reason').value = '';
-      $('grant-ticket').value = '';
-      notify(`Support access granted until ${formatDateTime(grant.expires_at)}.`);
+      done(grant);
       invalidateAudit();
     } catch (error) {
       if (error instanceof ApiError && ['grant_too_short', 'grant_too_long', 'end_date_in_past'].includes(error.code)) {
@@ -476,40 +472,32 @@
       } else {
         failed(error);
       }
-      if (error instanceof ApiError && error.code === 'grant_already_active') await refreshGrantQuietly();
+      if (error instanceof ApiError && stale(error)) await refreshGrantQuietly();
     } finally {
       button.disabled = false;
     }
   }
 
-  async function submitChange(event) {
-    event.preventDefault();
-    if (!requireToken()) return;
-    const input = $('change-end');
-    clearFieldError(input);
-    const end = endInstant(input.value);
-    if (end.error) {
-      fieldError(input, end.error);
-      return;
-    }
-    const button = $('change-submit');
-    button.disabled = true;
-    try {
-      const grant = await api('PATCH', '/grant', { expires_at: end.iso });
-      state.grant = grant;
-      renderGrant(grant, grant.status);
-      notify(`The end date is now ${formatDateTime(grant.expires_at)}.`);
-      invalidateAudit();
-    } catch (error) {
-      if (error instanceof ApiError && ['grant_too_short', 'grant_too_long', 'end_date_in_past'].includes(error.code)) {
-        fieldError(input, explain(error));
-      } else {
-        failed(error);
-      }
-      if (error instanceof ApiError && error.status === 404) await refreshGrantQuietly();
-    } finally {
-      button.disabled = false;
-    }
+  function submitGrant(event) {
+    return submitEndDate(event, { input: 'grant-end', button: 'grant-submit' }, (iso) => {
+      const body = { expires_at: iso };
+      const reason = $('grant-reason').value.trim();
+      const ticket = $('grant-ticket').value.trim();
+      if (reason) body.reason = reason;
+      if (ticket) body.ticket = ticket;
+      return api('POST', '/grant', body);
+    }, (grant) => {
+      $('grant-reason').value = '';
+      $('grant-ticket').value = '';
+      notify(`Support access granted until ${formatDateTime(grant.expires_at)}.`);
+    }, (error) => error.code === 'grant_already_active');
+  }
+
+  function submitChange(event) {
+    return submitEndDate(event, { input: 'change-end', button: 'change-submit' },
+      (iso) => api('PATCH', '/grant', { expires_at: iso }),
+      (grant) => notify(`The end date is now ${formatDateTime(grant.expires_at)}.`),
+      (error) => error.status === 404);
   }
 
   function openRevoke() {

@@ -1,9 +1,11 @@
 //! The admin page's Notifications section (SPEC §8, §9) in a real headless Chromium:
-//! an API refusal is shown; an endpoint pointing at a local receiver is added and its
-//! secret shown once (gone after a reload, never in the list); the test event reaches
-//! the receiver signed with exactly that secret and appears delivered in the page's
-//! deliveries; a receiver's `410 Gone` shows the endpoint disabled; the endpoint is
-//! removed only after the confirmation, from the page and from the API. The delivery worker's round is run by the test (poll interval 1 h).
+//! API refusals are shown (a refused URL; a test for an endpoint another admin removed
+//! meanwhile); an endpoint pointing at a local receiver is added and its secret shown
+//! once (gone after a reload, never in the list); the test event reaches the receiver
+//! signed with exactly that secret and appears delivered in the page's deliveries; a
+//! receiver's `410 Gone` shows the endpoint disabled; the endpoint is removed only
+//! after the confirmation, from the page and from the API. The delivery worker's round
+//! is run by the test (poll interval 1 h).
 
 use serde_json::{Value, json};
 use support_access_e2e::harness::{Harness, Options};
@@ -18,25 +20,34 @@ const WEBHOOKS: &str = "/support-access/v1/webhooks";
 /// A receiver on 127.0.0.1, and the worker driven by the test.
 const NOTIFY: &str = "[notifications]\nallow_insecure_targets = true\npoll_interval = \"1h\"\n";
 
-async fn listed(h: &Harness) -> Vec<Value> {
-    let admin = format!("Bearer {}", tokens::admin(ORG, ADMIN, h.now()));
+/// An admin's management call; the answer's status must be `expect`.
+async fn admin(h: &Harness, method: &str, target: &str, body: &str, expect: u16) -> Value {
+    let auth = format!("Bearer {}", tokens::admin(ORG, ADMIN, h.now()));
     let answer = h
         .http
-        .send("GET", WEBHOOKS, &[("authorization", &admin)], b"")
+        .send(method, target, &[("authorization", &auth)], body.as_bytes())
         .await;
-    assert_eq!(answer.status, 200, "{:?}", answer.body);
-    answer.json()["webhooks"].as_array().unwrap().clone()
+    assert_eq!(
+        answer.status, expect,
+        "{method} {target}: {:?}",
+        answer.body
+    );
+    if answer.body.is_empty() {
+        Value::Null
+    } else {
+        answer.json()
+    }
+}
+
+async fn listed(h: &Harness) -> Vec<Value> {
+    let answer = admin(h, "GET", WEBHOOKS, "", 200).await;
+    answer["webhooks"].as_array().unwrap().clone()
 }
 
 async fn deliveries(h: &Harness, id: &str) -> Vec<Value> {
-    let admin = format!("Bearer {}", tokens::admin(ORG, ADMIN, h.now()));
     let target = format!("{WEBHOOKS}/{id}/deliveries");
-    let answer = h
-        .http
-        .send("GET", &target, &[("authorization", &admin)], b"")
-        .await;
-    assert_eq!(answer.status, 200, "{:?}", answer.body);
-    answer.json()["deliveries"].as_array().unwrap().clone()
+    let answer = admin(h, "GET", &target, "", 200).await;
+    answer["deliveries"].as_array().unwrap().clone()
 }
 
 /// The section's status line and whether it is marked as an error.
@@ -146,6 +157,11 @@ async fn the_admin_page_adds_tests_and_removes_a_webhook_endpoint_showing_its_se
         "{events}"
     );
 
+    // Another admin's endpoint, listed after the reload below.
+    let body = json!({"url": format!("{}/other", receiver.url()), "events": ["*"]});
+    let other = admin(&h, "POST", WEBHOOKS, &body.to_string(), 201).await;
+    let other = other["id"].as_str().unwrap().to_owned();
+
     // Once: after "saved" and a reload, the secret is nowhere on the page.
     page.click("#webhook-secret-done").await;
     page.client.refresh().await.expect("reload");
@@ -159,6 +175,28 @@ async fn the_admin_page_adds_tests_and_removes_a_webhook_endpoint_showing_its_se
         )
         .await;
     assert_eq!(anywhere, json!(false));
+
+    // That admin removes theirs while the page shows it: the API's refusal is shown.
+    let other_item = format!("#webhooks-list li.webhook[data-id='{other}']");
+    page.shown(&other_item).await;
+    admin(&h, "DELETE", &format!("{WEBHOOKS}/{other}"), "", 204).await;
+    page.click(&format!("{other_item} .webhook__test")).await;
+    let gone = page
+        .until("the refusal is shown", STATUS, |v| v[1] == json!(true))
+        .await;
+    let text = gone[0].as_str().unwrap();
+    assert!(text.starts_with("The test event was not queued:"), "{text}");
+    assert!(
+        text.contains("No such webhook endpoint"),
+        "the gateway's reason: {text}"
+    );
+    page.click("#webhooks-refresh").await;
+    page.until(
+        "only the first endpoint is listed",
+        "return [...document.querySelectorAll('#webhooks-list li')].map(li => li.dataset.id);",
+        |v| v == &json!([id]),
+    )
+    .await;
 
     // The test event: queued (pending on the page), delivered signed, then delivered.
     page.click(&format!("{item} .webhook__test")).await;
