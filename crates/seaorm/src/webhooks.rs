@@ -3,11 +3,10 @@
 //!
 //! Messages enter the outbox in the transaction of the audit event they report:
 //! [`queue_for_events`] is called by `audit/chain.rs` `append_in`, the one place events
-//! enter the log. Claims lease due deliveries to one worker ([`claim`]: on PostgreSQL
+//! enter the log, and queues a batch's messages and deliveries in one statement
+//! (`webhooks/queue.rs`). Claims lease due deliveries to one worker ([`claim`]: on PostgreSQL
 //! `FOR UPDATE SKIP LOCKED`, so instances sharing the database skip each other's
 //! rows; on SQLite the one writer); an attempt is recorded only by the lease holder.
-
-use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -26,98 +25,42 @@ use support_access_core::notify::{
 };
 
 use crate::SeaOrmStore;
-use crate::entity::{webhook_delivery, webhook_endpoint, webhook_message};
+use crate::entity::{webhook_delivery, webhook_endpoint};
 use crate::error::from_db;
 use crate::instant::stored;
 
 mod claim;
+mod queue;
 mod rows;
 
-use rows::{delivery_of, delivery_row, endpoint_of, endpoint_row, message_row};
-
-/// The org's enabled endpoints (registration order).
-async fn enabled_endpoints<C: ConnectionTrait>(
-    db: &C,
-    org: &OrgId,
-) -> Result<Vec<Endpoint>, StoreError> {
-    webhook_endpoint::Entity::find()
-        .filter(webhook_endpoint::Column::Org.eq(org.as_str()))
-        .filter(webhook_endpoint::Column::DisabledAt.is_null())
-        .order_by(webhook_endpoint::Column::CreatedAt, Order::Asc)
-        .order_by(webhook_endpoint::Column::Id, Order::Asc)
-        .all(db)
-        .await
-        .map_err(from_db)?
-        .into_iter()
-        .map(endpoint_of)
-        .collect()
-}
-
-/// Stores `message` and a pending delivery of it to each of `targets`.
-async fn insert_queued<C: ConnectionTrait>(
-    txn: &C,
-    message: &Message,
-    targets: &[EndpointId],
-) -> Result<Vec<Delivery>, StoreError> {
-    let mut message = message.clone();
-    message.created_at = stored(message.created_at)?;
-    webhook_message::Entity::insert(message_row(&message))
-        .exec_without_returning(txn)
-        .await
-        .map_err(|e| match from_db(e) {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("message {} is already queued", message.id))
-            }
-            other => other,
-        })?;
-    let queued: Vec<Delivery> = targets
-        .iter()
-        .map(|&endpoint| Delivery::queued(&message, endpoint))
-        .collect();
-    if !queued.is_empty() {
-        let rows = queued
-            .iter()
-            .map(delivery_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        webhook_delivery::Entity::insert_many(rows)
-            .exec_without_returning(txn)
-            .await
-            .map_err(from_db)?;
-    }
-    Ok(queued)
-}
+use queue::Queue;
+use rows::{delivery_of, endpoint_of, endpoint_row};
 
 /// Queues the message of each sealed event whose kind notifies (of a change of
-/// `grant`, if given), for the endpoints of its org that receive it, inside the transaction that stores the events: one read
-/// of an org's endpoints per batch, and nothing at all for events that do not notify
-/// (`request.allowed`, `request.completed`, …).
+/// `grant`, if given), for the endpoints of its org that receive it, inside the
+/// transaction that stores the events: one statement for the whole batch (see
+/// [`queue`]), and none at all when no event notifies (`request.allowed`,
+/// `request.completed`, …). A message no endpoint receives is not stored.
 pub(crate) async fn queue_for_events<C: ConnectionTrait>(
     txn: &C,
     events: &[Option<AuditEvent>],
     grant: Option<&Grant>,
 ) -> Result<(), StoreError> {
-    let mut by_org: BTreeMap<&OrgId, Vec<Message>> = BTreeMap::new();
-    for event in events.iter().flatten() {
-        if let Some(message) = Message::for_audit_event_about(event, grant) {
-            by_org.entry(&event.org).or_default().push(message);
-        }
-    }
-    for (org, messages) in by_org {
-        let endpoints = enabled_endpoints(txn, org).await?;
-        if endpoints.is_empty() {
-            continue;
-        }
-        for message in messages {
-            let targets: Vec<EndpointId> = endpoints
-                .iter()
-                .filter(|e| e.receives(message.event_type))
-                .map(|e| e.id)
-                .collect();
-            if !targets.is_empty() {
-                insert_queued(txn, &message, &targets).await?;
-            }
-        }
-    }
+    let messages: Vec<Message> = events
+        .iter()
+        .flatten()
+        .filter_map(|event| Message::for_audit_event_about(event, grant))
+        .collect();
+    queue::queue(
+        txn,
+        Queue {
+            messages: &messages,
+            fanout: Fanout::Subscribers,
+            keep_unsent: false,
+            returning: false,
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -194,16 +137,20 @@ impl WebhookOutbox for SeaOrmStore {
         fanout: Fanout,
     ) -> Result<Vec<Delivery>, StoreError> {
         let (_guard, txn) = self.begin_write().await?;
-        let targets: Vec<EndpointId> = match fanout {
-            Fanout::Subscribers => enabled_endpoints(&txn, &message.org)
-                .await?
-                .into_iter()
-                .filter(|e| e.receives(message.event_type))
-                .map(|e| e.id)
-                .collect(),
-            Fanout::Endpoint(id) => vec![find_endpoint(&txn, &message.org, id).await?.id],
-        };
-        let queued = insert_queued(&txn, message, &targets).await?;
+        let queued = queue::queue(
+            &txn,
+            Queue {
+                messages: std::slice::from_ref(message),
+                fanout,
+                keep_unsent: true,
+                returning: true,
+            },
+        )
+        .await?;
+        if matches!(fanout, Fanout::Endpoint(_)) && queued.is_empty() {
+            // Not the org's endpoint: the message is not kept either (no commit).
+            return Err(StoreError::NotFound);
+        }
         txn.commit().await.map_err(from_db)?;
         Ok(queued)
     }

@@ -544,4 +544,12 @@ mod webhook_adapter {
         })
         .await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn racing_appends_queue_each_notification_once_per_receiver() {
+        adapter_case(|a, b, _| {
+            webhook_cases::racing_appends_queue_each_notification_once_per_receiver(a, b)
+        })
+        .await;
+    }
 }

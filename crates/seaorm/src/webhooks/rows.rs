@@ -41,16 +41,6 @@ pub(super) fn endpoint_of(row: webhook_endpoint::Model) -> Result<Endpoint, Stor
     })
 }
 
-pub(super) fn message_row(m: &Message) -> webhook_message::ActiveModel {
-    webhook_message::ActiveModel {
-        id: ActiveValue::Set(m.id.as_str().to_owned()),
-        org: ActiveValue::Set(m.org.as_str().to_owned()),
-        event_type: ActiveValue::Set(m.event_type.as_str().to_owned()),
-        body: ActiveValue::Set(m.body.clone()),
-        created_at: ActiveValue::Set(m.created_at),
-    }
-}
-
 pub(super) fn message_of(row: webhook_message::Model) -> Result<Message, StoreError> {
     Ok(Message {
         event_type: row
@@ -62,24 +52,6 @@ pub(super) fn message_of(row: webhook_message::Model) -> Result<Message, StoreEr
         org: OrgId::new(row.org),
         created_at: row.created_at,
         body: row.body,
-    })
-}
-
-pub(super) fn delivery_row(d: &Delivery) -> Result<webhook_delivery::ActiveModel, StoreError> {
-    Ok(webhook_delivery::ActiveModel {
-        id: ActiveValue::Set(d.id.as_uuid()),
-        org: ActiveValue::Set(d.org.as_str().to_owned()),
-        endpoint_id: ActiveValue::Set(d.endpoint.as_uuid()),
-        message_id: ActiveValue::Set(d.message.as_str().to_owned()),
-        event_type: ActiveValue::Set(d.event_type.as_str().to_owned()),
-        status: ActiveValue::Set(d.status.as_str().to_owned()),
-        attempts: ActiveValue::Set(i32::try_from(d.attempts).unwrap_or(i32::MAX)),
-        last_status_code: ActiveValue::Set(d.last_status_code.map(i32::from)),
-        last_error: ActiveValue::Set(d.last_error.clone()),
-        next_attempt_at: ActiveValue::Set(d.next_attempt_at.map(stored).transpose()?),
-        created_at: ActiveValue::Set(stored(d.created_at)?),
-        leased_by: ActiveValue::Set(None),
-        lease_until: ActiveValue::Set(None),
     })
 }
 

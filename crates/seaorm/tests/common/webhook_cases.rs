@@ -126,3 +126,93 @@ pub async fn a_delivery_outlives_the_instance_that_claimed_it(a: SeaOrmStore, b:
         .await
         .expect("the holder records");
 }
+
+/// Appends racing each other (so that the group commit writes several in one
+/// transaction, one queueing statement for them all) queue each notification once for
+/// every endpoint that receives it and for no other: per org, by subscription, nothing
+/// for an org without endpoints or a kind that does not notify; every delivery has its
+/// own version 4 UUID.
+pub async fn racing_appends_queue_each_notification_once_per_receiver(
+    a: SeaOrmStore,
+    b: SeaOrmStore,
+) {
+    let (busy, quiet, silent) = (
+        OrgId::from("org-batch-busy"),
+        OrgId::from("org-batch-quiet"),
+        OrgId::from("org-batch-silent"),
+    );
+    let all = listening(&a, &busy).await;
+    let target = check_url("https://hooks.example.com/blocked", false).expect("a valid URL");
+    let blocked_only = Endpoint::new(
+        busy.clone(),
+        &target,
+        Subscription::parse(&["request.blocked"]).expect("known type"),
+        None,
+        Secret::generate().expect("random bytes"),
+        t0(),
+    );
+    a.register(&blocked_only).await.expect("register");
+    let quiet_one = listening(&a, &quiet).await;
+    let mut appends = Vec::new();
+    for i in 0..40i64 {
+        let at = t0() + Duration::milliseconds(i);
+        let (org, kind) = match i % 4 {
+            0 => (&busy, AuditKind::RequestBlocked),
+            1 => (&busy, AuditKind::RequestAllowed),
+            2 => (&quiet, AuditKind::RequestBlocked),
+            _ => (&silent, AuditKind::RequestBlocked),
+        };
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let event = NewAuditEvent::new(org.clone(), kind, at);
+        appends.push(async move { store.append(event).await.expect("append") });
+    }
+    let stored = futures::future::join_all(appends).await;
+    let claimed = b
+        .claim(
+            "w",
+            t0() + Duration::minutes(1),
+            Duration::seconds(60),
+            1000,
+        )
+        .await
+        .expect("claim");
+    let blocked_busy: Vec<_> = stored
+        .iter()
+        .filter(|e| e.org == busy && e.kind == AuditKind::RequestBlocked)
+        .collect();
+    assert_eq!(blocked_busy.len(), 10);
+    // 10 blocked events of the busy org to its two endpoints, 10 of the quiet org to
+    // its one; nothing for allowed requests or the org without endpoints.
+    assert_eq!(claimed.len(), 30, "{claimed:#?}");
+    let count = |endpoint: &Endpoint| {
+        claimed
+            .iter()
+            .filter(|c| c.delivery.endpoint == endpoint.id)
+            .count()
+    };
+    assert_eq!(
+        (count(&all), count(&blocked_only), count(&quiet_one)),
+        (10, 10, 10)
+    );
+    for event in &blocked_busy {
+        let message = Message::for_audit_event(event).expect("notifies");
+        let to: Vec<_> = claimed
+            .iter()
+            .filter(|c| c.message.id == message.id)
+            .collect();
+        assert_eq!(to.len(), 2, "{to:#?}");
+        assert!(
+            to.iter()
+                .all(|c| c.message == message && c.delivery.org == busy)
+        );
+    }
+    let ids: std::collections::BTreeSet<_> = claimed.iter().map(|c| c.delivery.id).collect();
+    assert_eq!(ids.len(), claimed.len(), "every delivery its own id");
+    for c in &claimed {
+        let uuid = c.delivery.id.as_uuid();
+        assert_eq!(uuid.get_version_num(), 4, "{uuid}");
+        assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122, "{uuid}");
+        assert_eq!(c.delivery.attempts, 0);
+        assert_eq!(c.delivery.created_at, c.message.created_at);
+    }
+}

@@ -109,3 +109,18 @@ async fn a_delivery_outlives_the_instance_that_claimed_it() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_appends_queue_each_notification_once_per_receiver() {
+    in_schema(|schema| async move {
+        let (a, b) = (fixture::store(&schema).await, fixture::store(&schema).await);
+        super::webhook_cases::racing_appends_queue_each_notification_once_per_receiver(
+            a.clone(),
+            b.clone(),
+        )
+        .await;
+        a.close().await;
+        b.close().await;
+    })
+    .await;
+}
