@@ -41,10 +41,10 @@ impl AuditLogService {
         }
     }
 
-    /// The verifier key of the audit key signing now (C2SP vkey); it changes when a
-    /// rotated-in audit key activates.
-    pub fn verifier(&self) -> NoteVerifier {
-        self.key.verifier()
+    /// The verifier keys (C2SP vkeys) of every audit key signing now, the one that
+    /// signs first at the top: during a key changeover the old and the new key.
+    pub fn verifiers(&self) -> Vec<NoteVerifier> {
+        self.key.verifiers()
     }
 
     /// Signs and stores a checkpoint of every log due one, and queues the

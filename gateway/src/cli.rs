@@ -146,6 +146,11 @@ pub enum AuditCommand {
         /// /support-access/v1/audit/checkpoint`); its org is the one in its origin.
         #[arg(long)]
         checkpoint: Option<PathBuf>,
+        /// With `--checkpoint`: a verifier key you saved (`GET …/audit/verifier-key`), or
+        /// a file of them, one a line; repeatable. Only these are trusted (default: the
+        /// key of `audit.key_file`).
+        #[arg(long = "key", value_name = "VKEY", requires = "checkpoint")]
+        keys: Vec<String>,
     },
     /// Print the org's signed checkpoint of its current log.
     Checkpoint {
@@ -275,14 +280,16 @@ pub async fn run(cli: Cli) -> ExitCode {
                     config,
                     org,
                     checkpoint: Some(file),
+                    keys,
                 },
-        } => audit::verify_checkpoint(&config, org, &file).await,
+        } => audit::verify_checkpoint(&config, org, &file, &keys).await,
         Command::Audit {
             command:
                 AuditCommand::Verify {
                     config,
                     org,
                     checkpoint: None,
+                    keys: _,
                 },
         } => verify(&config, org).await,
         Command::Audit {

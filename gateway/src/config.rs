@@ -91,6 +91,10 @@ pub struct Audit {
     /// The Ed25519 PKCS#8 PEM audit key (key name `<auth.support.issuer>/audit`);
     /// created when absent.
     pub key_file: PathBuf,
+    /// After `keys rotate --audit`, how long the superseded audit key keeps signing
+    /// checkpoints beside the new one (default 7 days), so that a customer holding only
+    /// the old verifier key verifies them and learns the new key meanwhile.
+    pub key_overlap: Duration,
 }
 
 /// `[listen]`.

@@ -225,6 +225,7 @@ pub async fn audit_keys(
                     &config.audit.key_file,
                     &config.auth.support.issuer,
                     clock,
+                    audit_key_overlap(config),
                 )
                 .await?,
             );
@@ -232,6 +233,11 @@ pub async fn audit_keys(
         }
         None => Ok((Arc::new(audit_key(config)?), None)),
     }
+}
+
+/// `audit.key_overlap`: how long a superseded audit key co-signs checkpoints.
+pub fn audit_key_overlap(config: &Config) -> chrono::Duration {
+    chrono::Duration::from_std(config.audit.key_overlap).unwrap_or(chrono::Duration::days(7))
 }
 
 /// The checkpointer of every org's log: one checkpoint per `audit.checkpoint_interval`

@@ -55,6 +55,19 @@ format = "json"
     file
 }
 
+/// Runs `support-gateway ARGS…` to completion: its exit code, stdout and stderr.
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(EXE)
+        .args(args)
+        .output()
+        .expect("run support-gateway");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// A running `support-gateway serve`.
 #[derive(Debug)]
 pub struct Gateway {
@@ -112,6 +125,11 @@ impl Gateway {
                 };
             }
         }
+    }
+
+    /// The process id (for `/proc/PID/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
     }
 
     /// `kill -9`: the process gets no chance to finish anything.

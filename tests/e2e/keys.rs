@@ -90,6 +90,7 @@ impl Instance {
             .collect()
     }
 
+    /// The verifier key that signs first (the endpoint's first line).
     async fn verifier_key(&self) -> NoteVerifier {
         let answer = self
             .http
@@ -98,7 +99,9 @@ impl Instance {
         assert_eq!(answer.status, 200);
         String::from_utf8(answer.body.to_vec())
             .unwrap()
-            .trim()
+            .lines()
+            .next()
+            .unwrap()
             .parse()
             .unwrap()
     }
@@ -299,10 +302,8 @@ async fn audit_key_rotation_is_shared(url: String) {
     assert_ne!(new_note, old_note);
     Checkpoint::open(&new_note, &origin, std::slice::from_ref(&new_key))
         .expect("signed by the new audit key");
-    assert!(
-        Checkpoint::open(&new_note, &origin, std::slice::from_ref(&old_key)).is_err(),
-        "the old key signs nothing more"
-    );
+    Checkpoint::open(&new_note, &origin, std::slice::from_ref(&old_key))
+        .expect("within audit.key_overlap the old key co-signs (tests/e2e/tlog_rotation.rs)");
     Checkpoint::open(&old_note, &origin, std::slice::from_ref(&old_key))
         .expect("an old checkpoint keeps verifying with the old verifier key");
     a.gateway.shutdown().await;

@@ -27,6 +27,7 @@ mod revocation;
 mod sqlite_faults;
 mod support;
 mod tlog;
+mod tlog_rotation;
 mod tlog_tamper;
 mod tls;
 mod webhooks;

@@ -48,7 +48,7 @@ pub use checkpointer::{
 };
 pub use note::{
     NoteError, NoteSignature, NoteSigner, NoteVerifier, OpenedNote, SignedNote, SignerKeyError,
-    VerifierKeyError, key_id, open_note, parse_note,
+    VerifierKeyError, key_id, open_note, parse_note, sign_all,
 };
 pub use proof::{ConsistencyPlan, ConsistencyProof, InclusionPlan, InclusionProof, ProofError};
 pub use store::{AuditTree, GrownLog, StoredCheckpoint, TreeHead, TreeReadError};

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use support_access_core::AuditLog;
 use support_access_core::ids::OrgId;
 use support_access_core::tlog::{
-    Checkpoint, CheckpointError, CheckpointerError, Frontier, NoteError, NoteVerifier, TreeHash,
-    audit_origin, event_leaf, open_note,
+    Checkpoint, CheckpointError, CheckpointerError, Frontier, NoteError, NoteSignature,
+    NoteVerifier, OpenedNote, TreeHash, audit_origin, event_leaf, open_note,
 };
 use support_access_memory::SystemClock;
 
@@ -26,12 +26,24 @@ pub const EXIT_NO_INPUT: u8 = 66;
 /// Events read per page when replaying a log.
 const PAGE: u32 = 1000;
 
-/// `audit verify --checkpoint FILE [--org ORG]`: the checkpoint's signature (the audit
-/// key of `audit.key_file`), its origin, then the log: at least its size (else
-/// truncated), its first `size` events hash to its root (else rewritten), the chain and
-/// the store's tree head (as `audit verify`), and the store's consistency proof from
-/// the checkpoint to the current head.
-pub(super) async fn verify_checkpoint(config: &Path, org: Option<String>, file: &Path) -> ExitCode {
+/// The keys a checkpoint is checked against, and where they came from (for messages).
+struct Trusted {
+    keys: Vec<NoteVerifier>,
+    source: &'static str,
+}
+
+/// `audit verify --checkpoint FILE [--org ORG] [--key VKEY]…`: the checkpoint's
+/// signature (by one of the `--key` verifier keys the customer saved, else by the audit
+/// key of `audit.key_file`; never by a key read from the database being checked), its
+/// origin, then the log: at least its size (else truncated), its first `size` events
+/// hash to its root (else rewritten), the chain and the store's tree head (as `audit
+/// verify`), and the store's consistency proof from the checkpoint to the current head.
+pub(super) async fn verify_checkpoint(
+    config: &Path,
+    org: Option<String>,
+    file: &Path,
+    keys: &[String],
+) -> ExitCode {
     let config = match load(config) {
         Ok(config) => config,
         Err(code) => return code,
@@ -43,12 +55,23 @@ pub(super) async fn verify_checkpoint(config: &Path, org: Option<String>, file: 
             return ExitCode::from(EXIT_NO_INPUT);
         }
     };
-    let verifier = match audit_verifier(&config) {
-        Ok(verifier) => verifier,
+    let trusted = if keys.is_empty() {
+        audit_verifier(&config).map(|key| Trusted {
+            keys: vec![key],
+            source: "audit.key_file",
+        })
+    } else {
+        saved_keys(keys).map(|keys| Trusted {
+            keys,
+            source: "--key",
+        })
+    };
+    let trusted = match trusted {
+        Ok(trusted) => trusted,
         Err(code) => return code,
     };
     let issuer = &config.auth.support.issuer;
-    let (org, checkpoint) = match open(&text, issuer, org.map(OrgId::new), &verifier) {
+    let (org, checkpoint, note) = match open(&text, issuer, org.map(OrgId::new), &trusted) {
         Ok(opened) => opened,
         Err(message) => {
             println!("{}: {message}", file.display());
@@ -86,14 +109,62 @@ pub(super) async fn verify_checkpoint(config: &Path, org: Option<String>, file: 
         }
     }
     println!(
-        "org {org}: checkpoint verified: signed by {}, {} events (root {}); the log now has \
-         {} events and extends it",
-        verifier.label(),
+        "org {org}: checkpoint verified: signed by {} (trusted from {}), {} events (root {}); \
+         the log now has {} events and extends it",
+        labels(&note.verified),
+        trusted.source,
         checkpoint.size(),
         checkpoint.root(),
         head.size
     );
+    if !note.unverified.is_empty() {
+        println!(
+            "org {org}: also signed by {}, a key you do not trust yet (an audit key \
+             rotated in: GET /support-access/v1/audit/verifier-key lists the current keys)",
+            labels(&note.unverified)
+        );
+    }
     ExitCode::SUCCESS
+}
+
+fn labels(signatures: &[NoteSignature]) -> String {
+    let labels: Vec<String> = signatures.iter().map(NoteSignature::label).collect();
+    labels.join(", ")
+}
+
+/// The `--key` arguments: each a verifier key, or a file of them (one a line; blank
+/// lines and `#` comments skipped). A bad one is a usage error naming it.
+fn saved_keys(args: &[String]) -> Result<Vec<NoteVerifier>, ExitCode> {
+    let mut keys = Vec::new();
+    for arg in args {
+        if let Ok(key) = arg.parse::<NoteVerifier>() {
+            keys.push(key);
+            continue;
+        }
+        let text = std::fs::read_to_string(arg).map_err(|e| {
+            eprintln!(
+                "support-gateway: --key {arg}: neither a verifier key \
+                 (<name>+<hex key id>+<base64 key>) nor a readable file: {e}"
+            );
+            ExitCode::from(EXIT_CONFIG)
+        })?;
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let key = line.parse::<NoteVerifier>().map_err(|e| {
+                eprintln!("support-gateway: --key {arg}: line {}: {e}", number + 1);
+                ExitCode::from(EXIT_CONFIG)
+            })?;
+            keys.push(key);
+        }
+    }
+    if keys.is_empty() {
+        eprintln!("support-gateway: --key: no verifier key given");
+        return Err(ExitCode::from(EXIT_CONFIG));
+    }
+    Ok(keys)
 }
 
 /// `audit checkpoint --org ORG`: prints the org's signed checkpoint of its current
@@ -152,20 +223,21 @@ fn audit_verifier(config: &crate::config::Config) -> Result<NoteVerifier, ExitCo
         .map_err(|e| super::wiring_failure(&e))
 }
 
-/// Opens the checkpoint: signed by `verifier`, a checkpoint body, of the log of `org`
-/// (when given) or of some org of this issuer. The error is the message to print.
+/// Opens the checkpoint: signed by one of the `trusted` keys, a checkpoint body, of the
+/// log of `org` (when given) or of some org of this issuer. The error is the message to
+/// print.
 fn open(
     text: &str,
     issuer: &str,
     org: Option<OrgId>,
-    verifier: &NoteVerifier,
-) -> Result<(OrgId, Checkpoint), String> {
-    let trusted = std::slice::from_ref(verifier);
+    trusted: &Trusted,
+) -> Result<(OrgId, Checkpoint, OpenedNote), String> {
+    let describe = |e: &CheckpointError| describe(e, trusted.source);
     let org = match org {
         Some(org) => org,
         None => {
             // The org is the origin's last part; the signature is checked first.
-            let note = open_note(text, trusted).map_err(|e| describe(&e.into()))?;
+            let note = open_note(text, &trusted.keys).map_err(|e| describe(&e.into()))?;
             let body = Checkpoint::from_body(&note.text).map_err(|e| describe(&e))?;
             let prefix = format!("{issuer}/audit/");
             match body.origin().strip_prefix(&prefix) {
@@ -179,17 +251,22 @@ fn open(
             }
         }
     };
-    let checkpoint =
-        Checkpoint::open(text, &audit_origin(issuer, &org), trusted).map_err(|e| describe(&e))?;
-    Ok((org, checkpoint))
+    let (checkpoint, note) =
+        Checkpoint::open_signed(text, &audit_origin(issuer, &org), &trusted.keys)
+            .map_err(|e| describe(&e))?;
+    Ok((org, checkpoint, note))
 }
 
-/// What failed, for a person: the check's name in capitals, then the details.
-fn describe(error: &CheckpointError) -> String {
+/// What failed, for a person: the check's name in capitals, then the details;
+/// `source` says where the trusted keys came from.
+fn describe(error: &CheckpointError, source: &str) -> String {
     match error {
-        CheckpointError::Note(NoteError::UnknownKey { .. }) => format!(
-            "WRONG KEY: {error}; it was signed with another audit key (or one rotated \
-             since): verify it with the key that signed it"
+        CheckpointError::Note(NoteError::UnknownKey { trusted, found }) => format!(
+            "WRONG KEY: the checkpoint is signed by {} but the trusted keys (from {source}) \
+             are {}: it was signed with another audit key, or one rotated since; verify it \
+             with a verifier key you saved (--key VKEY)",
+            or_none(found),
+            or_none(trusted)
         ),
         CheckpointError::Note(NoteError::BadSignature { .. }) => {
             format!("BAD SIGNATURE: {error}")
@@ -198,6 +275,14 @@ fn describe(error: &CheckpointError) -> String {
         CheckpointError::Note(NoteError::Malformed(_))
         | CheckpointError::Malformed(_)
         | CheckpointError::InvalidLine(_) => format!("MALFORMED: {error}"),
+    }
+}
+
+fn or_none(labels: &[String]) -> String {
+    if labels.is_empty() {
+        "no key".to_owned()
+    } else {
+        labels.join(", ")
     }
 }
 

@@ -3,9 +3,10 @@
 //! re-read the keys every few seconds) and that signs from `auth.support.publish_ahead`
 //! on; the previous key stays published and accepted until the last token it signed
 //! has expired (token lifetime + leeway after the new key took over), then is retired.
-//! With `--audit`, the same for the audit key that signs checkpoints: a superseded audit
-//! key signs nothing more, and the checkpoints it signed keep verifying with its
-//! verifier key, which `keys list --audit` prints.
+//! With `--audit`, the same for the audit key that signs checkpoints: the new key
+//! co-signs from the rotation on, the superseded one co-signs for `audit.key_overlap`
+//! after the new one took over and then signs nothing more; the checkpoints it signed
+//! keep verifying with its verifier key, which `keys list --audit` prints.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -75,10 +76,11 @@ fn keyring_failure(e: &KeyringError) -> ExitCode {
 }
 
 /// How long a superseded key stays published: a support key until its last token
-/// expired; an audit key not at all (its checkpoints keep their verifier key).
+/// expired; an audit key for `audit.key_overlap`, co-signing checkpoints with its
+/// successor (the checkpoints it signed keep their verifier key after that).
 fn lifetime(config: &Config, audit: bool) -> chrono::Duration {
     if audit {
-        return chrono::Duration::zero();
+        return wiring::audit_key_overlap(config);
     }
     chrono::Duration::from_std(
         config

@@ -260,6 +260,7 @@ impl Default for RawLog {
 struct RawAudit {
     checkpoint_interval: String,
     key_file: String,
+    key_overlap: String,
 }
 
 impl Default for RawAudit {
@@ -267,6 +268,7 @@ impl Default for RawAudit {
         Self {
             checkpoint_interval: "60s".into(),
             key_file: "keys/audit-signing.pem".into(),
+            key_overlap: "7d".into(),
         }
     }
 }

@@ -104,11 +104,20 @@ pub(super) async fn get_checkpoint(State(m): State<Mgmt>, admin: Admin) -> Reply
     Ok(response)
 }
 
-/// The note verifier key of the audit key: `<name>+<hex key id>+<base64(0x01 ‖ key)>`.
+/// The note verifier keys of the audit keys signing now, one a line
+/// (`<name>+<hex key id>+<base64(0x01 ‖ key)>`), the key that signs first at the top;
+/// two lines during a key changeover (`keys rotate --audit`): the old and the new key.
 #[utoipa::path(get, path = "/support-access/v1/audit/verifier-key",
-    responses((status = 200, content_type = "text/plain", body = String)))]
+    responses((status = 200, content_type = "text/plain", body = String,
+               description = "one verifier key a line, the current key first")))]
 pub(super) async fn get_verifier_key(State(m): State<Mgmt>) -> Response {
-    text(format!("{}\n", m.audit_log.verifier()))
+    let keys: String = m
+        .audit_log
+        .verifiers()
+        .iter()
+        .map(|key| format!("{key}\n"))
+        .collect();
+    text(keys)
 }
 
 /// The inclusion proof of event `seq` in the org's tree of `size` events.

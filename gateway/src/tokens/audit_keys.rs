@@ -1,15 +1,22 @@
 //! The audit key, rotated (`keys rotate --audit`): the checkpoints' Ed25519 note keys
 //! kept in the shared key store (purpose `audit`), the key file `audit.key_file` stored
-//! as the first. The key that signs a checkpoint is the newest whose `activates_at` has
-//! passed; a rotated-in key waits `auth.support.publish_ahead`. Checkpoints signed
-//! before a rotation keep verifying with the previous verifier key, which customers keep.
+//! as the first. The key that signs a checkpoint first is the newest whose
+//! `activates_at` has passed; a rotated-in key waits `auth.support.publish_ahead`.
+//! During a changeover checkpoints carry several signatures (C2SP signed-note): the
+//! rotated-in key co-signs from the rotation on, and the superseded key keeps co-signing
+//! for `audit.key_overlap` after the new one took over, so a customer holding only the
+//! old verifier key verifies checkpoints made after the rotation and has that long to
+//! learn the new key. Checkpoints signed before a rotation keep verifying with the
+//! previous verifier key, which customers keep.
 
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use chrono::{DateTime, Utc};
-use support_access_core::keys::{KeyPurpose, SigningKeyStore, StoredKey};
-use support_access_core::tlog::{AuditSigner, NoteError, NoteSigner, NoteVerifier, audit_key_name};
+use chrono::{DateTime, Duration, Utc};
+use support_access_core::keys::{KeyPurpose, KeyState, SigningKeyStore, StoredKey, key_states};
+use support_access_core::tlog::{
+    AuditSigner, NoteError, NoteSigner, NoteVerifier, audit_key_name, sign_all,
+};
 use support_access_core::{Clock, StoreError};
 
 use super::keyring::KeyringError;
@@ -45,27 +52,59 @@ pub fn stored_audit_key(
     })
 }
 
-/// Audit keys, newest activation first; never empty.
-type KeySet = Vec<(DateTime<Utc>, Arc<NoteSigner>)>;
+/// A stored audit key (its private part dropped) and its signer.
+#[derive(Debug)]
+struct LoadedKey {
+    stored: StoredKey,
+    signer: Arc<NoteSigner>,
+}
 
-/// The audit keys of the shared store, signing with the one active at the clock's now.
+/// The kids of the audit keys that sign at `now`, the one signing first: the newest
+/// active key (the oldest when none is active yet), then every key published ahead of
+/// its activation, then every key superseded less than `overlap` ago — exactly the keys
+/// `keys list --audit` shows as `active`, `next` and `retiring`.
+pub fn signing_kids(keys: Vec<StoredKey>, now: DateTime<Utc>, overlap: Duration) -> Vec<String> {
+    let statuses = key_states(keys, now, overlap);
+    let oldest = statuses.last().map(|status| status.key.kid.clone());
+    let mut current = None;
+    let mut others = Vec::new();
+    for status in statuses {
+        match status.state {
+            KeyState::Active => current = Some(status.key.kid),
+            KeyState::Next | KeyState::Retiring => others.push(status.key.kid),
+            KeyState::Retired => {}
+        }
+    }
+    let Some(current) = current.or(oldest) else {
+        return Vec::new();
+    };
+    others.retain(|kid| *kid != current);
+    let mut kids = vec![current];
+    kids.extend(others);
+    kids
+}
+
+/// The audit keys of the shared store, signing with those of the clock's now.
 #[derive(Debug)]
 pub struct RotatingAuditSigner {
     issuer: String,
     store: Arc<dyn SigningKeyStore>,
     clock: Arc<dyn Clock>,
-    /// The key signing when none has activated yet (the oldest), and every key.
-    keys: RwLock<(Arc<NoteSigner>, KeySet)>,
+    overlap: Duration,
+    /// A key to sign with should none be selected, and every stored audit key.
+    keys: RwLock<(Arc<NoteSigner>, Vec<LoadedKey>)>,
 }
 
 impl RotatingAuditSigner {
     /// The audit keys of `store`; on an empty store the key file at `path` (created when
-    /// absent) is stored as the first, active at once.
+    /// absent) is stored as the first, active at once. A superseded key co-signs for
+    /// `overlap` after its successor activated.
     pub async fn shared(
         store: Arc<dyn SigningKeyStore>,
         path: &Path,
         issuer: &str,
         clock: Arc<dyn Clock>,
+        overlap: Duration,
     ) -> Result<Self, KeyringError> {
         if store.keys(KeyPurpose::Audit).await?.is_empty() {
             let document = super::key_file::load_or_create(path, KEY_NAME)?;
@@ -83,6 +122,7 @@ impl RotatingAuditSigner {
             issuer: issuer.to_owned(),
             store,
             clock,
+            overlap,
             keys: RwLock::new(keys),
         })
     }
@@ -94,44 +134,65 @@ impl RotatingAuditSigner {
         Ok(())
     }
 
-    fn current(&self) -> Arc<NoteSigner> {
-        let now = self.clock.now();
+    /// The signer of now, then the others co-signing now.
+    fn signing(&self) -> (Arc<NoteSigner>, Vec<Arc<NoteSigner>>) {
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
-        keys.1
-            .iter()
-            .find(|(at, _)| *at <= now)
-            .map_or_else(|| keys.0.clone(), |(_, signer)| signer.clone())
+        let stored = keys.1.iter().map(|key| key.stored.clone()).collect();
+        let mut signers = signing_kids(stored, self.clock.now(), self.overlap)
+            .into_iter()
+            .filter_map(|kid| keys.1.iter().find(|key| key.stored.kid == kid))
+            .map(|key| key.signer.clone());
+        let current = signers.next().unwrap_or_else(|| keys.0.clone());
+        (current, signers.collect())
     }
 }
 
-/// The stored audit keys, newest first, and the oldest; an error when there are none.
+/// The stored audit keys, and one of them to sign with should none be selected (there
+/// is always one: the store holds at least one key); an error when there are none.
 async fn load(
     store: &dyn SigningKeyStore,
     issuer: &str,
-) -> Result<(Arc<NoteSigner>, KeySet), KeyringError> {
+) -> Result<(Arc<NoteSigner>, Vec<LoadedKey>), KeyringError> {
     let name = audit_key_name(issuer);
     let mut keys = Vec::new();
-    for key in store.keys(KeyPurpose::Audit).await? {
+    for mut key in store.keys(KeyPurpose::Audit).await? {
         let parsed = pem::parse(key.private_pem.as_bytes())
             .map_err(|e| error(format!("stored key {}: {e}", key.kid)))?;
         let signer = NoteSigner::from_pkcs8(&name, parsed.contents())
             .map_err(|e| error(format!("stored key {}: {e}", key.kid)))?;
-        keys.push((key.activates_at, Arc::new(signer)));
+        key.private_pem.clear();
+        keys.push(LoadedKey {
+            stored: key,
+            signer: Arc::new(signer),
+        });
     }
-    keys.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
-    let oldest = keys
-        .last()
-        .map(|(_, signer)| signer.clone())
+    let any = keys
+        .first()
+        .map(|key| key.signer.clone())
         .ok_or_else(|| error("the key store holds no audit key"))?;
-    Ok((oldest, keys))
+    Ok((any, keys))
 }
 
 impl AuditSigner for RotatingAuditSigner {
     fn sign_note(&self, text: &str) -> Result<String, NoteError> {
-        self.current().sign(text)
+        let (current, others) = self.signing();
+        let mut signers: Vec<&NoteSigner> = vec![&current];
+        signers.extend(others.iter().map(|signer| &**signer));
+        sign_all(text, &signers)
     }
 
     fn verifier(&self) -> NoteVerifier {
-        self.current().verifier()
+        self.signing().0.verifier()
+    }
+
+    fn verifiers(&self) -> Vec<NoteVerifier> {
+        let (current, others) = self.signing();
+        std::iter::once(current)
+            .chain(others)
+            .map(|signer| signer.verifier())
+            .collect()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,7 +15,7 @@
 use thiserror::Error;
 
 use super::TreeHash;
-use super::note::{NoteError, NoteSigner, NoteVerifier, open_note};
+use super::note::{NoteError, NoteSigner, NoteVerifier, OpenedNote, open_note};
 use crate::ids::OrgId;
 
 /// The origin of an org's audit log: `<issuer>/audit/<org>` (SPEC §6.1), where
@@ -181,6 +181,18 @@ impl Checkpoint {
         origin: &str,
         trusted: &[NoteVerifier],
     ) -> Result<Self, CheckpointError> {
+        Self::open_signed(signed, origin, trusted).map(|(checkpoint, _)| checkpoint)
+    }
+
+    /// [`open`](Self::open), also returning the note's signatures: those of `trusted`
+    /// keys (verified) and the others (not checked: during a key changeover the note
+    /// carries the new key's signature too, which a customer holding only the old key
+    /// cannot check yet).
+    pub fn open_signed(
+        signed: &str,
+        origin: &str,
+        trusted: &[NoteVerifier],
+    ) -> Result<(Self, OpenedNote), CheckpointError> {
         let note = open_note(signed, trusted)?;
         let checkpoint = Self::from_body(&note.text)?;
         if checkpoint.origin != origin {
@@ -189,7 +201,7 @@ impl Checkpoint {
                 found: checkpoint.origin,
             });
         }
-        Ok(checkpoint)
+        Ok((checkpoint, note))
     }
 }
 

@@ -27,10 +27,17 @@ use crate::time::to_micros;
 /// store and rotating it (`keys rotate --audit`) are the key store's business (issue
 /// 13): such a provider implements this trait and signs with whatever key is current.
 pub trait AuditSigner: Send + Sync + Debug {
-    /// `text` as a signed note with one signature by the current audit key.
+    /// `text` as a signed note: one signature by the current audit key, then one by
+    /// each other key still signing (during a key changeover, the old key within its
+    /// overlap and the new key published ahead of its activation).
     fn sign_note(&self, text: &str) -> Result<String, NoteError>;
-    /// The verifier of the current key (`GET …/audit/verifier-key`).
+    /// The verifier of the current key.
     fn verifier(&self) -> NoteVerifier;
+    /// The verifiers of every key that signs now, the current one first
+    /// (`GET …/audit/verifier-key`, one a line). One key: just [`verifier`](Self::verifier).
+    fn verifiers(&self) -> Vec<NoteVerifier> {
+        vec![self.verifier()]
+    }
 }
 
 impl AuditSigner for NoteSigner {

@@ -140,17 +140,36 @@ impl NoteSigner {
     /// The signed note of `text` with this key's one signature. `text` must be a valid
     /// note text: ending in a newline, no control character but newlines.
     pub fn sign(&self, text: &str) -> Result<String, NoteError> {
-        check_text(text)?;
+        sign_all(text, &[self])
+    }
+
+    /// This key's signature line of `text` (`— <name> <base64(key id ‖ sig)>\n`).
+    fn signature_line(&self, text: &str) -> String {
         let signature = self.pair.sign(text.as_bytes());
         let mut raw = Vec::with_capacity(4 + 64);
         raw.extend_from_slice(&self.key_id.to_be_bytes());
         raw.extend_from_slice(signature.as_ref());
-        Ok(format!(
-            "{text}\n{SIGNATURE_PREFIX}{} {}\n",
-            self.name,
-            STANDARD.encode(raw)
-        ))
+        format!("{SIGNATURE_PREFIX}{} {}\n", self.name, STANDARD.encode(raw))
     }
+}
+
+/// The signed note of `text` with one signature line per signer, in the order given
+/// (C2SP allows several: a verifier trusting any one of the keys opens it). Used during
+/// a key changeover, when the old and the new key both sign. `text` must be a valid
+/// note text; at least one signer, at most [`MAX_SIGNATURES`].
+pub fn sign_all(text: &str, signers: &[&NoteSigner]) -> Result<String, NoteError> {
+    check_text(text)?;
+    if signers.is_empty() {
+        return Err(NoteError::Malformed("no signature"));
+    }
+    if signers.len() > MAX_SIGNATURES {
+        return Err(NoteError::Malformed("more than 100 signatures"));
+    }
+    let mut note = format!("{text}\n");
+    for signer in signers {
+        note.push_str(&signer.signature_line(text));
+    }
+    Ok(note)
 }
 
 /// Why a verifier key (`<name>+<hex key id>+<base64 key>`) was refused.

@@ -209,6 +209,7 @@ impl RawAudit {
                 &self.checkpoint_interval,
             )?,
             key_file: path(base, &required("audit.key_file", &self.key_file)?),
+            key_overlap: duration("audit.key_overlap", &self.key_overlap)?,
         })
     }
 }

@@ -4,7 +4,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::ids::OrgId;
 use crate::tlog::{
     Checkpoint, CheckpointError, NoteError, NoteSigner, NoteVerifier, TreeHash, audit_key_name,
-    audit_origin, leaf_hash,
+    audit_origin, leaf_hash, sign_all,
 };
 
 const ORIGIN: &str = "support-gateway/audit/org-1";
@@ -206,4 +206,41 @@ fn origins_and_extensions_that_break_the_format_cannot_be_made() {
     // An org id may hold anything a token claim does; its origin must still be valid.
     let odd = OrgId::from("org\nsize");
     assert!(Checkpoint::new(&audit_origin("support-gateway", &odd), 1, root).is_err());
+}
+
+#[test]
+fn a_checkpoint_signed_by_two_keys_opens_with_either_and_names_the_other() {
+    let old = signer();
+    let new = NoteSigner::from_seed(&audit_key_name("support-gateway"), &[9; 32]).unwrap();
+    let body = checkpoint().body();
+    let signed = sign_all(&body, &[&new, &old]).unwrap();
+    assert_eq!(
+        signed.matches("\n\u{2014} support-gateway/audit ").count(),
+        2
+    );
+    for (trusted, other) in [(&old, &new), (&new, &old)] {
+        let (opened, note) =
+            Checkpoint::open_signed(&signed, ORIGIN, &[trusted.verifier()]).unwrap();
+        assert_eq!(opened, checkpoint());
+        assert_eq!(note.verified.len(), 1);
+        assert_eq!(note.verified[0].key_id, trusted.key_id());
+        assert_eq!(note.unverified.len(), 1);
+        assert_eq!(note.unverified[0].label(), other.verifier().label());
+    }
+    let both = Checkpoint::open_signed(&signed, ORIGIN, &[old.verifier(), new.verifier()]);
+    assert_eq!(both.unwrap().1.verified.len(), 2);
+    // The one signature of `sign` is exactly `sign_all` with one key.
+    assert_eq!(
+        sign_all(&body, &[&old]).unwrap(),
+        checkpoint().sign(&old).unwrap()
+    );
+    assert!(matches!(
+        sign_all(&body, &[]),
+        Err(NoteError::Malformed("no signature"))
+    ));
+    let unrelated = NoteSigner::from_seed(&audit_key_name("support-gateway"), &[3; 32]).unwrap();
+    assert!(matches!(
+        Checkpoint::open(&signed, ORIGIN, &[unrelated.verifier()]),
+        Err(CheckpointError::Note(NoteError::UnknownKey { found, .. })) if found.len() == 2
+    ));
 }
