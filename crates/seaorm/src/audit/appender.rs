@@ -19,12 +19,26 @@
 //! head from the database, the chain stays whole whether or not it committed. A batch that fails for a reason other than an unavailable database (say, one
 //! event reuses an id) is retried one event per transaction, so that one bad event
 //! fails only its own caller.
+//!
+//! **Pipelined on PostgreSQL.** A batch's transaction commits with `synchronous_commit
+//! = off`: the commit returns, and releases the org's head row, as soon as its commit
+//! record is in the server's WAL buffers, not once it is on disk. The writer goes on
+//! with the next batch at once, while a second task (the flusher) makes the committed
+//! batches durable: one small synchronously committed transaction that writes WAL
+//! (`pg_logical_emit_message`) flushes the WAL up to its own commit record, hence every
+//! commit record before it, and only then are the batches' callers answered. So a
+//! caller still hears of its event only once it is durable, and the head row is locked
+//! for the batch's statements only, not for the disk flush: batches of one org no
+//! longer queue behind each other's `fsync`, and several batches (of this and of other
+//! instances) share one. Should the server crash before the flush, the unflushed
+//! batches are lost together with everything after them in the WAL (every transaction
+//! that chained onto them): the chain stays whole, and their callers got an error.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use support_access_core::StoreError;
 use support_access_core::audit::{AuditEvent, GENESIS, NewAuditEvent};
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -41,6 +55,18 @@ const MAX_BATCH: usize = 256;
 const QUEUE: usize = 4096;
 
 type Reply = oneshot::Sender<Result<AuditEvent, StoreError>>;
+
+/// Batches committed but maybe not yet durable that may wait for the flusher before the
+/// writer waits to hand over more.
+const FLUSH_QUEUE: usize = 64;
+
+/// What the flusher runs: a transaction that writes WAL (a transactional logical
+/// message, which decoding ignores unless asked for this prefix) and commits
+/// synchronously, so that its commit flushes the WAL up to its own record.
+const FLUSH: &str = "SELECT pg_logical_emit_message(true, 'support-access/audit-flush', '')";
+
+/// Callers whose events are committed, each with its event, to be answered once durable.
+type Committed = Vec<(Reply, AuditEvent)>;
 
 struct Pending {
     event: NewAuditEvent,
@@ -79,12 +105,25 @@ impl Appender {
     ) -> Self {
         let (queue, pending) = mpsc::channel(QUEUE);
         let counters = Arc::new(Counters::default());
+        let flusher = match backend {
+            Backend::Postgres => {
+                let (flushes, committed) = mpsc::channel(FLUSH_QUEUE);
+                let flusher = Flusher {
+                    db: db.clone(),
+                    deadline,
+                };
+                tokio::spawn(flusher.run(committed));
+                Some(flushes)
+            }
+            Backend::Sqlite => None,
+        };
         let writer = Writer {
             db,
             backend,
             write_lock,
             deadline,
             counters: counters.clone(),
+            flusher,
         };
         tokio::spawn(writer.run(pending));
         Self { queue, counters }
@@ -119,6 +158,10 @@ struct Writer {
     write_lock: Option<Arc<Mutex<()>>>,
     deadline: Option<Duration>,
     counters: Arc<Counters>,
+    /// PostgreSQL: where committed batches go to be made durable before their callers
+    /// are answered. `None`: a commit is durable when it returns (SQLite, `synchronous
+    /// = FULL`).
+    flusher: Option<mpsc::Sender<Committed>>,
 }
 
 impl Writer {
@@ -137,15 +180,17 @@ impl Writer {
     }
 
     /// Writes the batch and answers every caller in it (a caller that stopped waiting
-    /// gets nothing, and its event is not written unless its commit was under way).
+    /// gets nothing, and its event is not written unless its commit was under way). A
+    /// committed event's caller is answered once it is durable ([`Writer::durable`]).
     async fn commit(&self, batch: &mut Vec<Pending>) {
         let all: Vec<&Pending> = batch.iter().collect();
+        let mut committed = Vec::with_capacity(batch.len());
         match self.write_within_deadline(&all).await {
             Ok(sealed) => {
                 for (pending, event) in batch.drain(..).zip(sealed) {
+                    // Without an event, its caller is gone: nothing to answer.
                     if let Some(event) = event {
-                        // A caller that stopped waiting meanwhile does not need it.
-                        let _ = pending.reply.send(Ok(event));
+                        committed.push((pending.reply, event));
                     }
                 }
             }
@@ -161,9 +206,7 @@ impl Writer {
                         .await
                         .map(|sealed| sealed.into_iter().next().flatten());
                     match result {
-                        Ok(Some(event)) => {
-                            let _ = pending.reply.send(Ok(event));
-                        }
+                        Ok(Some(event)) => committed.push((pending.reply, event)),
                         // Left out: its caller is gone.
                         Ok(None) => {}
                         Err(error) => {
@@ -172,6 +215,32 @@ impl Writer {
                     }
                 }
             }
+        }
+        self.durable(committed).await;
+    }
+
+    /// Answers the callers of committed events: at once where a commit is durable when
+    /// it returns, else through the flusher.
+    async fn durable(&self, committed: Committed) {
+        if committed.is_empty() {
+            return;
+        }
+        let committed = match &self.flusher {
+            None => committed,
+            Some(flusher) => match flusher.send(committed).await {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(committed)) => {
+                    let gone = StoreError::Unavailable("the audit flusher has stopped".into());
+                    for (reply, _) in committed {
+                        let _ = reply.send(Err(gone.clone()));
+                    }
+                    return;
+                }
+            },
+        };
+        for (reply, event) in committed {
+            // A caller that stopped waiting meanwhile does not need it.
+            let _ = reply.send(Ok(event));
         }
     }
 
@@ -208,6 +277,12 @@ impl Writer {
             .begin_with_options(write_transaction(self.backend))
             .await
             .map_err(from_db)?;
+        if self.flusher.is_some() {
+            // Made durable by the flusher before any caller hears of it.
+            txn.execute_unprepared("SET LOCAL synchronous_commit = off")
+                .await
+                .map_err(from_db)?;
+        }
         let events: Vec<&NewAuditEvent> = batch.iter().map(|p| &p.event).collect();
         let sealed = append_in(&txn, &events, &|i| !batch[i].reply.is_closed()).await?;
         txn.commit().await.map_err(from_db)?;
@@ -217,5 +292,58 @@ impl Writer {
             self.counters.events.fetch_add(written, Ordering::Relaxed);
         }
         Ok(sealed)
+    }
+}
+
+/// Makes committed PostgreSQL batches durable, then answers their callers.
+struct Flusher {
+    db: DatabaseConnection,
+    deadline: Option<Duration>,
+}
+
+impl Flusher {
+    async fn run(self, mut committed: mpsc::Receiver<Committed>) {
+        let mut waiting: Committed = Vec::new();
+        while let Some(first) = committed.recv().await {
+            waiting.extend(first);
+            // Every batch committed so far shares the one flush.
+            while let Ok(more) = committed.try_recv() {
+                waiting.extend(more);
+            }
+            match self.flush().await {
+                Ok(()) => {
+                    for (reply, event) in waiting.drain(..) {
+                        let _ = reply.send(Ok(event));
+                    }
+                }
+                Err(error) => {
+                    for (reply, _) in waiting.drain(..) {
+                        let _ = reply.send(Err(error.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One synchronous commit that writes WAL: once it returns, every transaction
+    /// committed before it began is on disk. `Unavailable` after the write deadline.
+    async fn flush(&self) -> Result<(), StoreError> {
+        let flush = async {
+            self.db
+                .execute_unprepared(FLUSH)
+                .await
+                .map(drop)
+                .map_err(from_db)
+        };
+        let Some(deadline) = self.deadline else {
+            return flush.await;
+        };
+        tokio::time::timeout(deadline, flush)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(format!(
+                    "the audit database did not confirm a flush within {deadline:?}"
+                )))
+            })
     }
 }

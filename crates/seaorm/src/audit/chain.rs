@@ -8,10 +8,10 @@
 
 use std::collections::BTreeMap;
 
-use sea_orm::sea_query::{CommonTableExpression, Expr, OnConflict, WithClause};
+use sea_orm::sea_query::{CommonTableExpression, Expr, WithClause};
 use sea_orm::{
-    ActiveValue, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait,
-    UpdateMany,
+    ActiveValue, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
+    QueryTrait, UpdateMany,
 };
 use support_access_core::StoreError;
 use support_access_core::audit::{AuditEvent, ChainHash, GENESIS, NewAuditEvent};
@@ -164,28 +164,50 @@ pub(crate) async fn append_one_about_in<C: ConnectionTrait>(
 
 /// Locks `org`'s head row (creating it at the genesis) and returns its `seq`, hash and
 /// tree frontier.
+///
+/// A `SELECT … FOR UPDATE`, which writes no new version of the row (on PostgreSQL only
+/// a lock marker in the WAL): the row, frontier included, is written once per batch, by
+/// the `UPDATE` that moves it. Only an org's first append inserts the row (`ON CONFLICT
+/// DO NOTHING`, as another instance may insert it meanwhile) and selects it again.
 async fn lock_head<C: ConnectionTrait>(
     txn: &C,
     org: &OrgId,
 ) -> Result<(u64, ChainHash, Frontier), StoreError> {
-    let head = audit_head::Entity::insert(audit_head::ActiveModel {
-        org: ActiveValue::Set(org.as_str().to_owned()),
-        seq: ActiveValue::Set(0),
-        hash: ActiveValue::Set(GENESIS.to_hex()),
-        tree_size: ActiveValue::Set(0),
-        tree_root: ActiveValue::Set(None),
-        tree_frontier: ActiveValue::Set(None),
-    })
-    .on_conflict(
-        OnConflict::column(audit_head::Column::Org)
-            .update_column(audit_head::Column::Org)
-            .to_owned(),
-    )
-    .exec_with_returning(txn)
-    .await
-    .map_err(from_db)?;
+    let head = match select_head_for_update(txn, org).await? {
+        Some(head) => head,
+        None => {
+            audit_head::Entity::insert(audit_head::ActiveModel {
+                org: ActiveValue::Set(org.as_str().to_owned()),
+                seq: ActiveValue::Set(0),
+                hash: ActiveValue::Set(GENESIS.to_hex()),
+                tree_size: ActiveValue::Set(0),
+                tree_root: ActiveValue::Set(None),
+                tree_frontier: ActiveValue::Set(None),
+            })
+            .on_conflict_do_nothing_on([audit_head::Column::Org])
+            .exec_without_returning(txn)
+            .await
+            .map_err(from_db)?;
+            select_head_for_update(txn, org)
+                .await?
+                .ok_or_else(|| corrupt(format!("the audit head of org {org} vanished")))?
+        }
+    };
     let seq = u64::try_from(head.seq).map_err(|_| corrupt("audit head seq"))?;
     let hash = ChainHash::from_hex(head.hash.trim())
         .map_err(|_| corrupt(format!("audit head hash of org {org}")))?;
     Ok((seq, hash, frontier_of(&head)?))
+}
+
+/// The org's head row, locked until the transaction ends (on SQLite the transaction's
+/// write lock already excludes every other writer).
+async fn select_head_for_update<C: ConnectionTrait>(
+    txn: &C,
+    org: &OrgId,
+) -> Result<Option<audit_head::Model>, StoreError> {
+    audit_head::Entity::find_by_id(org.as_str().to_owned())
+        .lock_exclusive()
+        .one(txn)
+        .await
+        .map_err(from_db)
 }
