@@ -1,7 +1,7 @@
 //! The audit export streams from the store: the gateway's memory stays flat however many
-//! events are exported. `EXPORT_EVENTS` sets the size (default 100,000; the README's
-//! 1,000,000 figure comes from `EXPORT_EVENTS=1000000 cargo test --release -p
-//! support-access-e2e --test e2e export -- --nocapture`).
+//! events are exported. `EXPORT_EVENTS` sets the size (default 100,000; the figures in
+//! docs/operations.md "Audit export" come from `EXPORT_EVENTS=N cargo test -p
+//! support-access-e2e --test e2e exporting_many_events -- --nocapture`).
 //!
 //! The gateway runs as its own process (`support-gateway serve`, tests/e2e/child.rs) and
 //! only its memory is measured (`/proc/PID/status`), so the other e2e tests running in

@@ -165,6 +165,14 @@ fn the_audit_section_defaults_to_a_minute_and_a_key_next_to_the_support_key() {
         "audit.checkpoint_interval"
     );
     assert_eq!(refused_key("[audit]\nkey_file = \"\""), "audit.key_file");
+    // After `keys rotate --audit` the old key co-signs a week by default.
+    assert_eq!(config.audit.key_overlap, Duration::from_secs(7 * 86_400));
+    let overlap = parse("[audit]\nkey_overlap = \"0s\"").expect("valid: no overlap");
+    assert_eq!(overlap.audit.key_overlap, Duration::ZERO);
+    assert_eq!(
+        refused_key("[audit]\nkey_overlap = \"a week\""),
+        "audit.key_overlap"
+    );
 }
 
 #[test]
