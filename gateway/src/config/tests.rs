@@ -190,3 +190,35 @@ fn the_approvals_section_defaults_to_an_hour_pending_and_a_quarter_hour_approved
     );
     assert_eq!(refused_key("[approvals]\nttls = \"1m\""), "approvals.ttls");
 }
+
+#[test]
+fn the_shipped_file_parses_and_its_notifications_section_says_the_code_defaults() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+    let text = std::fs::read_to_string(dir.join("gateway.toml")).expect("read config/gateway.toml");
+    assert!(text.contains("\n[notifications]"), "the section is shipped");
+    let shipped = Config::from_toml(&text, &dir).expect("the shipped file is valid");
+    let defaults = parse("").expect("valid").notifications;
+    let shown = shipped.notifications;
+    assert_eq!(shown.max_age, defaults.max_age);
+    assert_eq!(shown.timeout, defaults.timeout);
+    assert_eq!(shown.expiry_warning, defaults.expiry_warning);
+    assert_eq!(shown.poll_interval, defaults.poll_interval);
+    assert_eq!(
+        shown.allow_insecure_targets,
+        defaults.allow_insecure_targets
+    );
+    // The defaults are SPEC §9's.
+    assert_eq!(defaults.max_age, Duration::from_secs(3 * 86_400));
+    assert_eq!(defaults.timeout, Duration::from_secs(10));
+    assert_eq!(defaults.expiry_warning, Duration::from_secs(86_400));
+    assert_eq!(defaults.poll_interval, Duration::from_secs(1));
+    assert!(!defaults.allow_insecure_targets);
+    assert_eq!(
+        refused_key("[notifications]\nmax_age = \"0s\""),
+        "notifications.max_age"
+    );
+    assert_eq!(
+        refused_key("[notifications]\nretries = 3"),
+        "notifications.retries"
+    );
+}
