@@ -71,6 +71,17 @@ async fn a_receiver_answering_410_disables_its_endpoint_and_no_other() {
     assert!(failed[0]["next_attempt_at"].is_null(), "{failed:?}");
     assert_eq!(deliveries(&h, &kept_id).await[0]["status"], "delivered");
 
+    // A test event for the disabled endpoint is refused: it would never be sent.
+    let test = format!("{WEBHOOKS}/{gone_id}/test");
+    let refused = admin(&h, "POST", &test, Value::Null).await;
+    assert_eq!(refused.status, 409, "{:?}", refused.body);
+    assert_eq!(
+        refused.json()["error"],
+        "webhook_disabled",
+        "{:?}",
+        refused.body
+    );
+
     // Later events reach the other endpoint only; nothing more is tried at the gone one.
     let revoked = admin(&h, "DELETE", "/support-access/v1/grant", Value::Null).await;
     assert_eq!(revoked.status, 204, "{:?}", revoked.body);

@@ -123,7 +123,8 @@ pub(super) async fn get_webhook_deliveries(
     responses((status = 202, description = "the test delivery, queued", body = DeliveryBody),
               (status = 401, description = "no valid admin token", body = ErrorBody),
               (status = 403, description = "not an admin of the org, or a support token", body = ErrorBody),
-              (status = 404, description = "no such endpoint in the org", body = ErrorBody)))]
+              (status = 404, description = "no such endpoint in the org", body = ErrorBody),
+              (status = 409, description = "the endpoint is disabled (it answered 410 Gone)", body = ErrorBody)))]
 pub(super) async fn post_webhook_test(
     State(m): State<Mgmt>,
     admin: Admin,

@@ -147,6 +147,7 @@ pub(super) fn webhook_status(error: &WebhookError) -> http::StatusCode {
         | WebhookError::Unresolvable(_)
         | WebhookError::Events(_) => http::StatusCode::UNPROCESSABLE_ENTITY,
         WebhookError::NotFound => http::StatusCode::NOT_FOUND,
+        WebhookError::Disabled => http::StatusCode::CONFLICT,
         WebhookError::Store(_) => http::StatusCode::SERVICE_UNAVAILABLE,
         WebhookError::Secret(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
     }

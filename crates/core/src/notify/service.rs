@@ -108,6 +108,12 @@ pub enum WebhookError {
     /// No such endpoint in the admin's org (`404`).
     #[error("no such webhook endpoint")]
     NotFound,
+    /// The endpoint was disabled by a `410 Gone` answer; nothing is sent to it any more,
+    /// so a test delivery would never leave (`409`). Register the URL again to resume.
+    #[error(
+        "the webhook endpoint is disabled: it answered 410 Gone; register it again to receive events"
+    )]
+    Disabled,
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
@@ -122,6 +128,7 @@ impl WebhookError {
             Self::Events(_) => "webhook_events_invalid",
             Self::Secret(_) => "internal_error",
             Self::NotFound => "webhook_not_found",
+            Self::Disabled => "webhook_disabled",
             Self::Store(e) => e.code(),
         }
     }
@@ -243,7 +250,11 @@ impl Notifications {
 
     /// Queues a `webhook.test` delivery to one endpoint of the org
     /// (`POST /webhooks/{id}/test`).
+    /// A disabled endpoint is refused (`Disabled`): its delivery would never be claimed.
     pub async fn test(&self, org: &OrgId, id: EndpointId) -> Result<Delivery, WebhookError> {
+        if self.outbox.endpoint(org, id).await?.disabled_at.is_some() {
+            return Err(WebhookError::Disabled);
+        }
         let message = Message::test(org.clone(), self.clock.now());
         self.outbox
             .enqueue(&message, Fanout::Endpoint(id))
