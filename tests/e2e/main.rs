@@ -12,6 +12,7 @@ mod browser_checkpoint;
 mod bypass;
 mod changes;
 mod child;
+mod cores;
 mod export;
 mod faults;
 mod jwt;
