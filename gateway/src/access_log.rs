@@ -195,7 +195,9 @@ impl http_body::Body for Logged {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.body).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
+        // Without a line (`log.access` off) nothing is counted: the wrapper only forwards.
+        if this.line.is_some()
+            && let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
         {
             this.bytes += data.len() as u64;

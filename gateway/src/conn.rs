@@ -19,6 +19,9 @@ pub struct Connection {
 
 #[derive(Debug)]
 struct Inner {
+    /// The peer's IP as a header value, for `X-Forwarded-For`: formatted once per
+    /// connection, not per request.
+    peer_header: http::HeaderValue,
     close: watch::Sender<bool>,
     held: Mutex<Vec<(String, Box<dyn Any + Send>)>>,
 }
@@ -44,6 +47,7 @@ impl Connection {
             peer,
             tls: false,
             inner: Arc::new(Inner {
+                peer_header: crate::upstream::peer_value(peer.ip()),
                 close: watch::channel(false).0,
                 held: Mutex::new(Vec::new()),
             }),
@@ -58,6 +62,11 @@ impl Connection {
     /// The client's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// The client's IP as a header value.
+    pub(crate) fn peer_header(&self) -> &http::HeaderValue {
+        &self.inner.peer_header
     }
 
     /// Whether the client spoke TLS to the gateway (`X-Forwarded-Proto: https`).

@@ -283,7 +283,14 @@ pub async fn build_with(
         ),
         None => None,
     };
-    let (proxy_listener, proxy) = listen(binds.proxy, "listen.proxy").await?;
+    let threads = server::cores::threads();
+    let proxy_bind_error = |source| StartError::Bind {
+        key: "listen.proxy",
+        addr: binds.proxy,
+        source,
+    };
+    let (proxy_listeners, proxy) =
+        server::cores::bind(binds.proxy, threads.max(1)).map_err(proxy_bind_error)?;
     let (ops_listener, ops) = listen(binds.ops, "listen.ops").await?;
     let (shutdown, watcher) = watch::channel(false);
     let settings = server::Settings {
@@ -293,25 +300,26 @@ pub async fn build_with(
     app.sweep().await;
     let proxy_app = app.clone();
     let ops_app = app.clone();
-    let servers = vec![
-        tokio::spawn(server::serve(
-            proxy_listener,
-            tls.clone(),
-            settings,
-            watcher.clone(),
-            move |request, connection| proxy_app.clone().handle(request, connection),
-        )),
-        tokio::spawn(server::serve(
-            ops_listener,
-            None,
-            settings,
-            watcher,
-            move |request, _connection| {
-                let app = ops_app.clone();
-                async move { ops::handle(&app, request).await }
-            },
-        )),
-    ];
+    let mut servers = server::cores::serve(
+        proxy_listeners,
+        threads,
+        tls.clone(),
+        settings,
+        watcher.clone(),
+        move |request, connection| proxy_app.clone().handle(request, connection),
+    )
+    .await
+    .map_err(proxy_bind_error)?;
+    servers.push(tokio::spawn(server::serve(
+        ops_listener,
+        None,
+        settings,
+        watcher,
+        move |request, _connection| {
+            let app = ops_app.clone();
+            async move { ops::handle(&app, request).await }
+        },
+    )));
     let mut background = sweeper::spawn(&app, config.grants.sweep_interval, changes);
     if app.signer.is_shared() {
         let access = app.access.clone();

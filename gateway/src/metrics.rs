@@ -3,8 +3,8 @@
 //! flight, and support requests between their `request.allowed` and
 //! `request.completed`. Also the audit log's recent health, for `/readyz`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
@@ -168,12 +168,23 @@ impl AuditHealth {
     }
 }
 
+/// Pre-resolved request metrics, by `Class` and `Outcome` as indices.
+#[derive(Debug, Default)]
+struct Resolved {
+    requests: [[OnceLock<Counter>; 3]; 3],
+    latency: [OnceLock<Histogram>; 3],
+}
+
 /// The gateway's metrics.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<ClassLabels, Histogram>,
+    /// The counters and histograms of `requests` and `latency`, resolved once per label
+    /// set (on first use, so the exposition shows only what happened): no family lookup,
+    /// lock or hash per request.
+    resolved: Resolved,
     audit_append: Histogram,
     upstream_errors: Family<ErrorLabels, Counter>,
     store_errors: Family<StoreErrorLabels, Counter>,
@@ -277,6 +288,7 @@ impl Default for Metrics {
         );
         Self {
             webhooks,
+            resolved: Resolved::default(),
             registry,
             requests,
             latency,
@@ -293,11 +305,15 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts a request and its latency.
     pub fn request(&self, class: Class, outcome: Outcome, elapsed: Duration) {
-        self.requests
-            .get_or_create(&RequestLabels { class, outcome })
+        self.resolved.requests[class as usize][outcome as usize]
+            .get_or_init(|| {
+                self.requests
+                    .get_or_create(&RequestLabels { class, outcome })
+                    .clone()
+            })
             .inc();
-        self.latency
-            .get_or_create(&ClassLabels { class })
+        self.resolved.latency[class as usize]
+            .get_or_init(|| self.latency.get_or_create(&ClassLabels { class }).clone())
             .observe(elapsed.as_secs_f64());
     }
 

@@ -21,25 +21,41 @@ use crate::conn::Connection;
 use crate::metrics::{Class, Outcome};
 use crate::refusal::Refusal;
 use crate::state::App;
-use crate::upstream::prepare_headers;
+use crate::upstream::prepare_headers_for;
 
 /// The request line's method and every method an override names, without repeats.
 pub(crate) fn guarded_methods(parts: &Parts, form: Option<&[u8]>) -> Vec<String> {
-    let values: Vec<(String, String)> = parts
+    let query = parts.uri.query();
+    // Header values as text without copying them, unless one is not UTF-8 (then as the
+    // lossy copies the upstream framework would see).
+    let all_utf8 = parts
         .headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let overrides = method_overrides(
-        values.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-        parts.uri.query(),
-        form,
-    );
+        .values()
+        .all(|value| std::str::from_utf8(value.as_bytes()).is_ok());
+    let overrides = if all_utf8 {
+        method_overrides(
+            parts.headers.iter().map(|(name, value)| {
+                (
+                    name.as_str(),
+                    std::str::from_utf8(value.as_bytes()).unwrap_or_default(),
+                )
+            }),
+            query,
+            form,
+        )
+    } else {
+        let values: Vec<(&str, String)> = parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        method_overrides(values.iter().map(|(n, v)| (*n, v.as_str())), query, form)
+    };
     let mut methods = vec![parts.method.as_str().to_owned()];
     for method in overrides {
         if !methods.contains(&method) {
@@ -58,6 +74,9 @@ pub(crate) fn is_support_header(name: &str) -> bool {
 /// Removes every incoming `X-Support-Access-*` header, in any spelling: only the
 /// gateway sets them.
 pub fn strip_support_headers(headers: &mut HeaderMap) {
+    if !headers.keys().any(|name| is_support_header(name.as_str())) {
+        return;
+    }
     let doomed: Vec<http::HeaderName> = headers
         .keys()
         .filter(|name| is_support_header(name.as_str()))
@@ -80,28 +99,32 @@ pub(crate) async fn forward(
 ) -> Response<Body> {
     let (mut parts, incoming) = request.into_parts();
     strip_support_headers(&mut parts.headers);
-    let target = parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    // A cheap clone (shared bytes) that outlives `parts`, for the send and a refusal.
+    let path_and_query = parts.uri.path_and_query().cloned();
+    let target = path_and_query.as_ref().map_or("/", |p| p.as_str());
+    let path = path_and_query.as_ref().map_or("/", |p| p.path());
     let support_users = app.support_users.get();
-    // Guarded as the request line's method and every method an override names.
-    let methods = crate::ordinary::guarded_methods(&parts, form.as_deref());
-    let body = if !support_users.is_empty()
-        && methods
-            .iter()
-            .any(|method| app.policy.ordinary_needs_body(method, &target))
+    // Guarded as the request line's method and every method an override names; with no
+    // hidden support user there is nothing to guard.
+    let methods = if support_users.is_empty() {
+        Vec::new()
+    } else {
+        crate::ordinary::guarded_methods(&parts, form.as_deref())
+    };
+    let body = if methods
+        .iter()
+        .any(|method| app.policy.ordinary_needs_body(method, target))
     {
         let bytes = match crate::read::read_body(&app.limits, &parts.headers, incoming).await {
             Ok(bytes) => bytes,
             Err(refusal) => {
                 app.finish(Class::ordinary, Outcome::refused, started);
-                return refusal.render(app.shape_for(parts.uri.path()), request_id);
+                return refusal.render(app.shape_for(path), request_id);
             }
         };
         if let Some(refused) = methods.iter().find_map(|method| {
             app.policy
-                .check_ordinary_body(method, &target, &bytes, &support_users)
+                .check_ordinary_body(method, target, &bytes, &support_users)
                 .err()
         }) {
             app.finish(Class::ordinary, Outcome::refused, started);
@@ -110,17 +133,20 @@ pub(crate) async fn forward(
                 code = refused.code,
                 "ordinary request refused by the assignment guard"
             );
-            return Refusal::from(refused).render(app.shape_for(parts.uri.path()), request_id);
+            return Refusal::from(refused).render(app.shape_for(path), request_id);
         }
         Body::bytes(bytes)
     } else {
         incoming
     };
-    prepare_headers(&mut parts.headers, connection.peer(), connection.is_tls());
-    let path = parts.uri.path().to_owned();
+    prepare_headers_for(
+        &mut parts.headers,
+        connection.peer_header(),
+        connection.is_tls(),
+    );
     match app
         .upstream
-        .send(Request::from_parts(parts, body), &target)
+        .send(Request::from_parts(parts, body), target)
         .await
     {
         Ok(response) => {
@@ -130,7 +156,7 @@ pub(crate) async fn forward(
         Err(failure) => {
             app.metrics.upstream_error(failure.label());
             app.finish(Class::ordinary, Outcome::refused, started);
-            Refusal::from(failure).render(app.shape_for(&path), request_id)
+            Refusal::from(failure).render(app.shape_for(path), request_id)
         }
     }
 }

@@ -55,17 +55,28 @@ impl RequestIds {
         }
     }
 
-    /// The next id, `<prefix>-<counter>` in hex.
+    /// The next id, `<prefix>-<counter>` in hex, written into a stack buffer (no
+    /// formatting machinery, one allocation: the header value's own bytes).
     pub(crate) fn next(&self) -> RequestId {
-        let text = format!(
-            "{:08x}-{:x}",
-            self.prefix,
-            self.next.fetch_add(1, Ordering::Relaxed)
-        );
+        let counter = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut buffer = [0u8; 8 + 1 + 16];
+        hex_into(&mut buffer[..8], u64::from(self.prefix), 8);
+        buffer[8] = b'-';
+        let digits = (64 - counter.leading_zeros()).div_ceil(4).max(1) as usize;
+        hex_into(&mut buffer[9..9 + digits], counter, digits);
         RequestId(
-            HeaderValue::from_maybe_shared(bytes::Bytes::from(text))
+            HeaderValue::from_bytes(&buffer[..9 + digits])
                 .unwrap_or_else(|_| HeaderValue::from_static("0")),
         )
+    }
+}
+
+/// The low `digits` hex digits of `value`, most significant first, into `out`.
+fn hex_into(out: &mut [u8], mut value: u64, digits: usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for slot in out[..digits].iter_mut().rev() {
+        *slot = HEX[(value & 0xf) as usize];
+        value >>= 4;
     }
 }
 
@@ -78,6 +89,20 @@ fn acceptable(value: &HeaderValue) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn made_ids_are_the_prefix_and_the_counter_in_hex() {
+        let ids = RequestIds {
+            prefix: 0x0a1b_2c3d,
+            next: AtomicU64::new(0),
+        };
+        assert_eq!(ids.next().as_str(), "0a1b2c3d-0");
+        assert_eq!(ids.next().as_str(), "0a1b2c3d-1");
+        ids.next.store(0x1f2e, Ordering::Relaxed);
+        assert_eq!(ids.next().as_str(), "0a1b2c3d-1f2e");
+        ids.next.store(u64::MAX, Ordering::Relaxed);
+        assert_eq!(ids.next().as_str(), "0a1b2c3d-ffffffffffffffff");
+    }
 
     #[test]
     fn ids_are_distinct_and_share_the_process_prefix() {

@@ -20,6 +20,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+pub(crate) mod cores;
+
 use crate::body::BoxError;
 use crate::conn::Connection;
 use crate::tls::{HANDSHAKE_TIMEOUT, ListenerTls};

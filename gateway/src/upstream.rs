@@ -3,7 +3,9 @@
 //! forwarding per RFC 9110 (hop-by-hop headers removed, `X-Forwarded-*` added, bodies
 //! streamed both ways).
 
-use std::net::SocketAddr;
+use std::cell::RefCell;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -45,10 +47,20 @@ impl UpstreamFailure {
     }
 }
 
-/// The pooled client in front of the CRM.
+/// The client in front of the CRM. Cheap to clone; clones share the settings and the
+/// per-thread pools. Each thread that sends keeps its own pool of connections (and the
+/// pool's connection tasks run on that thread's runtime), so that with a runtime per
+/// core (`server.rs`) a request and its upstream connection never wake each other
+/// across threads.
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    client: Pool,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    connector: Connector,
+    builder: Builder,
     scheme: http::uri::Scheme,
     authority: http::uri::Authority,
     host_header: HeaderValue,
@@ -56,11 +68,41 @@ pub struct Upstream {
     request_timeout: Duration,
 }
 
+/// What a thread's pool is built from.
+#[derive(Debug)]
+enum Connector {
+    Plain(HttpConnector),
+    Tls(HttpConnector, Box<rustls::ClientConfig>),
+}
+
 /// Plain HTTP has its own client type, so that it pays nothing for TLS.
 #[derive(Debug, Clone)]
 enum Pool {
     Plain(Client<HttpConnector, Body>),
     Tls(Client<HttpsConnector<HttpConnector>, Body>),
+}
+
+thread_local! {
+    /// This thread's pools, one per live [`Upstream`] (tests run several gateways in one
+    /// process); a dropped upstream's pool goes when the next one is added.
+    static POOLS: RefCell<Vec<(Weak<Shared>, Pool)>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Shared {
+    fn pool(&self) -> Pool {
+        match &self.connector {
+            Connector::Plain(connector) => Pool::Plain(build(&self.builder, connector.clone())),
+            Connector::Tls(connector, tls) => {
+                let https = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config((**tls).clone())
+                    .https_only()
+                    .enable_http1()
+                    .enable_http2()
+                    .wrap_connector(connector.clone());
+                Pool::Tls(build(&self.builder, https))
+            }
+        }
+    }
 }
 
 impl Upstream {
@@ -75,19 +117,13 @@ impl Upstream {
             .pool_max_idle_per_host(config.max_idle_connections)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new());
-        let client = if config.url.scheme() == Some(&http::uri::Scheme::HTTPS) {
+        let connector = if config.url.scheme() == Some(&http::uri::Scheme::HTTPS) {
             connector.enforce_http(false);
             let tls = tls::client_config(config.ca_file.as_deref())?;
-            let https = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(tls)
-                .https_only()
-                .enable_http1()
-                .enable_http2()
-                .wrap_connector(connector);
-            Pool::Tls(build(&builder, https))
+            Connector::Tls(connector, Box::new(tls))
         } else {
             connector.enforce_http(true);
-            Pool::Plain(build(&builder, connector))
+            Connector::Plain(connector)
         };
         let parts = config.url.clone().into_parts();
         let authority = parts
@@ -98,14 +134,57 @@ impl Upstream {
             .map(|p| p.path().trim_end_matches('/').to_owned())
             .unwrap_or_default();
         Ok(Self {
-            client,
-            scheme: parts.scheme.unwrap_or(http::uri::Scheme::HTTP),
-            host_header: HeaderValue::from_str(authority.as_str())
-                .unwrap_or_else(|_| HeaderValue::from_static("localhost")),
-            authority,
-            base_path,
-            request_timeout: config.request_timeout,
+            shared: Arc::new(Shared {
+                connector,
+                builder,
+                scheme: parts.scheme.unwrap_or(http::uri::Scheme::HTTP),
+                host_header: HeaderValue::from_str(authority.as_str())
+                    .unwrap_or_else(|_| HeaderValue::from_static("localhost")),
+                authority,
+                base_path,
+                request_timeout: config.request_timeout,
+            }),
         })
+    }
+
+    /// This thread's pool, made on first use.
+    fn pool(&self) -> Pool {
+        POOLS.with(|pools| {
+            let mut pools = pools.borrow_mut();
+            let me = Arc::as_ptr(&self.shared);
+            if let Some((_, pool)) = pools.iter().find(|(shared, _)| shared.as_ptr() == me) {
+                return pool.clone();
+            }
+            pools.retain(|(shared, _)| shared.strong_count() > 0);
+            let pool = self.shared.pool();
+            pools.push((Arc::downgrade(&self.shared), pool.clone()));
+            pool
+        })
+    }
+
+    /// The request's URI for the CRM: the request's own path and query when it is
+    /// `path_and_query` and there is no base path (no copy), else rebuilt.
+    fn uri(&self, request: &Request<Body>, path_and_query: &str) -> Result<Uri, UpstreamFailure> {
+        let shared = &*self.shared;
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(shared.scheme.clone());
+        parts.authority = Some(shared.authority.clone());
+        parts.path_and_query = match request.uri().path_and_query() {
+            Some(own) if shared.base_path.is_empty() && own.as_str() == path_and_query => {
+                Some(own.clone())
+            }
+            _ => {
+                let mut target =
+                    String::with_capacity(shared.base_path.len() + path_and_query.len());
+                target.push_str(&shared.base_path);
+                target.push_str(path_and_query);
+                Some(
+                    http::uri::PathAndQuery::from_maybe_shared(bytes::Bytes::from(target))
+                        .map_err(|_| UpstreamFailure::Broken)?,
+                )
+            }
+        };
+        Uri::from_parts(parts).map_err(|_| UpstreamFailure::Broken)
     }
 
     /// Sends `request` (already cleaned) to the CRM at `path_and_query`; returns the
@@ -115,27 +194,16 @@ impl Upstream {
         mut request: Request<Body>,
         path_and_query: &str,
     ) -> Result<Response<Incoming>, UpstreamFailure> {
-        let target = if self.base_path.is_empty() {
-            path_and_query.to_owned()
-        } else {
-            format!("{}{path_and_query}", self.base_path)
-        };
-        let uri = Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(target)
-            .build()
-            .map_err(|_| UpstreamFailure::Broken)?;
-        *request.uri_mut() = uri;
+        *request.uri_mut() = self.uri(&request, path_and_query)?;
         *request.version_mut() = http::Version::HTTP_11;
         request
             .headers_mut()
-            .insert(header::HOST, self.host_header.clone());
-        let sent = match &self.client {
+            .insert(header::HOST, self.shared.host_header.clone());
+        let sent = match self.pool() {
             Pool::Plain(client) => client.request(request),
             Pool::Tls(client) => client.request(request),
         };
-        match tokio::time::timeout(self.request_timeout, sent).await {
+        match tokio::time::timeout(self.shared.request_timeout, sent).await {
             Err(_) => Err(UpstreamFailure::Timeout),
             Ok(Err(e)) if tls::is_tls_failure(&e) => {
                 tracing::warn!(error = %e, "TLS to the upstream failed");
@@ -200,13 +268,36 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 /// `X-Forwarded-For` (appended), `-Proto` (`https` when the client spoke TLS) and
 /// `-Host` set.
 pub fn prepare_headers(headers: &mut HeaderMap, peer: SocketAddr, tls: bool) {
-    remove_hop_by_hop(headers);
-    let peer_ip = peer.ip().to_string();
-    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(previous) => format!("{previous}, {peer_ip}"),
-        None => peer_ip,
+    prepare_headers_for(headers, &peer_value(peer.ip()), tls);
+}
+
+/// A peer address as a header value, formatted into a stack buffer (once per
+/// connection: [`crate::conn::Connection::peer_header`]).
+pub(crate) fn peer_value(ip: IpAddr) -> HeaderValue {
+    use std::io::Write;
+    let mut buffer = [0u8; 64];
+    let mut rest = &mut buffer[..];
+    let len = match write!(rest, "{ip}") {
+        Ok(()) => 64 - rest.len(),
+        Err(_) => 0,
     };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+    HeaderValue::from_bytes(&buffer[..len]).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
+/// [`prepare_headers`] with the peer's address already a header value.
+pub(crate) fn prepare_headers_for(headers: &mut HeaderMap, peer: &HeaderValue, tls: bool) {
+    remove_hop_by_hop(headers);
+    let forwarded_for = match headers.get(&X_FORWARDED_FOR) {
+        Some(previous) if previous.to_str().is_ok() => {
+            let mut joined = bytes::BytesMut::with_capacity(previous.len() + 2 + peer.len());
+            joined.extend_from_slice(previous.as_bytes());
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(peer.as_bytes());
+            HeaderValue::from_maybe_shared(joined.freeze()).ok()
+        }
+        _ => Some(peer.clone()),
+    };
+    if let Some(value) = forwarded_for {
         headers.insert(X_FORWARDED_FOR.clone(), value);
     }
     let proto = if tls { "https" } else { "http" };
@@ -250,5 +341,9 @@ mod tests {
         assert_eq!(headers["x-forwarded-for"], "203.0.113.9, 192.0.2.1");
         assert_eq!(headers["x-forwarded-proto"], "http");
         assert_eq!(headers["x-forwarded-host"], "crm.example");
+        let mut v6 = HeaderMap::new();
+        prepare_headers(&mut v6, "[2001:db8::1]:443".parse().unwrap(), true);
+        assert_eq!(v6["x-forwarded-for"], "2001:db8::1");
+        assert_eq!(v6["x-forwarded-proto"], "https");
     }
 }

@@ -13,6 +13,7 @@ mod browser_webhooks;
 mod bypass;
 mod changes;
 mod child;
+mod cores;
 mod export;
 mod faults;
 mod jwt;
