@@ -283,8 +283,16 @@ impl Harness {
         (grant, token)
     }
 
-    /// Every audit event of `org`, oldest first.
+    /// Waits until the `request.completed` events of the support requests answered so
+    /// far are stored (the gateway answers without waiting for them).
+    pub async fn settled(&self) {
+        self.gateway.app().audit_settled().await;
+    }
+
+    /// Every audit event of `org`, oldest first, once the requests answered so far
+    /// have their `request.completed` stored.
     pub async fn events(&self, org: &str) -> Vec<AuditEvent> {
+        self.settled().await;
         self.audit
             .scan(&OrgId::from(org), 0, 10_000)
             .await

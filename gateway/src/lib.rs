@@ -13,6 +13,7 @@ pub mod app;
 pub mod audit_log;
 pub mod body;
 pub mod cli;
+mod completions;
 pub mod config;
 pub mod conn;
 pub mod demo;
@@ -136,9 +137,15 @@ impl Running {
     /// the store does: connections still open at the deadline are closed, and the
     /// background tasks are cancelled.
     pub async fn shutdown(self) {
+        let deadline = tokio::time::Instant::now() + self.app.limits.shutdown_grace;
         let _ = self.shutdown.send(true);
         for server in self.servers {
             let _ = server.await;
+        }
+        // The answered requests' `request.completed` events, still on their way.
+        let settled = tokio::time::timeout_at(deadline, self.app.audit_settled()).await;
+        if settled.is_err() {
+            tracing::warn!("shutdown grace period over before every request.completed was stored");
         }
         for task in &self.background {
             task.abort();

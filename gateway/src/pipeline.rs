@@ -4,7 +4,8 @@
 //! [`approval::decide`] (the policy, and one-request approvals) → [`inspect::body`]
 //! (or [`approval::body`] to offer or use an approval) → [`capture::before`] (support
 //! record writes) → record `request.allowed` → [`send::identity_headers`] and forward
-//! → [`send::complete`] → [`capture::after`].
+//! → [`send::complete`] → [`capture::after`] → hand `request.completed` to the writer
+//! ([`crate::completions`]: the response does not wait for its commit).
 //!
 //! Each step takes what it needs and returns `Result<_, Refusal>`; [`support`] drives
 //! them. Every refusal after verification is audited as `request.blocked`; if the audit
@@ -25,7 +26,7 @@ use crate::access_log::{SupportFacts, Unverified};
 use crate::body::Body;
 use crate::conn::Connection;
 use crate::live::Watch;
-use crate::metrics::{Class, Metrics, Outcome, StoreOp};
+use crate::metrics::{Class, Outcome, StoreOp};
 use crate::refusal::{Refusal, Shape};
 use crate::state::App;
 use crate::store_call::bounded;
@@ -175,7 +176,7 @@ async fn steps(
         return Err(Stop::Unaudited(Refusal::AuditUnavailable));
     }
 
-    let in_flight = InFlight::new(&app.metrics);
+    let in_flight = crate::completions::InFlight::new(&app.metrics);
     send::identity_headers(
         &mut parts.headers,
         &grant,
@@ -189,10 +190,10 @@ async fn steps(
     if let Some(capture) = capture {
         response = capture::after(ctx, &grant, capture, response).await;
     }
-    if let Err(e) = ctx.append(completed).await {
-        tracing::error!(request_id = ctx.request_id, error = %e, "could not record the outcome of a forwarded support request");
-    }
-    drop(in_flight);
+    // Handed to the writer; the response does not wait for its commit.
+    let append = app.access.record_request_owned(&ctx.record, completed);
+    let request_id = ctx.request_id;
+    app.completions.record(append, in_flight, request_id).await;
     Ok(response)
 }
 
@@ -302,21 +303,4 @@ fn refuse_unaudited(
     );
     app.finish(Class::support, Outcome::refused, started);
     refusal.render(shape, request_id)
-}
-
-/// Counts a support request between its durable `request.allowed` and its
-/// `request.completed` (also when the request is dropped in between, at shutdown).
-struct InFlight<'a>(&'a Metrics);
-
-impl<'a> InFlight<'a> {
-    fn new(metrics: &'a Metrics) -> Self {
-        metrics.support_in_flight(1);
-        Self(metrics)
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.support_in_flight(-1);
-    }
 }

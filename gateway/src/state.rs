@@ -12,6 +12,7 @@ use support_access_core::change::SupportChanges;
 use support_access_policy::{Policy, RefusalShape};
 
 use crate::audit_log::AuditLogService;
+use crate::completions::Completions;
 use crate::config;
 use crate::live::LiveGrants;
 use crate::management::{Management, Mgmt};
@@ -46,6 +47,8 @@ pub struct App {
     pub(crate) changes: SupportChanges,
     /// Webhooks: the delivery worker, expiry warnings, checkpoints (SPEC §9).
     pub(crate) webhooks: Arc<Webhooks>,
+    /// `request.completed` events on their way to the store, off the request path.
+    pub(crate) completions: Completions,
 }
 
 impl App {
@@ -91,6 +94,7 @@ impl App {
             upstream: upstream.clone(),
             limits,
         });
+        let completions_metrics = metrics.clone();
         Self {
             access,
             signer,
@@ -108,6 +112,7 @@ impl App {
             approvals,
             changes,
             webhooks,
+            completions: Completions::new(completions_metrics, limits.store_timeout),
         }
     }
 
@@ -151,6 +156,13 @@ impl App {
 
     pub(crate) fn finish(&self, class: Class, outcome: Outcome, started: Instant) {
         self.metrics.request(class, outcome, started.elapsed());
+    }
+
+    /// Waits until every `request.completed` handed to the audit writer so far is
+    /// stored (or has failed): the signal for a reader that wants the outcome of the
+    /// support requests already answered (they do not wait for it).
+    pub async fn audit_settled(&self) {
+        self.completions.settled().await;
     }
 
     /// How many support token holders have something in flight (a request, a stream, a

@@ -259,6 +259,7 @@ impl Pg {
 
 /// Every audit event of the org, oldest first, read through the gateway's own store.
 async fn events(gateway: &Running) -> Vec<AuditEvent> {
+    gateway.app().audit_settled().await;
     gateway
         .app()
         .access()
@@ -698,6 +699,7 @@ async fn graceful_shutdown_under_load_answers_in_flight_requests_and_loses_no_au
             unanswered.len()
         );
 
+        app.audit_settled().await;
         let log = app
             .access()
             .audit()

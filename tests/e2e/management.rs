@@ -10,6 +10,9 @@ use support_access_e2e::tokens;
 const V1: &str = "/support-access/v1";
 
 async fn call(h: &Harness, method: &str, path: &str, token: &str, body: Option<Value>) -> Answer {
+    // After the `request.completed` of the support requests answered so far, as a
+    // client reading the log later sees them.
+    h.settled().await;
     let bytes = body.map(|b| b.to_string()).unwrap_or_default();
     h.http
         .send(

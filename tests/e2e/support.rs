@@ -103,6 +103,9 @@ async fn every_support_request_leaves_its_audit_events_and_the_chain_verifies() 
     let (grant, token) = h.grant_and_token(ORG, "staff-ana", 2).await;
     let allowed = h.http.get("/crm/v8/Leads", &token).await;
     assert_eq!(allowed.status, 200);
+    // Its `request.completed` is stored off the request path: wait for it, so that the
+    // order below is the order of the requests.
+    h.settled().await;
     let blocked = h
         .http
         .send(

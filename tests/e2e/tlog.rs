@@ -15,6 +15,8 @@ const V1: &str = "/support-access/v1";
 const ORG: &str = "org-tlog";
 
 async fn admin_get(h: &Harness, path: &str) -> Answer {
+    // The support requests answered so far have their `request.completed` stored.
+    h.settled().await;
     let admin = tokens::admin(ORG, "admin-1", h.now());
     h.http.get(&format!("{V1}{path}"), &admin).await
 }
@@ -53,6 +55,8 @@ async fn some_support_requests(h: &Harness, token: &str, n: usize) {
     for _ in 0..n {
         assert_eq!(h.http.get("/crm/v8/Leads", token).await.status, 200);
     }
+    // Their `request.completed` events, which the answers did not wait for.
+    h.settled().await;
 }
 
 #[tokio::test]

@@ -337,6 +337,20 @@ impl SupportAccess {
         self.audit.append(event).await.map(|_| ())
     }
 
+    /// [`record_request`](Self::record_request) as a future that borrows nothing: the
+    /// event is built (and stamped) now, and appended when the future is polled — so
+    /// that a caller can hand it to the store and let it commit off its own path (the
+    /// gateway's `request.completed`). `Ok` only once the event is stored.
+    pub fn record_request_owned(
+        &self,
+        record: &RequestRecord,
+        outcome: RequestOutcome,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>> {
+        let event = record.event(outcome, self.clock.now());
+        let audit = self.audit.clone();
+        Box::pin(async move { audit.append(event).await.map(|_| ()) })
+    }
+
     /// One page of `query.org`'s audit events, newest first; follow `next_cursor` for
     /// the next page (an export walks every page this way).
     pub async fn audit_page(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
