@@ -20,10 +20,11 @@
 //! event reuses an id) is retried one event per transaction, so that one bad event
 //! fails only its own caller.
 //!
-//! **Pipelined on PostgreSQL.** A batch's transaction commits with `synchronous_commit
-//! = off`: the commit returns, and releases the org's head row, as soon as its commit
-//! record is in the server's WAL buffers, not once it is on disk. The writer goes on
-//! with the next batch at once, while a second task (the flusher) makes the committed
+//! **Pipelined on PostgreSQL.** When more appends are waiting for the writer as a
+//! batch is about to commit, its transaction commits with `synchronous_commit = off`:
+//! the commit returns, and releases the org's head row, as soon as its commit record is
+//! in the server's WAL buffers, not once it is on disk. The writer goes on with the
+//! next batch at once, while a second task (the flusher) makes the committed
 //! batches durable: one small synchronously committed transaction that writes WAL
 //! (`pg_logical_emit_message`) flushes the WAL up to its own commit record, hence every
 //! commit record before it, and only then are the batches' callers answered. So a
@@ -33,6 +34,8 @@
 //! instances) share one. Should the server crash before the flush, the unflushed
 //! batches are lost together with everything after them in the WAL (every transaction
 //! that chained onto them): the chain stays whole, and their callers got an error.
+//! With nothing else waiting (one append at a time), a batch commits synchronously and
+//! its callers are answered at once: one flush, not two.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,6 +67,9 @@ const FLUSH_QUEUE: usize = 64;
 /// message, which decoding ignores unless asked for this prefix) and commits
 /// synchronously, so that its commit flushes the WAL up to its own record.
 const FLUSH: &str = "SELECT pg_logical_emit_message(true, 'support-access/audit-flush', '')";
+
+/// A batch's events as sealed (`None`: left out), and whether its commit awaits a flush.
+type Written = (Vec<Option<AuditEvent>>, bool);
 
 /// Callers whose events are committed, each with its event, to be answered once durable.
 type Committed = Vec<(Reply, AuditEvent)>;
@@ -175,18 +181,20 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.commit(&mut batch).await;
+            self.commit(&mut batch, &|| !pending.is_empty()).await;
         }
     }
 
     /// Writes the batch and answers every caller in it (a caller that stopped waiting
     /// gets nothing, and its event is not written unless its commit was under way). A
     /// committed event's caller is answered once it is durable ([`Writer::durable`]).
-    async fn commit(&self, batch: &mut Vec<Pending>) {
+    async fn commit(&self, batch: &mut Vec<Pending>, more: &(dyn Fn() -> bool + Sync)) {
         let all: Vec<&Pending> = batch.iter().collect();
         let mut committed = Vec::with_capacity(batch.len());
-        match self.write_within_deadline(&all).await {
-            Ok(sealed) => {
+        let mut flush = false;
+        match self.write_within_deadline(&all, more).await {
+            Ok((sealed, unflushed)) => {
+                flush = unflushed;
                 for (pending, event) in batch.drain(..).zip(sealed) {
                     // Without an event, its caller is gone: nothing to answer.
                     if let Some(event) = event {
@@ -201,10 +209,12 @@ impl Writer {
             }
             Err(_) => {
                 for pending in batch.drain(..) {
-                    let result = self
-                        .write_within_deadline(&[&pending])
-                        .await
-                        .map(|sealed| sealed.into_iter().next().flatten());
+                    let result = self.write_within_deadline(&[&pending], more).await.map(
+                        |(sealed, unflushed)| {
+                            flush |= unflushed;
+                            sealed.into_iter().next().flatten()
+                        },
+                    );
                     match result {
                         Ok(Some(event)) => committed.push((pending.reply, event)),
                         // Left out: its caller is gone.
@@ -216,18 +226,17 @@ impl Writer {
                 }
             }
         }
-        self.durable(committed).await;
+        self.durable(committed, flush).await;
     }
 
     /// Answers the callers of committed events: at once where a commit is durable when
     /// it returns, else through the flusher.
-    async fn durable(&self, committed: Committed) {
+    async fn durable(&self, committed: Committed, flush: bool) {
         if committed.is_empty() {
             return;
         }
         let committed = match &self.flusher {
-            None => committed,
-            Some(flusher) => match flusher.send(committed).await {
+            Some(flusher) if flush => match flusher.send(committed).await {
                 Ok(()) => return,
                 Err(mpsc::error::SendError(committed)) => {
                     let gone = StoreError::Unavailable("the audit flusher has stopped".into());
@@ -237,6 +246,7 @@ impl Writer {
                     return;
                 }
             },
+            _ => committed,
         };
         for (reply, event) in committed {
             // A caller that stopped waiting meanwhile does not need it.
@@ -248,11 +258,12 @@ impl Writer {
     async fn write_within_deadline(
         &self,
         batch: &[&Pending],
-    ) -> Result<Vec<Option<AuditEvent>>, StoreError> {
+        more: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Written, StoreError> {
         let Some(deadline) = self.deadline else {
-            return self.write(batch).await;
+            return self.write(batch, more).await;
         };
-        tokio::time::timeout(deadline, self.write(batch))
+        tokio::time::timeout(deadline, self.write(batch, more))
             .await
             .unwrap_or_else(|_| {
                 Err(StoreError::Unavailable(format!(
@@ -263,35 +274,46 @@ impl Writer {
 
     /// One transaction: [`append_in`] on the batch, then commit. An event whose caller
     /// stopped waiting by the time every head is locked is left out. Returns, in the
-    /// order given, each event as sealed, or `None` where it was left out.
-    async fn write(&self, batch: &[&Pending]) -> Result<Vec<Option<AuditEvent>>, StoreError> {
+    /// order given, each event as sealed, or `None` where it was left out; and whether
+    /// the commit still has to be flushed.
+    ///
+    /// On PostgreSQL, when `more` says further appends wait for the writer, the commit
+    /// does not wait for the disk (`synchronous_commit = off`): the flusher makes it
+    /// durable while the writer goes on. Alone, an append commits synchronously as
+    /// before, so that it waits for one flush, not two.
+    async fn write(
+        &self,
+        batch: &[&Pending],
+        more: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Written, StoreError> {
         let _guard = match &self.write_lock {
             Some(lock) => Some(lock.lock().await),
             None => None,
         };
         if batch.iter().all(|p| p.reply.is_closed()) {
-            return Ok(vec![None; batch.len()]);
+            return Ok((vec![None; batch.len()], false));
         }
         let txn = self
             .db
             .begin_with_options(write_transaction(self.backend))
             .await
             .map_err(from_db)?;
-        if self.flusher.is_some() {
+        let events: Vec<&NewAuditEvent> = batch.iter().map(|p| &p.event).collect();
+        let sealed = append_in(&txn, &events, &|i| !batch[i].reply.is_closed()).await?;
+        let unflushed = self.flusher.is_some() && more();
+        if unflushed {
             // Made durable by the flusher before any caller hears of it.
             txn.execute_unprepared("SET LOCAL synchronous_commit = off")
                 .await
                 .map_err(from_db)?;
         }
-        let events: Vec<&NewAuditEvent> = batch.iter().map(|p| &p.event).collect();
-        let sealed = append_in(&txn, &events, &|i| !batch[i].reply.is_closed()).await?;
         txn.commit().await.map_err(from_db)?;
         let written = sealed.iter().flatten().count() as u64;
         if written > 0 {
             self.counters.batches.fetch_add(1, Ordering::Relaxed);
             self.counters.events.fetch_add(written, Ordering::Relaxed);
         }
-        Ok(sealed)
+        Ok((sealed, unflushed))
     }
 }
 
