@@ -102,6 +102,8 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     /// The listeners: each drains within `limits.shutdown_grace` of the shutdown.
     servers: Vec<JoinHandle<()>>,
+    /// The proxy's serving threads, ended last (`server::cores::Threads`).
+    threads: server::cores::Threads,
     /// The expiry sweep, the live recheck and the checkpointer: they keep working while the listeners
     /// drain, and are cancelled once they have (at the latest at the deadline).
     background: Vec<JoinHandle<()>>,
@@ -153,6 +155,7 @@ impl Running {
         for task in self.background {
             let _ = task.await;
         }
+        self.threads.stop().await;
         let cut = self.app.metrics.support_requests_in_flight();
         if cut > 0 {
             tracing::warn!(
@@ -290,7 +293,11 @@ pub async fn build_with(
         ),
         None => None,
     };
-    let threads = server::cores::threads();
+    let threads = if config.listen.runtime_per_core {
+        server::cores::threads()
+    } else {
+        0
+    };
     let proxy_bind_error = |source| StartError::Bind {
         key: "listen.proxy",
         addr: binds.proxy,
@@ -307,7 +314,7 @@ pub async fn build_with(
     app.sweep().await;
     let proxy_app = app.clone();
     let ops_app = app.clone();
-    let mut servers = server::cores::serve(
+    let (mut servers, threads) = server::cores::serve(
         proxy_listeners,
         threads,
         tls.clone(),
@@ -355,6 +362,7 @@ pub async fn build_with(
         app,
         shutdown,
         servers,
+        threads,
         background,
         tls,
         audit_keys: rotating_audit,

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 
-use support_access_e2e::harness::Harness;
+use support_access_e2e::harness::{Harness, Options};
 
 /// The threads of this process serving the proxy on `port`.
 fn proxy_threads(port: u16) -> usize {
@@ -39,7 +39,11 @@ fn get_on_a_new_connection(port: u16) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_multi_thread_runtime_serves_the_proxy_on_a_thread_per_worker() {
-    let h = Harness::start().await;
+    let h = Harness::start_opts(Options {
+        extra: "[listen]\nruntime_per_core = true\n".into(),
+        ..Options::default()
+    })
+    .await;
     let port = h.gateway.proxy.port();
     assert_eq!(proxy_threads(port), 2, "one serving thread per worker");
     let statuses = tokio::task::spawn_blocking(move || {

@@ -26,6 +26,7 @@ struct RawListen {
     proxy: String,
     ops: String,
     tls: Option<RawListenTls>,
+    runtime_per_core: bool,
 }
 
 impl Default for RawListen {
@@ -34,6 +35,7 @@ impl Default for RawListen {
             proxy: "127.0.0.1:8080".into(),
             ops: "127.0.0.1:9090".into(),
             tls: None,
+            runtime_per_core: false,
         }
     }
 }

@@ -69,10 +69,36 @@ fn listener(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListe
     Ok(socket.into())
 }
 
+/// The serving threads, kept (with their runtimes) after their listeners drained until
+/// [`Threads::stop`]: connections to the store or the CRM first opened on a serving
+/// thread are driven by its runtime, so it must outlive everything that may still use
+/// them at shutdown (the `request.completed` appends still on their way, the background
+/// tasks), else those calls fail with "the Tokio context is being shut down".
+#[derive(Debug)]
+pub(crate) struct Threads {
+    release: watch::Sender<bool>,
+    handles: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Threads {
+    /// Lets every serving thread drop its runtime and end, and waits until they have.
+    pub(crate) async fn stop(self) {
+        let _ = self.release.send(true);
+        let handles = self.handles;
+        let _ = tokio::task::spawn_blocking(move || {
+            for handle in handles {
+                let _ = handle.join();
+            }
+        })
+        .await;
+    }
+}
+
 /// Serves `listeners`: on `threads` threads of their own (one listener each), or, with
 /// `threads == 0`, as a task of the calling runtime. Returns once every thread runs
 /// (named, its listener registered); each returned handle ends when its listener has
-/// drained after `shutdown` (for a thread: once the thread is gone).
+/// drained after `shutdown`; the threads themselves end at [`Threads::stop`] (or once
+/// it is dropped).
 pub(crate) async fn serve<H, F, B>(
     listeners: Vec<std::net::TcpListener>,
     threads: usize,
@@ -80,13 +106,15 @@ pub(crate) async fn serve<H, F, B>(
     settings: Settings,
     shutdown: watch::Receiver<bool>,
     handler: H,
-) -> io::Result<Vec<JoinHandle<()>>>
+) -> io::Result<(Vec<JoinHandle<()>>, Threads)>
 where
     H: Fn(Request<Incoming>, Connection) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<B>> + Send + 'static,
     B: http_body::Body<Data = bytes::Bytes, Error = BoxError> + Send + 'static,
 {
     let mut servers = Vec::with_capacity(listeners.len());
+    let (release, released) = watch::channel(false);
+    let mut handles = Vec::with_capacity(threads);
     for (n, listener) in listeners.into_iter().enumerate() {
         let (tls, shutdown, handler) = (tls.clone(), shutdown.clone(), handler.clone());
         if threads == 0 {
@@ -101,6 +129,8 @@ where
             .build()?;
         let port = listener.local_addr().map_or(0, |addr| addr.port());
         let (started, running) = tokio::sync::oneshot::channel::<io::Result<()>>();
+        let (drained_tx, drained) = tokio::sync::oneshot::channel::<()>();
+        let mut released = released.clone();
         let thread = std::thread::Builder::new()
             // `proxy-<port>-<n>` (at most 15 bytes, the kernel's limit).
             .name(format!("proxy-{port}-{n}"))
@@ -115,6 +145,9 @@ where
                             let _ = started.send(Err(e));
                         }
                     }
+                    let _ = drained_tx.send(());
+                    // Keeps driving this runtime's connections until released.
+                    let _ = released.wait_for(|released| *released).await;
                 });
                 // The thread's upstream connections and leftover tasks end here.
                 drop(runtime);
@@ -122,10 +155,11 @@ where
         running
             .await
             .unwrap_or_else(|_| Err(io::Error::other("the serving thread ended at start")))?;
-        // Done once the thread is gone (its runtime and upstream pool with it).
-        servers.push(tokio::task::spawn_blocking(move || {
-            let _ = thread.join();
+        handles.push(thread);
+        // Done once the thread's listener has drained.
+        servers.push(tokio::spawn(async move {
+            let _ = drained.await;
         }));
     }
-    Ok(servers)
+    Ok((servers, Threads { release, handles }))
 }

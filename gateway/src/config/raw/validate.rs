@@ -84,6 +84,7 @@ impl RawListen {
             proxy: addr("listen.proxy", &self.proxy)?,
             ops: addr("listen.ops", &self.ops)?,
             tls,
+            runtime_per_core: self.runtime_per_core,
         })
     }
 }
