@@ -19,13 +19,18 @@
 #   nginx           GET RECORD_PATH with an ordinary CRM token
 #   gw-ordinary     the same through the gateway
 #   gw-support      the same with a support token (policy, token verify, audit in SQLite)
-# Settings: BENCH_N (2000), BENCH_WARM (200), BENCH_BIN (prebuilt bench binaries to
-# measure instead of building them, e.g. an earlier commit's).
+#   gw-ordinary-grants  gw-ordinary again, on a fresh gateway whose store holds
+#                   BENCH_GRANTS (10000) more orgs with open grants (opened natively
+#                   before, not counted): the ordinary path must stay flat in them
+# Settings: BENCH_N (2000), BENCH_WARM (200), BENCH_GRANTS (10000; 0 skips that case),
+# BENCH_BIN (prebuilt bench binaries to measure instead of building them, e.g. an
+# earlier commit's).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 N=${BENCH_N:-2000}
 WARM=${BENCH_WARM:-200}
+GRANTS=${BENCH_GRANTS:-10000}
 CHECK=0
 [[ "${1:-}" == "--check" ]] && CHECK=1
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
@@ -199,6 +204,28 @@ for _ in $(seq 300); do [[ -s "$WORK/token" ]] && break; sleep 0.2; done
 [[ -s "$WORK/token" ]] || { log "no support token"; cat "$WORK/gateway.log" >&2; exit 1; }
 measure gw-ordinary "$GW_PORT" "$ORDINARY_AUTH" "$GW_PID"
 measure gw-support "$GW_PORT" "Bearer $(tr -d '\n' <"$WORK/token")" "$GW_PID"
+KEYS=(nginx gw-ordinary gw-support)
+
+if ((GRANTS > 0)); then
+    kill -TERM "$GW_PID"
+    wait "$GW_PID" 2>/dev/null || true
+    sed "s#gateway.db#gateway-grants.db#" "$WORK/gateway.toml" >"$WORK/gateway-grants.toml"
+    log "opening $GRANTS grants (natively, not measured)"
+    "$BIN/bench-gateway" --config "$WORK/gateway-grants.toml" --worker-threads 1 \
+        --open-grants "$GRANTS" --token-file "$WORK/grants-token" --org bench-instructions \
+        >"$WORK/grants-open.log" 2>&1 &
+    OPENER=$!
+    PIDS+=("$OPENER")
+    for _ in $(seq 3000); do [[ -s "$WORK/grants-token" ]] && break; sleep 0.2; done
+    [[ -s "$WORK/grants-token" ]] || { log "grants not opened"; cat "$WORK/grants-open.log" >&2; exit 1; }
+    kill -TERM "$OPENER"
+    wait "$OPENER" 2>/dev/null || true
+    callgrind gateway-grants "$BIN/bench-gateway" --config "$WORK/gateway-grants.toml" --worker-threads 1
+    GW_PID=$LAST_PID
+    wait_http "http://127.0.0.1:$GW_PORT/"
+    measure gw-ordinary-grants "$GW_PORT" "$ORDINARY_AUTH" "$GW_PID"
+    KEYS+=(gw-ordinary-grants)
+fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 REPORT="$ROOT/bench/results/instructions.md"
@@ -214,16 +241,25 @@ REPORT="$ROOT/bench/results/instructions.md"
     echo
     echo "| case | instructions/request | × nginx |"
     echo "|---|---:|---:|"
-    for key in nginx gw-ordinary gw-support; do
+    for key in "${KEYS[@]}"; do
         echo "| $key | ${INSTR[$key]} | $(ratio "${INSTR[$key]}" "${INSTR[nginx]}") |"
     done
+    if [[ -n "${INSTR[gw-ordinary-grants]:-}" ]]; then
+        echo
+        echo "With $GRANTS more open grants in the store, ordinary traffic costs $(ratio "${INSTR[gw-ordinary-grants]}" "${INSTR[gw-ordinary]}")× what it costs with one."
+    fi
 } | tee "$REPORT"
 
 if ((CHECK)); then
     status=0
     while read -r key limit; do
         [[ -z "$key" || "$key" == \#* ]] && continue
-        got=$(ratio "${INSTR[$key]}" "${INSTR[nginx]}")
+        [[ -n "${INSTR[$key]:-}" ]] || continue
+        if [[ "$key" == gw-ordinary-grants ]]; then # against gw-ordinary, not nginx
+            got=$(ratio "${INSTR[$key]}" "${INSTR[gw-ordinary]}")
+        else
+            got=$(ratio "${INSTR[$key]}" "${INSTR[nginx]}")
+        fi
         if awk -v g="$got" -v l="$limit" 'BEGIN { exit !(g > l) }'; then
             log "REGRESSION: $key is ${got}× nginx, limit ${limit}×"
             status=1

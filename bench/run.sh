@@ -30,7 +30,7 @@
 #
 # The markdown result goes to stdout and to bench/results/latest.md. Settings
 # (environment): BENCH_DURATION (10s), BENCH_WARMUP (3s), BENCH_CONNECTIONS (64),
-# BENCH_THREADS (2), BENCH_MODES ("pinned shared"), BENCH_REVOKE_TRIALS (50),
+# BENCH_THREADS (2), BENCH_MODES ("pinned shared"; "none" skips both), BENCH_REVOKE_TRIALS (50; 0 skips),
 # BENCH_PG_URL (postgres://postgres@127.0.0.1/test), BENCH_BIN (a folder of prebuilt
 # bench binaries to measure instead of building them, e.g. an earlier commit's). A fresh PostgreSQL schema is
 # created for the run and dropped at the end; temp files live in a mktemp folder.
@@ -42,6 +42,7 @@ WARMUP=${BENCH_WARMUP:-3s}
 CONNS=${BENCH_CONNECTIONS:-64}
 THREADS=${BENCH_THREADS:-2}
 MODES=${BENCH_MODES:-pinned shared}
+[[ "$MODES" == none ]] && MODES="" # BENCH_MODES=none BENCH_REVOKE_TRIALS=0: the 1,000-connection RSS check only
 REVOKE_TRIALS=${BENCH_REVOKE_TRIALS:-50}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1/test}
 RECORD_PATH=/crm/v8/Leads/4150868000000225013
@@ -364,6 +365,9 @@ stop "$NGINX_PID"
 log "1,000 connections: gateway VmHWM $GW_C1000_RSS MiB (idle start $GW_IDLE_RSS MiB), nginx $NGINX_C1000_RSS MiB"
 
 # --- revoke propagation --------------------------------------------------------------
+REVOKE_SUMMARY="not run (BENCH_REVOKE_TRIALS=0)"
+REVOKE_SORTED=""
+if ((REVOKE_TRIALS > 0)); then
 log "=== revoke propagation: $REVOKE_TRIALS trials, two instances on PostgreSQL"
 write_gateway_config "$WORK/pg-b.toml" "$PG_SCHEMA_URL" $GW_B_PORT $GW_B_OPS_PORT
 start_gateway "instance-b" shared "$WORK/pg-b.toml"
@@ -379,6 +383,9 @@ stop "$STUB_PID"
 REVOKE_SUMMARY=$(grep '^SUMMARY' "$WORK/revoke.out" | sed 's/^SUMMARY //')
 REVOKE_SORTED=$(awk 'NR > 1 && $1 ~ /^[0-9]+$/ {print $3}' "$WORK/revoke.out" | sort -n | tr '\n' ' ')
 log "revoke: $REVOKE_SUMMARY"
+else
+    stop "$STUB_PID"
+fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- the report ----------------------------------------------------------------------

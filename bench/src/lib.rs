@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use support_access_core::ids::{OrgId, StaffId};
-use support_access_core::service::{GrantEnd, GrantRequest};
+use support_access_core::service::{GrantEnd, GrantError, GrantRequest};
 use support_gateway::Running;
 use support_gateway::config::Config;
 
@@ -57,6 +57,35 @@ pub async fn grant_and_token(gateway: &Running, org: &str, staff: &str) -> anyho
         .issue(&grant, &staff, now)
         .map_err(|e| anyhow::anyhow!("issue a token: {e}"))?;
     Ok(token)
+}
+
+/// Opens a two-day grant for each of `count` orgs (`bench-open-0` …) that has none yet,
+/// 32 at a time (a database kept from an earlier run already has them).
+pub async fn open_grants(gateway: &Running, count: usize) -> anyhow::Result<()> {
+    let orgs: Vec<OrgId> = (0..count)
+        .map(|n| OrgId::from(format!("bench-open-{n}").as_str()))
+        .collect();
+    for chunk in orgs.chunks(32) {
+        let mut opening = tokio::task::JoinSet::new();
+        for org in chunk.iter().cloned() {
+            let access = gateway.app().access().clone();
+            opening.spawn(async move {
+                let request = GrantRequest {
+                    end: GrantEnd::Days(2),
+                    reason: Some("benchmark".into()),
+                    ticket: Some("BENCH-OPEN".into()),
+                };
+                access.grant(&org, "bench-admin", request).await
+            });
+        }
+        while let Some(done) = opening.join_next().await {
+            match done? {
+                Ok(_) | Err(GrantError::AlreadyActive) => {}
+                Err(e) => anyhow::bail!("grant: {e}"),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Revokes the open grant of `org` through the gateway's service.

@@ -4,7 +4,7 @@
 //! until SIGINT/SIGTERM.
 //!
 //! Usage: `bench-gateway --config FILE [--token-file PATH] [--org ORG] [--staff ID]
-//! [--worker-threads N]`
+//! [--worker-threads N] [--open-grants N]`
 
 use std::path::PathBuf;
 
@@ -26,6 +26,10 @@ struct Args {
     /// The support engineer who claims the seat.
     #[arg(long, default_value = "bench-staff")]
     staff: String,
+    /// Before serving, open this many more grants (orgs `bench-open-0` …), to measure
+    /// that the ordinary path does not get dearer with the number of active grants.
+    #[arg(long, default_value_t = 0)]
+    open_grants: usize,
     /// Tokio worker threads (0: one per core the process may use, as `serve` does).
     #[arg(long, default_value_t = 0)]
     worker_threads: usize,
@@ -55,6 +59,9 @@ fn main() -> anyhow::Result<()> {
         let gateway = support_gateway::build(config, binds)
             .await
             .map_err(|e| anyhow::anyhow!("the gateway did not start: {e}"))?;
+        if args.open_grants > 0 {
+            support_access_bench::open_grants(&gateway, args.open_grants).await?;
+        }
         if let Some(path) = &args.token_file {
             let token =
                 support_access_bench::grant_and_token(&gateway, &args.org, &args.staff).await?;
