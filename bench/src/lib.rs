@@ -67,7 +67,8 @@ pub async fn open_grants(gateway: &Running, count: usize) -> anyhow::Result<()> 
         .collect();
     for chunk in orgs.chunks(32) {
         let mut opening = tokio::task::JoinSet::new();
-        for org in chunk.iter().cloned() {
+        for org in chunk {
+            let org = org.clone();
             let access = gateway.app().access().clone();
             opening.spawn(async move {
                 let request = GrantRequest {
