@@ -272,7 +272,7 @@ pub fn prepare_headers(headers: &mut HeaderMap, peer: SocketAddr, tls: bool) {
 }
 
 /// A peer address as a header value, formatted into a stack buffer (once per
-/// connection: [`crate::conn::Connection::peer_header`]).
+/// connection: `Connection::peer_header` in `conn.rs`).
 pub(crate) fn peer_value(ip: IpAddr) -> HeaderValue {
     use std::io::Write;
     let mut buffer = [0u8; 64];
