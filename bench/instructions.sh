@@ -24,7 +24,8 @@
 #                   before, not counted): the ordinary path must stay flat in them
 # Settings: BENCH_N (2000), BENCH_WARM (200), BENCH_GRANTS (10000; 0 skips that case),
 # BENCH_BIN (prebuilt bench binaries to measure instead of building them, e.g. an
-# earlier commit's).
+# earlier commit's), BENCH_KEEP (a folder to copy the callgrind dumps to, for
+# `callgrind_annotate --inclusive=yes DUMP`: where the instructions go).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -73,6 +74,9 @@ cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    if [[ -n "${BENCH_KEEP:-}" ]]; then
+        mkdir -p "$BENCH_KEEP" && cp "$WORK"/callgrind.out.* "$BENCH_KEEP"/ 2>/dev/null || true
+    fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
