@@ -249,3 +249,115 @@ pub async fn a_tree_behind_its_chain_is_built_by_migrate_and_by_append(
         .verify(&expected(&events[..2]).root, &expected(&events).root)
         .expect("consistent");
 }
+
+/// A database written before the store kept only the nodes of level 8 and up (a row for
+/// every node, as this test inserts them) loses exactly its rows below level 8 to the
+/// migration `m20261202_000011_tree_tiles`, of every org, and serves the same roots and
+/// proofs before and after, which are those of the events' tree.
+pub async fn a_database_with_every_node_migrates_to_tiles_with_the_same_proofs(
+    a: SeaOrmStore,
+    b: SeaOrmStore,
+    exec: Exec,
+) {
+    use support_access_core::tlog::{
+        AuditTree, HashReader, MemoryTree, NodeId, consistency_proof, event_leaf, inclusion_proof,
+        stored_node_count, tree_root,
+    };
+    use support_access_seaorm::Backend;
+
+    // 600 events: two complete blocks of 256 (nodes of levels 8 and 9) and a partial
+    // one; and an org whose tree has no node of level 8.
+    let (org, small) = (OrgId::from("org-before-tiles"), OrgId::from("org-small"));
+    let appends = (0..600).map(|n| a.append(event(&org, n)));
+    for appended in join_all(appends).await {
+        appended.expect("append");
+    }
+    for n in 0..5 {
+        a.append(event(&small, n)).await.expect("append");
+    }
+    let blob = |bytes: &[u8]| {
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        match a.backend() {
+            Backend::Sqlite => format!("X'{hex}'"),
+            Backend::Postgres => format!("'\\x{hex}'::bytea"),
+        }
+    };
+    let mut trees = Vec::new();
+    let mut every_node = vec!["DELETE FROM audit_tree_nodes".to_owned()];
+    for org in [&org, &small] {
+        let events = b.scan(org, 0, 1000).await.expect("scan");
+        let mut tree = MemoryTree::new();
+        let leaves: Vec<_> = events.iter().map(|e| event_leaf(&e.hash)).collect();
+        tree.append(&leaves).expect("tree");
+        let ids: Vec<NodeId> = (0..stored_node_count(tree.size()))
+            .map(NodeId::from_packed)
+            .collect();
+        let hashes = tree.read_hashes(&ids).expect("nodes");
+        let rows: Vec<String> = ids
+            .iter()
+            .zip(&hashes)
+            .map(|(id, hash)| format!("('{org}', {}, {})", id.packed(), blob(&hash.0)))
+            .collect();
+        every_node.push(format!(
+            "INSERT INTO audit_tree_nodes (org, node, hash) VALUES {}",
+            rows.join(", ")
+        ));
+        trees.push(tree);
+    }
+    exec(every_node.join(";\n")).await;
+
+    let sizes = [1, 5, 255, 256, 257, 511, 512, 513, 600];
+    let served = |store: SeaOrmStore| {
+        let org = org.clone();
+        async move {
+            let mut served = Vec::new();
+            for size in sizes {
+                let root = store.root_at(&org, size).await.expect("root");
+                let inclusion = store
+                    .inclusion_proof(&org, size, 600)
+                    .await
+                    .expect("inclusion");
+                let consistency = store.consistency_proof(&org, size, 600).await;
+                served.push((root, inclusion, consistency.expect("consistency")));
+            }
+            served
+        }
+    };
+    let before = served(b.clone()).await;
+    let tree = &trees[0];
+    let expected: Vec<_> = sizes
+        .iter()
+        .map(|&size| {
+            (
+                tree_root(tree, size).expect("root"),
+                inclusion_proof(tree, size - 1, 600).expect("inclusion"),
+                consistency_proof(tree, size, 600).expect("consistency"),
+            )
+        })
+        .collect();
+    assert_eq!(before, expected);
+
+    exec("DELETE FROM seaql_migrations WHERE version = 'm20261202_000011_tree_tiles'".into()).await;
+    a.migrate().await.expect("migrate");
+    // Exactly the nodes of level 8 and up remain: no other row (an insert into a table
+    // that takes none fails), and as many rows as those nodes.
+    let kept: Vec<String> = (0..stored_node_count(600))
+        .map(NodeId::from_packed)
+        .filter(|id| id.level >= 8)
+        .map(|id| id.packed().to_string())
+        .collect();
+    assert_eq!(kept.len(), 3, "(8, 0), (8, 1) and (9, 0)");
+    exec(format!(
+        "CREATE TABLE unexpected_node (node BIGINT CHECK (node < 0)); \
+         INSERT INTO unexpected_node SELECT node FROM audit_tree_nodes \
+         WHERE org <> '{org}' OR node NOT IN ({}); \
+         CREATE TABLE node_count (n BIGINT CHECK (n = {})); \
+         INSERT INTO node_count SELECT COUNT(*) FROM audit_tree_nodes",
+        kept.join(", "),
+        kept.len()
+    ))
+    .await;
+    assert_eq!(served(b.clone()).await, expected);
+    let small_root = b.root_at(&small, 5).await.expect("root");
+    assert_eq!(small_root, trees[1].root());
+}
