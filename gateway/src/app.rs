@@ -2,19 +2,26 @@
 //! a token, identify, then hand the request to the support pipeline
 //! ([`crate::pipeline`]), the management API ([`crate::management`]) or the ordinary
 //! forward ([`crate::ordinary`]). The shared state is [`crate::state::App`].
+//!
+//! Support traffic and the management API reach the store, so they run on the main
+//! runtime ([`crate::main_runtime`]); ordinary traffic stays on the thread that serves
+//! its connection.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
+use support_access_core::StoreError;
 use tracing::Instrument;
 
 use crate::access_log::Logged;
 use crate::body::Body;
 use crate::conn::Connection;
 use crate::identify::{Identity, identify};
+use crate::main_runtime::Gone;
 use crate::metrics::{Class, Outcome};
+use crate::refusal::{Refusal, Shape};
 use crate::request_id::X_REQUEST_ID;
 
 pub use crate::ordinary::strip_support_headers;
@@ -90,31 +97,53 @@ impl App {
                 refusal.render(shape, request_id)
             }
             Ok(Identity::Support(token)) => {
-                Box::pin(crate::pipeline::support(
-                    self,
-                    request,
-                    &connection,
-                    token,
-                    form,
-                    request_id,
-                    started,
-                ))
-                .await
+                let shape = self.shape_for(request.uri().path());
+                let (app, id) = (self.clone(), request_id.to_owned());
+                let support = async move {
+                    let (app, id) = (&app, id.as_str());
+                    crate::pipeline::support(app, request, &connection, token, form, id, started)
+                        .await
+                };
+                let answer = self.main.run(Box::pin(support)).await;
+                self.or_gone(answer, Class::support, shape, request_id, started)
             }
             Ok(Identity::Ordinary) if request.uri().path().starts_with(MANAGEMENT_PREFIX) => {
-                let management = crate::management::handle(
-                    &self.management,
-                    &self.metrics,
-                    request,
+                let (app, id) = (self.clone(), request_id.to_owned());
+                let management = async move {
+                    let (management, metrics) = (&app.management, &app.metrics);
+                    crate::management::handle(management, metrics, request, &id, started).await
+                };
+                let answer = self.main.run(Box::pin(management)).await;
+                self.or_gone(
+                    answer,
+                    Class::management,
+                    Shape::Generic,
                     request_id,
                     started,
-                );
-                Box::pin(management).await
+                )
             }
             Ok(Identity::Ordinary) => {
                 crate::ordinary::forward(self, request, &connection, form, request_id, started)
                     .await
             }
         }
+    }
+
+    /// The answer of work run on the main runtime, or `503` if that runtime is gone
+    /// (the process is ending): fail closed, nothing was forwarded.
+    fn or_gone(
+        &self,
+        answer: Result<Response<Body>, Gone>,
+        class: Class,
+        shape: Shape,
+        request_id: &str,
+        started: Instant,
+    ) -> Response<Body> {
+        answer.unwrap_or_else(|Gone| {
+            tracing::warn!(request_id, "the main runtime is gone; refusing");
+            self.finish(class, Outcome::refused, started);
+            let gone = StoreError::Unavailable("the gateway is shutting down".into());
+            Refusal::Store(gone).render(shape, request_id)
+        })
     }
 }

@@ -106,9 +106,10 @@ pub struct Listen {
     pub ops: SocketAddr,
     /// `[listen.tls]`: the proxy listener serves TLS (HTTP/1.1 and h2 by ALPN).
     pub tls: Option<ListenTls>,
-    /// `listen.runtime_per_core` (default off, experimental): on a multi-thread runtime
-    /// the proxy is served by one thread per worker, each with its own runtime,
-    /// `SO_REUSEPORT` listener and upstream pool (`server::cores`).
+    /// `listen.runtime_per_core` (default off): on a multi-thread runtime the proxy is
+    /// served by one thread per worker, each with its own runtime, `SO_REUSEPORT`
+    /// listener and upstream pool (`server::cores`); what reaches the store runs on the
+    /// main runtime (`main_runtime`).
     pub runtime_per_core: bool,
 }
 

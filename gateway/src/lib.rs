@@ -20,6 +20,7 @@ pub mod demo;
 pub mod identify;
 mod inflight;
 pub mod live;
+mod main_runtime;
 pub mod management;
 pub mod metrics;
 pub mod notify;
@@ -102,7 +103,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     /// The listeners: each drains within `limits.shutdown_grace` of the shutdown.
     servers: Vec<JoinHandle<()>>,
-    /// The proxy's serving threads, ended last (`server::cores::Threads`).
+    /// The proxy's serving threads (`server::cores::Threads`), gone once `servers` are.
     threads: server::cores::Threads,
     /// The expiry sweep, the live recheck and the checkpointer: they keep working while the listeners
     /// drain, and are cancelled once they have (at the latest at the deadline).
@@ -144,6 +145,8 @@ impl Running {
         for server in self.servers {
             let _ = server.await;
         }
+        // Nothing of the store runs on them (`main_runtime.rs`): they may end first.
+        self.threads.stop().await;
         // The answered requests' `request.completed` events, still on their way.
         let settled = tokio::time::timeout_at(deadline, self.app.audit_settled()).await;
         if settled.is_err() {
@@ -155,7 +158,6 @@ impl Running {
         for task in self.background {
             let _ = task.await;
         }
-        self.threads.stop().await;
         let cut = self.app.metrics.support_requests_in_flight();
         if cut > 0 {
             tracing::warn!(

@@ -15,6 +15,7 @@ use crate::audit_log::AuditLogService;
 use crate::completions::Completions;
 use crate::config;
 use crate::live::LiveGrants;
+use crate::main_runtime::MainRuntime;
 use crate::management::{Management, Mgmt};
 use crate::metrics::{Class, Metrics, Outcome};
 use crate::notify::{WebhookParts, Webhooks};
@@ -49,6 +50,8 @@ pub struct App {
     pub(crate) webhooks: Arc<Webhooks>,
     /// `request.completed` events on their way to the store, off the request path.
     pub(crate) completions: Completions,
+    /// The runtime the gateway was built on, where whatever reaches the store runs.
+    pub(crate) main: MainRuntime,
 }
 
 impl App {
@@ -113,6 +116,7 @@ impl App {
             changes,
             webhooks,
             completions: Completions::new(completions_metrics, limits.store_timeout),
+            main: MainRuntime::current(),
         }
     }
 

@@ -7,7 +7,9 @@
 //! runtime, as one task, exactly as before.
 //!
 //! The rest (the ops listener, the sweeper, the store's writers, webhooks) stays on the
-//! runtime `build` was called on.
+//! runtime `build` was called on, and so do the requests that reach the store: support
+//! traffic and the management API run there (`main_runtime.rs`), whichever thread
+//! serves their connection.
 
 use std::future::Future;
 use std::io;
@@ -69,21 +71,17 @@ fn listener(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListe
     Ok(socket.into())
 }
 
-/// The serving threads, kept (with their runtimes) after their listeners drained until
-/// [`Threads::stop`]: connections to the store or the CRM first opened on a serving
-/// thread are driven by its runtime, so it must outlive everything that may still use
-/// them at shutdown (the `request.completed` appends still on their way, the background
-/// tasks), else those calls fail with "the Tokio context is being shut down".
+/// The serving threads. Each ends once its listener has drained, with its runtime and
+/// what that drove (its connections, the ordinary traffic's upstream pool): nothing that
+/// outlives a request runs on a serving thread (`main_runtime.rs`).
 #[derive(Debug)]
 pub(crate) struct Threads {
-    release: watch::Sender<bool>,
     handles: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Threads {
-    /// Lets every serving thread drop its runtime and end, and waits until they have.
+    /// Waits until every serving thread has ended.
     pub(crate) async fn stop(self) {
-        let _ = self.release.send(true);
         let handles = self.handles;
         let _ = tokio::task::spawn_blocking(move || {
             for handle in handles {
@@ -97,8 +95,7 @@ impl Threads {
 /// Serves `listeners`: on `threads` threads of their own (one listener each), or, with
 /// `threads == 0`, as a task of the calling runtime. Returns once every thread runs
 /// (named, its listener registered); each returned handle ends when its listener has
-/// drained after `shutdown`; the threads themselves end at [`Threads::stop`] (or once
-/// it is dropped).
+/// drained after `shutdown` and (with threads) its thread's runtime is gone.
 pub(crate) async fn serve<H, F, B>(
     listeners: Vec<std::net::TcpListener>,
     threads: usize,
@@ -113,7 +110,6 @@ where
     B: http_body::Body<Data = bytes::Bytes, Error = BoxError> + Send + 'static,
 {
     let mut servers = Vec::with_capacity(listeners.len());
-    let (release, released) = watch::channel(false);
     let mut handles = Vec::with_capacity(threads);
     for (n, listener) in listeners.into_iter().enumerate() {
         let (tls, shutdown, handler) = (tls.clone(), shutdown.clone(), handler.clone());
@@ -130,7 +126,6 @@ where
         let port = listener.local_addr().map_or(0, |addr| addr.port());
         let (started, running) = tokio::sync::oneshot::channel::<io::Result<()>>();
         let (drained_tx, drained) = tokio::sync::oneshot::channel::<()>();
-        let mut released = released.clone();
         let thread = std::thread::Builder::new()
             // `proxy-<port>-<n>` (at most 15 bytes, the kernel's limit).
             .name(format!("proxy-{port}-{n}"))
@@ -145,21 +140,19 @@ where
                             let _ = started.send(Err(e));
                         }
                     }
-                    let _ = drained_tx.send(());
-                    // Keeps driving this runtime's connections until released.
-                    let _ = released.wait_for(|released| *released).await;
                 });
                 // The thread's upstream connections and leftover tasks end here.
                 drop(runtime);
+                let _ = drained_tx.send(());
             })?;
         running
             .await
             .unwrap_or_else(|_| Err(io::Error::other("the serving thread ended at start")))?;
         handles.push(thread);
-        // Done once the thread's listener has drained.
+        // Done once the thread's listener has drained and its runtime is gone.
         servers.push(tokio::spawn(async move {
             let _ = drained.await;
         }));
     }
-    Ok((servers, Threads { release, handles }))
+    Ok((servers, Threads { handles }))
 }
