@@ -33,7 +33,6 @@ mod m20261202_000007_approvals;
 mod m20261202_000008_changes;
 mod m20261202_000009_keys;
 mod m20261202_000010_webhooks;
-mod m20261202_000011_tree_tiles;
 
 /// The PostgreSQL `LISTEN`/`NOTIFY` channel on which every committed change of a grant
 /// is announced. The payload is `<table schema> <grant id> <org>`, separated by single
@@ -58,7 +57,6 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_changes::Migration),
             Box::new(m20261202_000009_keys::Migration),
             Box::new(m20261202_000010_webhooks::Migration),
-            Box::new(m20261202_000011_tree_tiles::Migration),
         ]
     }
 }

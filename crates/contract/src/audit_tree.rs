@@ -157,8 +157,7 @@ pub async fn grant_change_events_enter_the_tree(f: AuditTreeFixture) {
     );
 }
 
-/// The nodes read (kept or computed from the events) are exactly Go tlog's stored
-/// hashes, each the root of its subtree, and none beyond the tree.
+/// The stored nodes are exactly Go tlog's stored hashes, each the root of its subtree.
 pub async fn stored_nodes_are_the_complete_subtrees(f: AuditTreeFixture) {
     let org = fresh_org();
     append_n(&f.log, &org, 11).await;
@@ -180,52 +179,6 @@ pub async fn stored_nodes_are_the_complete_subtrees(f: AuditTreeFixture) {
         .await
         .expect("read nodes");
     assert_eq!(again, vec![read[3], read[0], read[3]]);
-}
-
-/// In a tree of more than 512 events every node of every level (the levels a store
-/// keeps and those it may compute from the events) is the root of its subtree, and
-/// proofs that span the levels verify.
-pub async fn nodes_of_every_level_are_their_subtrees_roots(f: AuditTreeFixture) {
-    let org = fresh_org();
-    let appends = (0..600).map(|_| {
-        let log = f.log.clone();
-        let event = NewAuditEvent::new(org.clone(), AuditKind::RequestAllowed, t0());
-        tokio::spawn(async move { log.append(event).await.expect("append") })
-    });
-    for joined in join_all(appends).await {
-        joined.expect("task");
-    }
-    let leaves = leaves(&f.log, &org).await;
-    assert_eq!(leaves.len(), 600);
-    let ids: Vec<NodeId> = (0..stored_node_count(600))
-        .map(NodeId::from_packed)
-        .collect();
-    assert!(ids.contains(&NodeId::new(9, 0)), "a node of 512 events");
-    let read = f.tree.read_nodes(&org, &ids).await.expect("read nodes");
-    assert_eq!(read.len(), ids.len());
-    for (id, hash) in ids.iter().zip(&read) {
-        let covered = id.leaves();
-        let expected = naive_root(&leaves[covered.start as usize..covered.end as usize]);
-        assert_eq!(*hash, Some(expected), "node {id:?}");
-    }
-    for (seq, size) in [(1, 600), (256, 257), (257, 512), (300, 513), (600, 600)] {
-        let proof = f.tree.inclusion_proof(&org, seq, size).await;
-        let root = naive_root(&leaves[..size as usize]);
-        proof
-            .expect("inclusion proof")
-            .verify(&leaves[seq as usize - 1], &root)
-            .unwrap_or_else(|e| panic!("event {seq} in {size}: {e}"));
-    }
-    for (from, to) in [(1, 600), (255, 256), (256, 600), (300, 513), (513, 600)] {
-        let proof = f.tree.consistency_proof(&org, from, to).await;
-        proof
-            .expect("consistency proof")
-            .verify(
-                &naive_root(&leaves[..from as usize]),
-                &naive_root(&leaves[..to as usize]),
-            )
-            .unwrap_or_else(|e| panic!("{from} to {to}: {e}"));
-    }
 }
 
 /// Inclusion proofs verify for every event at every size that holds it.

@@ -405,7 +405,6 @@ macro_rules! audit_tree_suite {
                 the_head_is_the_rfc_root_of_the_event_hashes,
                 grant_change_events_enter_the_tree,
                 stored_nodes_are_the_complete_subtrees,
-                nodes_of_every_level_are_their_subtrees_roots,
                 inclusion_proofs_verify_for_every_event_and_size,
                 consistency_proofs_verify_between_every_pair_of_sizes,
                 proofs_beyond_the_log_or_of_no_tree_are_refused,

@@ -54,7 +54,7 @@ pub use proof::{ConsistencyPlan, ConsistencyProof, InclusionPlan, InclusionProof
 pub use store::{AuditTree, GrownLog, StoredCheckpoint, TreeHead, TreeReadError};
 pub use tree::{
     Frontier, HashReader, MAX_TREE_SIZE, MemoryTree, Node, NodeId, TreeError, consistency_proof,
-    inclusion_proof, root_of_leaves, stored_node_count, tree_root,
+    inclusion_proof, stored_node_count, tree_root,
 };
 
 /// A hash in the tree: a leaf hash, an interior node's hash or a root. 32 bytes of

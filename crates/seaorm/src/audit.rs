@@ -29,7 +29,7 @@ pub(crate) use appender::Appender;
 pub(crate) use chain::{append_one_about_in, append_one_in};
 #[cfg(feature = "bench-internals")]
 pub(crate) use tree::TREE_DISABLED;
-pub(crate) use tree::{STORED_FROM_LEVEL, backfill, tree_hash};
+pub(crate) use tree::{backfill, tree_hash};
 
 fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(value)

@@ -1,12 +1,6 @@
 //! [`AuditTree`] on `audit_heads` (the tree head), `audit_tree_nodes` and
 //! `audit_checkpoints`. The tree is written with the events (`audit/tree.rs`); here it
 //! is only read, each read one query by primary key.
-//!
-//! `audit_tree_nodes` keeps the nodes from [`STORED_FROM_LEVEL`] up; a node below it is
-//! computed from the hashes of the events it covers, read in one ranged query on
-//! `audit_events` for all such nodes asked together (the low nodes of one proof lie in
-//! few aligned blocks of 256 events). Rows below that level that a database written
-//! before keeps are not read.
 
 use std::collections::HashMap;
 
@@ -18,14 +12,12 @@ use sea_orm::{
     Statement,
 };
 use support_access_core::StoreError;
-use support_access_core::audit::ChainHash;
 use support_access_core::ids::OrgId;
 use support_access_core::tlog::{
     AuditTree, EMPTY_ROOT, GrownLog, MAX_TREE_SIZE, NodeId, StoredCheckpoint, TreeHash, TreeHead,
-    event_leaf, root_of_leaves,
 };
 
-use crate::audit::{STORED_FROM_LEVEL, tree_hash};
+use crate::audit::tree_hash;
 use crate::entity::{audit_checkpoint, audit_head, audit_tree_node};
 use crate::error::{corrupt, from_db};
 use crate::instant;
@@ -70,36 +62,6 @@ fn packed(id: &NodeId) -> Option<i64> {
 }
 
 #[derive(Debug, FromQueryResult)]
-struct EventHash {
-    seq: i64,
-    hash: String,
-}
-
-/// The `seq` ranges (inclusive, merged where they touch) of the events under the nodes
-/// below [`STORED_FROM_LEVEL`] among `nodes`, in increasing order.
-fn low_ranges(nodes: &[NodeId]) -> Vec<(u64, u64)> {
-    let mut ranges: Vec<(u64, u64)> = nodes
-        .iter()
-        .filter(|id| id.level < STORED_FROM_LEVEL && packed(id).is_some())
-        .map(|id| (id.leaves().start + 1, id.leaves().end))
-        .collect();
-    ranges.sort_unstable();
-    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
-    for (first, last) in ranges {
-        match merged.last_mut() {
-            Some(run) if first <= run.1.saturating_add(1) => run.1 = Ord::max(run.1, last),
-            _ => merged.push((first, last)),
-        }
-    }
-    merged
-}
-
-/// The events in `ranges` that are leaves of the org's tree (`seq ≤ tree_size`), then
-/// the ranges and the org's placeholder.
-const LOW_LEAVES: &str = "SELECT e.seq AS seq, e.hash AS hash FROM audit_events e \
-     JOIN audit_heads h ON h.org = e.org WHERE e.seq <= h.tree_size AND (";
-
-#[derive(Debug, FromQueryResult)]
 struct GrownRow {
     org: String,
     tree_size: i64,
@@ -134,12 +96,7 @@ impl AuditTree for SeaOrmStore {
         org: &OrgId,
         nodes: &[NodeId],
     ) -> Result<Vec<Option<TreeHash>>, StoreError> {
-        let leaves = self.low_leaves(org, &low_ranges(nodes)).await?;
-        let keys: Vec<i64> = nodes
-            .iter()
-            .filter(|id| id.level >= STORED_FROM_LEVEL)
-            .filter_map(packed)
-            .collect();
+        let keys: Vec<i64> = nodes.iter().filter_map(packed).collect();
         let mut found = HashMap::with_capacity(keys.len());
         if !keys.is_empty() {
             let rows = audit_tree_node::Entity::find()
@@ -154,14 +111,7 @@ impl AuditTree for SeaOrmStore {
         }
         Ok(nodes
             .iter()
-            .map(|id| {
-                let key = packed(id)?;
-                if id.level >= STORED_FROM_LEVEL {
-                    found.get(&key).copied()
-                } else {
-                    computed(id, &leaves)
-                }
-            })
+            .map(|id| packed(id).and_then(|key| found.get(&key).copied()))
             .collect())
     }
 
@@ -237,57 +187,5 @@ impl AuditTree for SeaOrmStore {
                 })
             })
             .collect()
-    }
-}
-
-/// The hash of a node below [`STORED_FROM_LEVEL`] from its leaves; `None` unless every
-/// one of them is there.
-fn computed(id: &NodeId, leaves: &HashMap<u64, TreeHash>) -> Option<TreeHash> {
-    let run = id
-        .leaves()
-        .map(|leaf| leaves.get(&leaf).copied())
-        .collect::<Option<Vec<_>>>()?;
-    Some(root_of_leaves(&run))
-}
-
-impl SeaOrmStore {
-    /// The leaf hashes, by leaf index, of the org's events in `ranges` of `seq` that
-    /// its tree holds: one query.
-    async fn low_leaves(
-        &self,
-        org: &OrgId,
-        ranges: &[(u64, u64)],
-    ) -> Result<HashMap<u64, TreeHash>, StoreError> {
-        if ranges.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let (backend, by) = match self.inner.backend {
-            Backend::Postgres => (DbBackend::Postgres, "$1"),
-            Backend::Sqlite => (DbBackend::Sqlite, "?"),
-        };
-        // The bounds are integers below 2^62 (from valid node ids), written inline.
-        let within = ranges
-            .iter()
-            .map(|(first, last)| format!("e.seq BETWEEN {first} AND {last}"))
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        let rows = EventHash::find_by_statement(Statement::from_sql_and_values(
-            backend,
-            format!("{LOW_LEAVES}{within}) AND e.org = {by}"),
-            [org.as_str().into()],
-        ))
-        .all(&self.inner.db)
-        .await
-        .map_err(from_db)?;
-        let mut leaves = HashMap::with_capacity(rows.len());
-        for row in rows {
-            let what = || corrupt(format!("hash of audit event {org} {}", row.seq));
-            let hash = ChainHash::from_hex(row.hash.trim()).map_err(|_| what())?;
-            let index = to_u64(row.seq, "audit event seq")?
-                .checked_sub(1)
-                .ok_or_else(what)?;
-            leaves.insert(index, event_leaf(&hash));
-        }
-        Ok(leaves)
     }
 }

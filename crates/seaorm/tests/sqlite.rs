@@ -422,18 +422,6 @@ mod adapter {
         .await;
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn a_database_with_every_node_migrates_to_tiles_with_the_same_proofs() {
-        adapter_case(|a, b, path| {
-            cases::a_database_with_every_node_migrates_to_tiles_with_the_same_proofs(
-                a,
-                b,
-                exec(path),
-            )
-        })
-        .await;
-    }
-
     #[tokio::test]
     async fn an_unopenable_database_is_unavailable() {
         let missing = std::env::temp_dir().join("support-access-no-such-dir/x.db");

@@ -112,15 +112,10 @@ impl TreeReadError {
 ///   order, also under concurrent appends from several handles on the same data; an
 ///   append that fails or is refused MUST leave the tree unchanged.
 /// - `tree_head` MUST return [`TreeHead::EMPTY`] for an org without events.
-/// - `read_nodes` MUST return one entry per id, in the order asked: the RFC 9162 hash
-///   of that complete subtree over the org's stored event hashes (its leaves
-///   `event_leaf(hash)` of events `seq = index · 2^level + 1 …`), whether the store
-///   kept it when the append completed it or computes it from the events on read
-///   ([`root_of_leaves`](super::root_of_leaves); Go `sumdb/tlog` stored hashes and
-///   tiles: after `n` events exactly the nodes
-///   `NodeId::from_packed(0 .. stored_node_count(n))` exist); `None` for a node the
-///   org's tree does not have (yet), and for one whose hash the store can neither read
-///   nor compute (a kept node or an event it needs is gone), never a made-up hash.
+/// - `read_nodes` MUST return one entry per id, in the order asked: the hash the
+///   append that completed that node stored (Go `sumdb/tlog` stored hashes: after `n`
+///   events exactly the nodes `NodeId::from_packed(0 .. stored_node_count(n))`), and
+///   `None` for a node the org's tree does not have (yet).
 /// - `save_checkpoint` MUST store the checkpoint exactly, and MUST return `Conflict`
 ///   (storing nothing) when the org already has one of that size.
 /// - `latest_checkpoint` MUST return the org's checkpoint of the largest size (`None`
@@ -139,8 +134,7 @@ pub trait AuditTree: Send + Sync + Debug {
     /// The org's current tree head.
     async fn tree_head(&self, org: &OrgId) -> Result<TreeHead, StoreError>;
 
-    /// Node hashes of the org's tree (kept or computed from the events), one per id in
-    /// the order asked.
+    /// Stored node hashes of the org's tree, one per id in the order asked.
     async fn read_nodes(
         &self,
         org: &OrgId,

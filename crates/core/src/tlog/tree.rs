@@ -5,10 +5,7 @@
 //! changes once its subtree is complete, so the set only grows: appending leaf `n`
 //! writes the leaf hash and the hash of each subtree that leaf completes
 //! (`1 + trailing_ones(n)` nodes, two on average). This is the layout of Go's
-//! `golang.org/x/mod/sumdb/tlog` ("stored hashes", Crosby and Wallach §3.3). A store
-//! may instead keep only the nodes from some level up and compute the lower ones from
-//! the leaves it holds anyway ([`root_of_leaves`]), as Go tlog's tiles do: the answers
-//! are the same.
+//! `golang.org/x/mod/sumdb/tlog` ("stored hashes", Crosby and Wallach §3.3).
 //!
 //! - The [`Frontier`] of a tree of `n` leaves is its at most 63 complete subtrees in
 //!   the binary decomposition of `n` ([`Frontier::nodes_for`]); from them it appends
@@ -363,27 +360,6 @@ pub fn stored_node_count(size: u64) -> u64 {
     }
 }
 
-/// The RFC 9162 root (`MTH`) of `leaves`, leaf hashes in order ([`EMPTY_ROOT`] for
-/// none): for `2^k` leaves, the hash of the complete subtree they make up. A store that
-/// keeps only the upper levels of the tree computes the lower nodes with it from the
-/// leaf hashes it holds anyway (Go tlog's tiles). `2^k - 1` hashes for `2^k` leaves.
-pub fn root_of_leaves(leaves: &[TreeHash]) -> TreeHash {
-    // Pairing neighbours level by level and carrying an odd last node up unchanged
-    // builds exactly the RFC's tree (split at the largest power of two below n).
-    let mut level = leaves.to_vec();
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [left, right] => node_hash(left, right),
-                [one, ..] => *one,
-                [] => EMPTY_ROOT,
-            })
-            .collect();
-    }
-    level.first().copied().unwrap_or(EMPTY_ROOT)
-}
-
 /// Reads stored nodes: the store's side of the tree, for synchronous readers (an
 /// asynchronous port asks for the same node lists and hands the hashes to the same
 /// plans).
@@ -391,21 +367,16 @@ pub fn root_of_leaves(leaves: &[TreeHash]) -> TreeHash {
 /// The promises, which every implementation (and the future storage port) keeps:
 ///
 /// - It MUST return exactly one hash per id in `nodes`, in the order of `nodes`.
-/// - It MUST return, for each id, the hash of that complete subtree over the leaves the
-///   store holds: the one persisted by the append that created that node (a [`Node`]
-///   from [`Frontier::push`]), or, for a level the store does not keep, computed from
-///   the stored leaves ([`root_of_leaves`]); never a default or zero hash.
+/// - It MUST return, for each id, the hash persisted by the append that created that
+///   node (a [`Node`] from [`Frontier::push`]), never a recomputed, default or zero hash.
 /// - It MUST return [`TreeError::MissingNode`] for an id it holds no hash for, rather
 ///   than fewer hashes.
 ///
 /// And the store that fills it:
 ///
-/// - It MUST persist every [`Node`] an append returns that it keeps (every one, or
-///   those from some level up, the lower ones computed from the leaves on read) in the
-///   same transaction as the events those leaves are for, so the tree never lags or
-///   leads the log.
-/// - It MUST never change or delete a stored node or leaf: a complete subtree never
-///   changes.
+/// - It MUST persist every [`Node`] an append returns in the same transaction as the
+///   events those leaves are for, so the tree never lags or leads the log.
+/// - It MUST never change or delete a stored node: a complete subtree never changes.
 pub trait HashReader {
     /// The hashes of `nodes`, one per id, in the order asked.
     fn read_hashes(&self, nodes: &[NodeId]) -> Result<Vec<TreeHash>, TreeError>;

@@ -19,7 +19,7 @@ use support_access_core::grant::Grant;
 use support_access_core::ids::OrgId;
 use support_access_core::tlog::{Frontier, Node, event_leaf};
 
-use super::tree::{catch_up, frontier_of, head_columns, insert_node_rows, node_rows, tree_enabled};
+use super::tree::{catch_up, frontier_of, head_columns, insert_nodes, node_rows, tree_enabled};
 use super::{to_i64, to_row};
 use crate::entity::{audit_event, audit_head, audit_tree_node};
 use crate::error::{corrupt, from_db};
@@ -101,8 +101,7 @@ async fn append_about_in<C: ConnectionTrait>(
 /// is 65,535 parameters: a batch's events take at most 256 × 26).
 const ONE_STATEMENT_NODES: usize = 8_192;
 
-/// Writes an org's share of an append: its events, its new tree nodes (those kept,
-/// `super::tree::node_rows`) and its head.
+/// Writes an org's share of an append: its events, its new tree nodes and its head.
 /// On PostgreSQL one statement (the inserts as data-modifying CTEs of the head's
 /// `UPDATE`): one round trip where the chain alone took two. Elsewhere, or for a
 /// catch-up too large for one statement, one statement each.
@@ -115,8 +114,7 @@ async fn write_org<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     let events = audit_event::Entity::insert_many(rows);
     let backend = txn.get_database_backend();
-    let node_rows = node_rows(org, nodes)?;
-    if backend == DbBackend::Postgres && node_rows.len() <= ONE_STATEMENT_NODES {
+    if backend == DbBackend::Postgres && nodes.len() <= ONE_STATEMENT_NODES {
         let mut with = WithClause::new();
         with.cte(
             CommonTableExpression::new()
@@ -124,8 +122,8 @@ async fn write_org<C: ConnectionTrait>(
                 .table_name("appended_events")
                 .to_owned(),
         );
-        if !node_rows.is_empty() {
-            let nodes = audit_tree_node::Entity::insert_many(node_rows);
+        if !nodes.is_empty() {
+            let nodes = audit_tree_node::Entity::insert_many(node_rows(org, nodes)?);
             with.cte(
                 CommonTableExpression::new()
                     .query(nodes.into_query())
@@ -138,7 +136,7 @@ async fn write_org<C: ConnectionTrait>(
         return Ok(());
     }
     events.exec_without_returning(txn).await.map_err(from_db)?;
-    insert_node_rows(txn, node_rows).await?;
+    insert_nodes(txn, org, nodes).await?;
     head.exec(txn).await.map_err(from_db)?;
     Ok(())
 }

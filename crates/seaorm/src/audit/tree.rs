@@ -1,7 +1,7 @@
 //! The write side of each org's tree (`docs/tlog.md`): inside the transaction that
 //! holds the org's head row, the frontier is read from that row, the new events'
-//! leaves appended to it, the nodes they complete from [`STORED_FROM_LEVEL`] up
-//! inserted and the tree head moved. No node is read on append and nothing is rebuilt.
+//! leaves appended to it, the nodes they complete inserted and the tree head moved.
+//! No node is read on append and nothing is rebuilt.
 //!
 //! A head whose tree is behind its chain (events stored before the tree existed) is
 //! caught up from the stored event hashes first: by [`backfill`] after migrating, in
@@ -40,12 +40,6 @@ pub(super) fn tree_enabled() -> bool {
         true
     }
 }
-
-/// The lowest level of the tree kept in `audit_tree_nodes`: nodes of 2^8 = 256 leaves
-/// and up, ~1 row per 128 events. The nodes below are not stored: reads compute them
-/// from the events' stored hashes (`crate::tree`), Go tlog's tiles with the events
-/// table as the level-0 tile.
-pub(crate) const STORED_FROM_LEVEL: u8 = 8;
 
 /// Events one backfill transaction adds to a tree.
 pub(crate) const BACKFILL_CHUNK: u64 = 20_000;
@@ -112,15 +106,13 @@ async fn move_tree_head<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The rows of the new nodes of the org's tree that are kept: those at
-/// [`STORED_FROM_LEVEL`] and up.
+/// The rows of new nodes of the org's tree.
 pub(super) fn node_rows(
     org: &OrgId,
     nodes: &[Node],
 ) -> Result<Vec<audit_tree_node::ActiveModel>, StoreError> {
     nodes
         .iter()
-        .filter(|node| node.id.level >= STORED_FROM_LEVEL)
         .map(|node| {
             Ok(audit_tree_node::ActiveModel {
                 org: ActiveValue::Set(org.as_str().to_owned()),
@@ -131,22 +123,14 @@ pub(super) fn node_rows(
         .collect()
 }
 
-/// Inserts the kept ones of the new nodes of the org's tree ([`node_rows`]).
+/// Inserts new nodes of the org's tree.
 pub(super) async fn insert_nodes<C: ConnectionTrait>(
     txn: &C,
     org: &OrgId,
     nodes: &[Node],
 ) -> Result<(), StoreError> {
-    insert_node_rows(txn, node_rows(org, nodes)?).await
-}
-
-/// Inserts node rows, [`INSERT_CHUNK`] per statement.
-pub(super) async fn insert_node_rows<C: ConnectionTrait>(
-    txn: &C,
-    rows: Vec<audit_tree_node::ActiveModel>,
-) -> Result<(), StoreError> {
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        audit_tree_node::Entity::insert_many(chunk.to_vec())
+    for chunk in nodes.chunks(INSERT_CHUNK) {
+        audit_tree_node::Entity::insert_many(node_rows(org, chunk)?)
             .exec_without_returning(txn)
             .await
             .map_err(from_db)?;

@@ -93,22 +93,6 @@ async fn a_revoke_whose_event_the_database_refuses_is_not_stored() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_database_with_every_node_migrates_to_tiles_with_the_same_proofs() {
-    in_schema(|schema| async move {
-        let (a, b) = (store(&schema).await, store(&schema).await);
-        cases::a_database_with_every_node_migrates_to_tiles_with_the_same_proofs(
-            a.clone(),
-            b.clone(),
-            exec(schema.clone()),
-        )
-        .await;
-        a.close().await;
-        b.close().await;
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tree_behind_its_chain_is_built_by_migrate_and_by_append() {
     in_schema(|schema| async move {
         let (a, b) = (store(&schema).await, store(&schema).await);

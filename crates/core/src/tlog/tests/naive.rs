@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 
 use crate::tlog::{
-    ConsistencyProof, HashReader, InclusionProof, MemoryTree, NodeId, ProofError, TreeHash,
-    consistency_proof, inclusion_proof, leaf_hash, root_of_leaves, stored_node_count, tree_root,
+    ConsistencyProof, HashReader, InclusionProof, MemoryTree, ProofError, TreeHash,
+    consistency_proof, inclusion_proof, leaf_hash, tree_root,
 };
 
 /// `SHA-256` over the concatenation of `parts`.
@@ -339,41 +339,4 @@ fn proofs_read_only_nodes_of_their_own_tree() {
             tree.read_hashes(plan.nodes()).unwrap();
         }
     });
-}
-
-#[test]
-fn the_root_of_any_run_of_leaves_is_the_rfc_root_of_that_range() {
-    let rfc = Rfc9162::new(event_like_leaves(MAX));
-    let leaves: Vec<TreeHash> = rfc.leaves.iter().map(|leaf| leaf_hash(leaf)).collect();
-    for lo in 0..=MAX {
-        for hi in lo..=MAX {
-            assert_eq!(
-                root_of_leaves(&leaves[lo..hi]),
-                TreeHash(rfc.mth(lo, hi)),
-                "leaves [{lo}, {hi})"
-            );
-        }
-    }
-}
-
-#[test]
-fn the_root_of_a_subtrees_leaves_is_the_node_the_tree_stores() {
-    // What a store that keeps only upper levels computes the lower nodes with.
-    let rfc = Rfc9162::new(event_like_leaves(300));
-    let leaves: Vec<TreeHash> = rfc.leaves.iter().map(|leaf| leaf_hash(leaf)).collect();
-    let mut tree = MemoryTree::new();
-    tree.append(&leaves).unwrap();
-    let ids: Vec<NodeId> = (0..stored_node_count(300))
-        .map(NodeId::from_packed)
-        .collect();
-    let stored = tree.read_hashes(&ids).unwrap();
-    for (id, hash) in ids.iter().zip(stored) {
-        let covered = id.leaves();
-        let run = &leaves[covered.start as usize..covered.end as usize];
-        assert_eq!(root_of_leaves(run), hash, "node {id:?}");
-    }
-    assert!(
-        ids.iter().any(|id| id.level == 8),
-        "a stored node of 256 leaves"
-    );
 }
