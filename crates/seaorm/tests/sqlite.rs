@@ -319,7 +319,9 @@ mod adapter {
         use support_access_core::ids::OrgId;
         use support_access_core::{AuditLog, GrantStore};
 
-        let disk = tmpfs::Tmpfs::mount(1024);
+        // Room to spare once the filler is gone: the case's own writes (the WAL is not
+        // checkpointed below 1,000 pages) must never be what fills the disk again.
+        let disk = tmpfs::Tmpfs::mount(16 * 1024);
         let path = disk.path().join("gateway.db");
         let options = || {
             StoreOptions::new(url(&path))
